@@ -1,0 +1,52 @@
+"""Errors that carry a message meant for the user (CLI and app show it instead of a traceback)."""
+
+from __future__ import annotations
+
+
+class GeofmError(Exception):
+    """Base class: ``str(err)`` is a complete, user-facing sentence."""
+
+    hint: str = ""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.hint = hint
+
+    def user_message(self) -> str:
+        return f"{self} {self.hint}".strip()
+
+
+class InputError(GeofmError):
+    """A file, band count, argument or area the user supplied is unusable."""
+
+
+class WeightsNotFoundError(GeofmError):
+    """Model weights are not on disk and cannot be downloaded."""
+
+
+class CheckpointError(GeofmError):
+    """A checkpoint file is corrupt, unsafe, or does not match the architecture."""
+
+
+class AOIError(InputError):
+    """The area of interest is empty, invalid, out of range or too large."""
+
+
+class NoScenesError(GeofmError):
+    """The search found no scenes for the area and dates."""
+
+
+class AllCloudyError(GeofmError):
+    """Scenes exist but none has enough clear pixels over the area."""
+
+
+class ServiceError(GeofmError):
+    """A remote service (STAC API, COG host) failed, timed out or refused us."""
+
+
+class AuthError(ServiceError):
+    """The service needs a login or the signed token expired."""
+
+
+class DeviceOutOfMemoryError(GeofmError):
+    """The accelerator ran out of memory even at batch size 1."""
