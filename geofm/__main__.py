@@ -1,0 +1,5 @@
+import sys
+
+from geofm.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""STAC/COG stand-in fixtures (being written)."""
