@@ -1,0 +1,67 @@
+"""Ready-made places to try, one per task: an area, a date range and what to look for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Example:
+    """A clickable example on the explore page."""
+
+    key: str
+    title: str
+    task: str  # "flood" | "crops" | "reconstruct"
+    bounds: tuple[float, float, float, float]  # west, south, east, north (EPSG:4326)
+    start: str  # ISO date
+    end: str  # ISO date
+    max_cloud: float
+    description: str
+
+    @property
+    def geometry(self) -> dict:
+        """The area as a GeoJSON polygon."""
+        w, s, e, n = self.bounds
+        return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
+EXAMPLES: tuple[Example, ...] = (
+    Example(
+        key="omaha-flood",
+        title="Missouri River flood at Omaha",
+        task="flood",
+        bounds=(-95.955, 41.275, -95.885, 41.325),
+        start="2019-03-10",
+        end="2019-04-30",
+        max_cloud=40.0,
+        description="March 2019: the Missouri overtopped its levees around Omaha and Council Bluffs.",
+    ),
+    Example(
+        key="fremont-crops",
+        title="Crops near Fremont, Nebraska",
+        task="crops",
+        bounds=(-96.56, 41.40, -96.48, 41.45),
+        start="2019-05-01",
+        end="2019-09-30",
+        max_cloud=30.0,
+        description="Corn and soybean fields in the Platte valley through the 2019 growing season.",
+    ),
+    Example(
+        key="sf-reconstruct",
+        title="San Francisco waterfront (reconstruction)",
+        task="reconstruct",
+        bounds=(-122.43, 37.775, -122.37, 37.815),
+        start="2023-09-15",
+        end="2023-11-15",
+        max_cloud=20.0,
+        description="City blocks, piers and the bay: hide 75% of the patches and let Prithvi fill them in.",
+    ),
+)
+
+
+def get_example(key: str) -> Example:
+    """The example with this key (KeyError if unknown)."""
+    for example in EXAMPLES:
+        if example.key == key:
+            return example
+    raise KeyError(key)

@@ -1,0 +1,1 @@
+"""Serving glue for the app: the GPU queue, cached runs, progress and stage timings."""
