@@ -1,0 +1,163 @@
+"""Exact algebraic fold of the segmenters' last upsampling + head convolution.
+
+In the published fine-tunes the neck ends with ``ConvTranspose2d(C, C, k=2, s=2)`` (112 -> 224 px) and
+the FCN head starts with ``Conv2d(C, 256, 3, padding=1, bias=False)`` followed by BatchNorm (eval) —
+all linear, with nothing in between. Output pixel (2i+a, 2j+b) of the 3x3 conv only sees transposed-conv
+outputs from 112-grid rows {i-1, i} (a=0) or {i, i+1} (a=1), and the same for columns. So the three layers
+equal four 2x2 convolutions ("phases") on the 112 grid, followed by a pixel interleave — computed here
+as one 2x2 conv with 4x256 output channels over the zero-padded 112 grid. The transposed-conv bias only
+exists inside the 224 grid (the 3x3 conv zero-pads outside), so it enters as a constant-ones input
+channel that is zero-padded like the features; that channel's contribution does not depend on the input
+and is precomputed once per grid size as a bias map. ReLU and the 1x1 classifier run per phase on the
+112 grid. Flood: ~292 -> ~135 GFLOP per window; crop: ~1298 -> ~470.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Phase order: (a, b) = output row/column parity on the fine grid; index = 2a + b (pixel_shuffle order).
+PHASES: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (1, 0), (1, 1))
+
+
+def _check_layers(up: nn.ConvTranspose2d, conv: nn.Conv2d) -> None:
+    if (tuple(up.kernel_size), tuple(up.stride), tuple(up.padding), tuple(up.output_padding), up.groups) != (
+            (2, 2), (2, 2), (0, 0), (0, 0), 1):
+        raise ValueError("fold needs ConvTranspose2d(kernel 2, stride 2, no padding, groups 1)")
+    if (tuple(conv.kernel_size), tuple(conv.stride), tuple(conv.padding), tuple(conv.dilation), conv.groups) != (
+            (3, 3), (1, 1), (1, 1), (1, 1), 1):
+        raise ValueError("fold needs Conv2d(kernel 3, stride 1, padding 1, groups 1)")
+
+
+@torch.no_grad()
+def fold_kernels(up: nn.ConvTranspose2d, conv: nn.Conv2d,
+                 bn: nn.BatchNorm2d | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Folded weights: (4*Co, Cin, 2, 2) feature kernel, (4*Co, 1, 2, 2) ones-channel kernel, (4*Co,) bias.
+
+    Tap (p, q) of phase (a, b) reads coarse pixel (i + a - 1 + p, j + b - 1 + q) of the 1-px zero-padded
+    input, i.e. fine-grid offsets dy = a - 2 + 2p + s for transposed-conv sub-pixel s (same for x).
+    """
+    _check_layers(up, conv)
+    wt = up.weight.detach().double()  # (Cin, Cmid, 2, 2)
+    bt = up.bias.detach().double() if up.bias is not None else torch.zeros(wt.shape[1], dtype=torch.float64)
+    wc = conv.weight.detach().double()  # (Co, Cmid, 3, 3)
+    co, cin = wc.shape[0], wt.shape[0]
+    kernel = torch.zeros(4, co, cin, 2, 2, dtype=torch.float64)
+    ones_kernel = torch.zeros(4, co, 1, 2, 2, dtype=torch.float64)
+    for phase, (a, b) in enumerate(PHASES):
+        for p in range(2):
+            for s in range(2):
+                dy = a - 2 + 2 * p + s
+                if abs(dy) > 1:
+                    continue
+                for q in range(2):
+                    for t in range(2):
+                        dx = b - 2 + 2 * q + t
+                        if abs(dx) > 1:
+                            continue
+                        tap = wc[:, :, dy + 1, dx + 1]  # (Co, Cmid)
+                        kernel[phase, :, :, p, q] += tap @ wt[:, :, s, t].T
+                        ones_kernel[phase, :, 0, p, q] += tap @ bt
+    if conv.bias is not None:
+        bias = conv.bias.detach().double().clone()
+    else:
+        bias = torch.zeros(co, dtype=torch.float64)
+    if bn is not None:
+        if not isinstance(bn, nn.BatchNorm2d) or bn.running_mean is None:
+            raise ValueError("fold needs BatchNorm2d with running statistics")
+        scale = torch.rsqrt(bn.running_var.double() + bn.eps)
+        if bn.weight is not None:
+            scale = scale * bn.weight.double()
+        shift = (bn.bias.double() if bn.bias is not None else 0.0) - bn.running_mean.double() * scale
+        kernel *= scale.view(1, co, 1, 1, 1)
+        ones_kernel *= scale.view(1, co, 1, 1, 1)
+        bias = bias * scale + shift
+    return (kernel.reshape(4 * co, cin, 2, 2).float(), ones_kernel.reshape(4 * co, 1, 2, 2).float(),
+            bias.repeat(4).float())
+
+
+class FoldedUpsampleHead(nn.Module):
+    """ConvTranspose2d(k2,s2) -> Conv3x3 -> BN -> ReLU -> Conv1x1, computed exactly on the coarse grid.
+
+    Input (B, Cin, h, w); output (B, K, 2h, 2w) logits.
+    """
+
+    def __init__(self, up: nn.ConvTranspose2d, conv: nn.Conv2d, bn: nn.BatchNorm2d | None,
+                 classifier: nn.Conv2d) -> None:
+        super().__init__()
+        if tuple(classifier.kernel_size) != (1, 1) or classifier.groups != 1:
+            raise ValueError("fold needs a 1x1 classifier")
+        kernel, ones_kernel, bias = fold_kernels(up, conv, bn)
+        device = up.weight.device
+        self.num_classes = classifier.out_channels
+        self.register_buffer("weight", kernel.to(device))
+        self.register_buffer("ones_kernel", ones_kernel.to(device))
+        self.register_buffer("bias", bias.to(device))
+        self.register_buffer("cls_weight", classifier.weight.detach().repeat(4, 1, 1, 1).clone())
+        cls_bias = classifier.bias.detach() if classifier.bias is not None else torch.zeros(self.num_classes)
+        self.register_buffer("cls_bias", cls_bias.repeat(4).clone().to(device))
+        self._bias_maps: dict[tuple, torch.Tensor] = {}
+
+    def bias_map(self, h: int, w: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        """(4*Co, h+1, w+1): the ones channel (zero-padded like the input) through the folded kernel + bias."""
+        key = (h, w, dtype, device)
+        if key not in self._bias_maps:
+            ones = F.pad(torch.ones(1, 1, h, w, device=device, dtype=torch.float32), (1, 1, 1, 1))
+            with torch.autocast(device.type, enabled=False):
+                bmap = F.conv2d(ones, self.ones_kernel.float().to(device), self.bias.float().to(device))[0]
+            self._bias_maps = {key: bmap.to(dtype)}  # keep one: windows all have the same size
+        return self._bias_maps[key]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        y = F.conv2d(F.pad(x, (1, 1, 1, 1)), self.weight)  # (B, 4*Co, h+1, w+1)
+        y = torch.relu(y + self.bias_map(h, w, y.dtype, y.device))
+        z = F.conv2d(y, self.cls_weight.to(y.dtype), self.cls_bias.to(y.dtype), groups=4)
+        k = self.num_classes
+        phases = [z[:, i * k:(i + 1) * k, a:a + h, b:b + w] for i, (a, b) in enumerate(PHASES)]
+        return F.pixel_shuffle(torch.stack(phases, dim=2).reshape(n, 4 * k, h, w), 2)
+
+    def _apply(self, fn, recurse=True):  # moving the module drops cached bias maps
+        self._bias_maps = {}
+        return super()._apply(fn, recurse)
+
+
+def reference_upsample_head(x: torch.Tensor, up: nn.ConvTranspose2d, conv: nn.Conv2d,
+                            bn: nn.BatchNorm2d | None, classifier: nn.Conv2d) -> torch.Tensor:
+    """The unfolded computation, for tests and checks."""
+    y = conv(up(x))
+    if bn is not None:
+        y = bn(y)
+    return classifier(torch.relu(y))
+
+
+
+
+
+def is_folded(model: nn.Module) -> bool:
+    """True when ``model``'s head has been replaced by the folded computation."""
+    return isinstance(getattr(model, "decode_head", None), FoldedUpsampleHead)
+
+
+def fold_segmenter(model: nn.Module, *, inplace: bool = False) -> nn.Module:
+    """A PrithviSegmenter whose last neck upsampling + head run folded on the 112 grid (same logits).
+
+    The model must be in eval mode (BatchNorm uses running statistics). ``inplace=False`` works on a copy.
+    """
+    if is_folded(model):
+        return model
+    if model.training:
+        raise ValueError("fold_segmenter needs a model in eval mode")
+    if not inplace:
+        model = copy.deepcopy(model)
+    up = model.neck.fpn2[3]
+    convmod = model.decode_head.convs[0]
+    if len(model.decode_head.convs) != 1 or not isinstance(convmod.activate, nn.ReLU):
+        raise ValueError("fold needs an FCN head with one conv -> BN -> ReLU")
+    model.decode_head = FoldedUpsampleHead(up, convmod.conv, convmod.bn, model.decode_head.conv_seg)
+    model.neck.fpn2[3] = nn.Identity()
+    return model
