@@ -1,0 +1,182 @@
+"""Safe checkpoint reading (no arbitrary unpickling), key normalisation and strict loading.
+
+Files are read with ``torch.load(weights_only=True)`` plus an explicit allow-list of the numpy globals that
+mmseg/mmcv checkpoints carry in their ``meta`` (a numpy float64 score); anything else is refused.
+``.safetensors`` files are read with safetensors.
+"""
+
+from __future__ import annotations
+
+import _codecs
+import logging
+import pickle
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from geofm.errors import CheckpointError
+
+log = logging.getLogger(__name__)
+
+_np_scalar = np._core.multiarray.scalar
+#: The only non-torch globals a checkpoint may reference: what mmcv 1.6 pickles for a numpy scalar in ``meta``.
+SAFE_NUMPY_GLOBALS: list[Any] = [
+    (_np_scalar, "numpy.core.multiarray.scalar"),  # name written by numpy 1.x
+    _np_scalar,  # numpy 2.x name
+    np.dtype,
+    np.dtypes.Float64DType,
+    np.dtypes.Float32DType,
+    np.dtypes.Int64DType,
+    np.dtypes.Int32DType,
+    _codecs.encode,
+]
+
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+_MAX_LISTED = 5
+_REDOWNLOAD_HINT = "Delete the file and fetch it again (python -m geofm weights download <model>)."
+
+
+@dataclass
+class LoadReport:
+    """What loading a checkpoint did: tensors loaded and anything dropped or recomputed."""
+
+    path: Path
+    loaded: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def read_checkpoint(path: str | Path) -> Any:
+    """The object stored in ``path`` (.pt/.pth via a restricted unpickler, or .safetensors)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"Checkpoint file {path} does not exist.")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    use_mmap = zipfile.is_zipfile(path)
+    try:
+        with torch.serialization.safe_globals(SAFE_NUMPY_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
+    except pickle.UnpicklingError as err:
+        match = _GLOBAL_RE.search(str(err))
+        if match or "weights_only" in str(err).lower() and "global" in str(err).lower():
+            name = match.group(1) if match else "an object"
+            raise CheckpointError(
+                f"Refusing to unpickle {name} from {path}: checkpoint files may hold only tensors and "
+                "plain data, so this file was not loaded.",
+                hint="Use the official weights file (python -m geofm weights download <model>).") from None
+        raise CheckpointError(f"Checkpoint {path} is corrupt or truncated ({_short(err)}).",
+                              hint=_REDOWNLOAD_HINT) from None
+    except Exception as err:  # torch raises RuntimeError/EOFError/zip errors for damaged files
+        raise CheckpointError(f"Checkpoint {path} is corrupt or truncated ({_short(err)}).",
+                              hint=_REDOWNLOAD_HINT) from None
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path), device="cpu")
+    except Exception as err:
+        raise CheckpointError(f"Checkpoint {path} is not a readable safetensors file ({_short(err)}).",
+                              hint=_REDOWNLOAD_HINT) from None
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text[:160]
+
+
+def extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The tensor dict inside a checkpoint: ``obj["state_dict"]`` (mmseg/Lightning wrapper) or ``obj`` itself."""
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not obj:
+        raise CheckpointError(f"Checkpoint {path} holds no state dict (found {type(obj).__name__}).")
+    bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"Checkpoint {path} is not a state dict: {_listing([str(k) for k in bad])} "
+                              "are not tensors.")
+    return dict(obj)
+
+
+def normalise_keys(sd: dict[str, torch.Tensor], kind: Literal["mae", "segmenter"]
+                   ) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """Strip ``module.``, map flat MAE keys to ``encoder.``/``decoder.``, drop ``auxiliary_head.*``."""
+    notes: list[str] = []
+    if all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+        notes.append("stripped the 'module.' prefix")
+    if kind == "mae":
+        renamed = {}
+        flat = 0
+        for k, v in sd.items():
+            if not k.startswith(("encoder.", "decoder.")):
+                flat += 1
+                k = ("decoder." if ("decoder" in k or "_dec" in k or k == "mask_token") else "encoder.") + k
+            renamed[k] = v
+        if flat:
+            notes.append(f"mapped {flat} flat MAE keys to encoder./decoder.")
+        sd = renamed
+    else:
+        aux = [k for k in sd if k.startswith("auxiliary_head.")]
+        if aux:
+            sd = {k: v for k, v in sd.items() if not k.startswith("auxiliary_head.")}
+            notes.append(f"dropped {len(aux)} auxiliary_head tensors (training only)")
+    return sd, notes
+
+
+def _is_pos_table(key: str) -> bool:
+    return key.endswith("pos_embed")
+
+
+def load_into(model: nn.Module, sd: dict[str, torch.Tensor], path: Path) -> list[str]:
+    """Copy ``sd`` into ``model`` strictly; fixed sin-cos tables of another grid are replaced by the model's own."""
+    notes: list[str] = []
+    own = model.state_dict()
+    sd = dict(sd)
+    for key in [k for k in sd if _is_pos_table(k) and k in own and sd[k].shape != own[k].shape]:
+        notes.append(f"recomputed {key} for this grid (stored {tuple(sd[key].shape)}, "
+                     f"model {tuple(own[key].shape)})")
+        sd[key] = own[key]
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    misshaped = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}"
+                 for k in own if k in sd and sd[k].shape != own[k].shape]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {_listing(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys {_listing(unexpected)}")
+    if misshaped:
+        problems.append(f"wrong shapes (file vs model) {_listing(misshaped)}")
+    if problems:
+        raise CheckpointError(
+            f"Checkpoint {path} does not match the {type(model).__name__} architecture: "
+            + "; ".join(problems) + ".",
+            hint="Is it the right file for this model? The published files load without changes.")
+    model.load_state_dict(sd, strict=True)
+    return notes
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_MAX_LISTED])
+    more = f" and {len(keys) - _MAX_LISTED} more" if len(keys) > _MAX_LISTED else ""
+    return f"({len(keys)}): {shown}{more}"
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, kind: Literal["mae", "segmenter"]) -> LoadReport:
+    """Read ``path`` safely, normalise its keys for ``kind`` and load it strictly into ``model``."""
+    path = Path(path)
+    sd = extract_state_dict(read_checkpoint(path), path)
+    sd, notes = normalise_keys(sd, kind)
+    notes += load_into(model, sd, path)
+    report = LoadReport(path=path, loaded=len(sd), notes=notes)
+    for note in notes:
+        log.info("%s: %s", path.name, note)
+    return report
