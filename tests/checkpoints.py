@@ -25,6 +25,21 @@ from geofm.models.pos_embed import sincos_3d
 Tensors = dict[str, torch.Tensor]
 
 
+def tiny_vit(**overrides) -> ViTConfig:  # noqa: ANN003
+    """A small ViT/MAE config for fast tests (32 px, 8-px patches, T=2)."""
+    base = dict(img_size=32, patch_size=8, num_frames=2, embed_dim=32, depth=2, num_heads=4,
+                decoder_embed_dim=32, decoder_depth=2, decoder_num_heads=4)
+    base.update(overrides)
+    return ViTConfig(**base)
+
+
+def tiny_segmenter(num_frames: int = 1, num_classes: int = 3, **overrides) -> SegmenterConfig:  # noqa: ANN003
+    """A small mmseg-style segmenter config: 16-px patches (the neck upsamples x16), 64 px, LayerNorm eps 1e-5."""
+    enc = tiny_vit(num_frames=num_frames, ln_eps=1e-5, **{"img_size": 64, "patch_size": 16, **overrides})
+    return SegmenterConfig(encoder=enc, num_classes=num_classes, neck_channels=enc.embed_dim * num_frames,
+                           head_channels=16)
+
+
 class _Random:
     """Seeded, fan-in scaled random tensors (uniform, variance ~ gain/fan_in) so deep outputs stay finite."""
 
