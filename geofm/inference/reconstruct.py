@@ -76,6 +76,7 @@ def reconstruct_stack(model: nn.Module, spec: ModelSpec, stack: HLSStack, *, dev
 
     rec_dn = denormalise_mae(composed[..., :h, :w].numpy(), spec.norm).transpose(1, 0, 2, 3)  # (T, 6, H, W)
     mask = hidden[:, :h, :w].numpy()
+    rec_dn = np.where(mask[:, None], rec_dn, stack.data)  # visible pixels: the input DN exactly
     valid = np.asarray(stack.valid, dtype=bool)
     vmax = stretch_max(stack.data, valid)
     original = np.stack([to_rgb(stack.data[i], valid[i], vmax) for i in range(t)])
