@@ -1,0 +1,105 @@
+"""Placing rasters on the web map: EPSG:3857 warp, lat/lon bounds, PNG, local Leaflet assets."""
+
+import io
+
+import folium
+import numpy as np
+import pytest
+from affine import Affine
+from PIL import Image
+from pyproj import Transformer
+from rasterio.crs import CRS
+
+from geofm.render import maps
+from geofm.render.webmerc import (mercator_to_latlon_bounds, png_bytes, reproject_rgba_to_mercator,
+                                  rgb_to_rgba)
+
+UTM15 = CRS.from_epsg(32615)
+# 100 x 80 pixels of 30 m near Omaha (UTM 15N)
+TRANSFORM = Affine(30.0, 0.0, 253_000.0, 0.0, -30.0, 4_575_000.0)
+
+
+def _utm_to_lonlat(x, y):
+    return Transformer.from_crs(UTM15, 4326, always_xy=True).transform(x, y)
+
+
+def test_marked_pixel_lands_at_its_true_lon_lat():
+    rgba = np.zeros((80, 100, 4), np.uint8)
+    rgba[..., 3] = 255
+    row, col = 23, 71
+    rgba[row, col] = (255, 0, 0, 255)
+    overlay = reproject_rgba_to_mercator(rgba, UTM15, TRANSFORM)
+    (south, west), (north, east) = overlay.latlon_bounds
+    red = np.argwhere((overlay.rgba[..., 0] == 255) & (overlay.rgba[..., 3] == 255))
+    assert len(red) >= 1
+    r, c = red.mean(axis=0)
+    h, w = overlay.rgba.shape[:2]
+    minx, miny, maxx, maxy = overlay.bounds_3857
+    mx = minx + (c + 0.5) * (maxx - minx) / w
+    my = maxy - (r + 0.5) * (maxy - miny) / h
+    lon, lat = Transformer.from_crs(3857, 4326, always_xy=True).transform(mx, my)
+    x, y = TRANSFORM * (col + 0.5, row + 0.5)
+    true_lon, true_lat = _utm_to_lonlat(x, y)
+    # within one 30 m pixel (about 0.0004 degrees)
+    assert abs(lon - true_lon) < 4e-4 and abs(lat - true_lat) < 3e-4
+    assert south < true_lat < north and west < true_lon < east
+
+
+def test_overlay_bounds_cover_the_utm_footprint_and_outside_is_transparent():
+    rgba = rgb_to_rgba(np.full((80, 100, 3), 200, np.uint8))
+    overlay = reproject_rgba_to_mercator(rgba, UTM15, TRANSFORM)
+    (south, west), (north, east) = overlay.latlon_bounds
+    corners = [TRANSFORM * (0, 0), TRANSFORM * (100, 0), TRANSFORM * (100, 80), TRANSFORM * (0, 80)]
+    lons, lats = zip(*[_utm_to_lonlat(x, y) for x, y in corners])
+    tol = 1e-6
+    assert west <= min(lons) + tol and east >= max(lons) - tol
+    assert south <= min(lats) + tol and north >= max(lats) - tol
+    # the bounding box is tight: at most one output pixel larger on each side
+    assert west > min(lons) - 5e-4 and north < max(lats) + 5e-4
+    # UTM grid is rotated against mercator: the corners of the output are outside the footprint
+    assert overlay.rgba[0, 0, 3] == 0 or overlay.rgba[-1, -1, 3] == 0
+    assert overlay.rgba[overlay.rgba.shape[0] // 2, overlay.rgba.shape[1] // 2, 3] == 255
+
+
+def test_mercator_bounds_to_lat_lon():
+    (s, w), (n, e) = mercator_to_latlon_bounds((0.0, 0.0, 20037508.342789244, 20037508.342789244 / 2))
+    assert (s, w) == pytest.approx((0.0, 0.0))
+    assert e == pytest.approx(180.0)
+    assert 66.0 < n < 67.0  # half the mercator height is 66.51 N
+
+
+def test_png_bytes_round_trip():
+    image = np.random.default_rng(0).integers(0, 255, (5, 7, 4), dtype=np.uint8)
+    back = np.asarray(Image.open(io.BytesIO(png_bytes(image))))
+    assert np.array_equal(back, image)
+
+
+def test_local_assets_replace_every_cdn_link():
+    fmap = maps.new_map(bounds=[[41.2, -96.0], [41.3, -95.9]])
+    maps.add_draw_tools(fmap)
+    maps.add_layer_control(fmap)
+    maps.use_local_assets(fmap, maps.vendor_base("/"))
+    links = []
+    for element in maps._walk(fmap):
+        links += [u for _, u in getattr(element, "default_js", [])] + [u for _, u in getattr(element, "default_css", [])]
+    assert links and all(u.startswith("/app/static/vendor/") for u in links)
+    assert "/app/static/vendor/leaflet-draw-1.0.4/leaflet.draw.js" in links
+    assert maps.vendor_base("prefix") == "/prefix/app/static/vendor"
+
+
+def test_vendored_files_exist():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "static" / "vendor"
+    for rel in ("leaflet-1.9.3/leaflet.js", "leaflet-1.9.3/leaflet.css", "leaflet-draw-1.0.4/leaflet.draw.js",
+                "leaflet-draw-1.0.4/leaflet.draw.css", "leaflet-draw-1.0.4/images/spritesheet.svg",
+                "leaflet.sync-0.2.4/L.Map.Sync.js"):
+        assert (root / rel).stat().st_size > 1000, rel
+
+
+def test_dual_map_assets_are_local():
+    dual = maps.dual_map(bounds=[[41.2, -96.0], [41.3, -95.9]], basemap="none")
+    maps.use_local_assets(dual)
+    assert dual.default_js == [("Leaflet.Sync", "/app/static/vendor/leaflet.sync-0.2.4/L.Map.Sync.js")]
+    assert isinstance(dual.m1, folium.Map)
+    assert dual.m1.default_js[0][1].endswith("leaflet.js")
