@@ -1,7 +1,9 @@
-"""geofm web app (placeholder until the map app lands)."""
+"""geofm web app: explore a map, pick an area and a task, see what Prithvi sees."""
 
 import streamlit as st
 
-st.set_page_config(page_title="geofm", layout="wide")
-st.title("geofm")
-st.write("See what a geospatial foundation model sees. The map app is under construction.")
+from geofm.serve.nav import all_pages
+
+st.set_page_config(page_title="geofm — see what a geospatial foundation model sees", page_icon="🛰️",
+                   layout="wide")
+st.navigation(all_pages()).run()

@@ -1,0 +1,206 @@
+"""Runs as the app makes them: inputs -> (search, read, model in the queue) -> outcome, cached by inputs.
+
+The cache is process-wide, so the same inputs come back instantly for any session, and a rerun of the
+Streamlit script (panning, sliders) never recomputes anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from geofm.config import ENV_STAC_URL
+from geofm.progress import Progress, null_progress
+from geofm.serve.progress import StageRecorder, StageTimes
+from geofm.serve.queue import JobQueue, gpu_queue
+from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
+
+TASK_TITLES: dict[str, str] = {"flood": "Flood mapping", "crops": "Crop classification",
+                               "reconstruct": "Reconstruction"}
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything that decides a run's result (and nothing else): the cache key."""
+
+    task: str
+    geometry_json: str = ""  # canonical GeoJSON of the area ("" for uploads)
+    start: str = ""
+    end: str = ""
+    max_cloud: float = 30.0
+    scene_ids: tuple[str, ...] = ()
+    mask_ratio: float = 0.75
+    seed: int = 0
+    upload_digest: str = ""  # sha256 of the uploaded files, in order
+    stac_url: str = ""
+    weights_dir: str = ""
+
+    @classmethod
+    def for_area(cls, task: str, geometry: dict, start: str, end: str, *, max_cloud: float,
+                 scene_ids: tuple[str, ...] = (), mask_ratio: float = 0.75, seed: int = 0) -> "RunRequest":
+        """A request over a drawn area; the operator's STAC endpoint and weights folder are part of the key."""
+        return cls(task=task, geometry_json=canonical_json(geometry), start=str(start), end=str(end),
+                   max_cloud=float(max_cloud), scene_ids=tuple(scene_ids),
+                   mask_ratio=_task_mask_ratio(task, mask_ratio), seed=_task_seed(task, seed),
+                   stac_url=os.environ.get(ENV_STAC_URL, ""), weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
+
+    @classmethod
+    def for_upload(cls, task: str, files: list[tuple[str, bytes]], *, mask_ratio: float = 0.75,
+                   seed: int = 0) -> "RunRequest":
+        """A request over uploaded files (name, content)."""
+        digest = hashlib.sha256()
+        for name, content in files:
+            digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
+        return cls(task=task, upload_digest=digest.hexdigest(), mask_ratio=_task_mask_ratio(task, mask_ratio),
+                   seed=_task_seed(task, seed), weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
+
+    @property
+    def geometry(self) -> dict | None:
+        return json.loads(self.geometry_json) if self.geometry_json else None
+
+
+def _task_mask_ratio(task: str, mask_ratio: float) -> float:
+    return round(float(mask_ratio), 4) if task == "reconstruct" else 0.0
+
+
+def _task_seed(task: str, seed: int) -> int:
+    return int(seed) if task == "reconstruct" else 0
+
+
+def canonical_json(obj: Any) -> str:
+    """JSON with sorted keys and coordinates rounded to 1e-7 degrees (about 1 cm)."""
+    def _round(value: Any) -> Any:
+        if isinstance(value, float):
+            return round(value, 7)
+        if isinstance(value, (list, tuple)):
+            return [_round(v) for v in value]
+        if isinstance(value, dict):
+            return {k: _round(v) for k, v in value.items()}
+        return value
+    return json.dumps(_round(obj), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class RunOutcome:
+    """A finished run: the model result, the input stack it saw, the scenes used and the stage times."""
+
+    request: RunRequest
+    result: SegmentationResult | ReconstructionResult
+    stack: HLSStack
+    scenes: list = field(default_factory=list)  # geofm.data.Scene, one per frame (empty for uploads)
+    times: StageTimes = field(default_factory=StageTimes)
+    views: dict[str, Any] = field(default_factory=dict)  # rendered products, filled once by the app
+    from_cache: bool = False
+
+
+class ResultCache:
+    """A thread-safe LRU of RunOutcomes keyed by RunRequest."""
+
+    def __init__(self, maxsize: int = 16) -> None:
+        self.maxsize = maxsize
+        self._items: OrderedDict[RunRequest, RunOutcome] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, request: RunRequest) -> RunOutcome | None:
+        with self._lock:
+            outcome = self._items.get(request)
+            if outcome is not None:
+                self._items.move_to_end(request)
+            return outcome
+
+    def put(self, outcome: RunOutcome) -> None:
+        with self._lock:
+            self._items[outcome.request] = outcome
+            self._items.move_to_end(outcome.request)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = ResultCache(maxsize=int(os.environ.get("GEOFM_APP_CACHE_RUNS", "16")))
+
+
+def results_cache() -> ResultCache:
+    """The process-wide results cache shared by all sessions."""
+    return _CACHE
+
+
+def _run_model(task: str, stack: HLSStack, request: RunRequest, progress: Progress):
+    from geofm import pipeline
+
+    if task == "flood":
+        return pipeline.run_flood(stack, progress=progress)
+    if task == "crops":
+        return pipeline.run_crops(stack, progress=progress)
+    if task == "reconstruct":
+        return pipeline.run_reconstruction(stack, mask_ratio=request.mask_ratio, seed=request.seed,
+                                           progress=progress)
+    from geofm.errors import InputError
+
+    raise InputError(f"Unknown task {task!r}; choose flood, crops or reconstruct.")
+
+
+def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder, queue: JobQueue):
+    def on_wait(position: int) -> None:
+        recorder("queue", f"Another run is using the model: you are number {position} in line.", None)
+
+    return queue.run(_run_model, request.task, stack, request, recorder,
+                     label=request.task, on_wait=on_wait)
+
+
+def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: JobQueue | None = None,
+             cache: ResultCache | None = None) -> RunOutcome:
+    """Search, read and run the model over the request's area (cached by the request)."""
+    cache = cache if cache is not None else results_cache()
+    hit = cache.get(request)
+    if hit is not None:
+        return _cached_copy(hit)
+    from geofm.data import AOI, load_task_stack
+
+    recorder = StageRecorder(progress)
+    aoi = AOI.from_geojson(request.geometry)
+    stack, scenes = load_task_stack(request.task, aoi, request.start, request.end, max_cloud=request.max_cloud,
+                                    stac_url=request.stac_url or None, scene_ids=list(request.scene_ids) or None,
+                                    progress=recorder)
+    result = _queued_model(request, stack, recorder, queue or gpu_queue())
+    outcome = RunOutcome(request=request, result=result, stack=stack, scenes=list(scenes),
+                         times=recorder.finish())
+    cache.put(outcome)
+    return outcome
+
+
+def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = null_progress,
+              queue: JobQueue | None = None, cache: ResultCache | None = None) -> RunOutcome:
+    """Run the model on uploaded GeoTIFFs already saved at ``paths`` (cached by their content)."""
+    cache = cache if cache is not None else results_cache()
+    hit = cache.get(request)
+    if hit is not None:
+        return _cached_copy(hit)
+    from geofm.io.geotiff import read_input_stack
+
+    recorder = StageRecorder(progress)
+    recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
+    stack = read_input_stack([Path(p) for p in paths])
+    result = _queued_model(request, stack, recorder, queue or gpu_queue())
+    outcome = RunOutcome(request=request, result=result, stack=stack, times=recorder.finish())
+    cache.put(outcome)
+    return outcome
+
+
+def _cached_copy(outcome: RunOutcome) -> RunOutcome:
+    """The cached outcome, marked as coming from the cache (shares arrays and rendered views)."""
+    return RunOutcome(request=outcome.request, result=outcome.result, stack=outcome.stack,
+                      scenes=outcome.scenes, times=outcome.times, views=outcome.views, from_cache=True)

@@ -1,0 +1,154 @@
+"""Streamlit building blocks shared by the app's pages: state, area, errors, progress, running."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from typing import Any, Callable
+
+import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+from geofm.errors import GeofmError
+from geofm.serve.progress import STAGE_TITLES
+from geofm.serve.runs import RunOutcome
+
+#: Session-state keys (plain keys, not widget keys, so they survive page switches).
+QUERY = "geofm_query"  # dict: geometry, start, end, max_cloud, task, example, scene_ids
+SCENES = "geofm_scenes"  # dict: key -> list of scenes found for the query
+OUTCOMES = "geofm_outcomes"  # dict: page key -> RunOutcome (latest run of this session)
+ERRORS = "geofm_errors"  # dict: page key -> last user-facing error message
+DRAWN = "geofm_drawn_geometry"  # GeoJSON geometry the map returned (AppTest feeds this key)
+
+DEFAULT_QUERY: dict[str, Any] = {
+    "geometry": None, "start": date(2019, 3, 10), "end": date(2019, 4, 30), "max_cloud": 30.0,
+    "task": "flood", "example": None, "scene_ids": (),
+}
+
+
+def query() -> dict[str, Any]:
+    """This session's search inputs (area, dates, cloud cover, task)."""
+    if QUERY not in st.session_state:
+        st.session_state[QUERY] = dict(DEFAULT_QUERY)
+    return st.session_state[QUERY]
+
+
+def outcomes() -> dict[str, RunOutcome]:
+    if OUTCOMES not in st.session_state:
+        st.session_state[OUTCOMES] = {}
+    return st.session_state[OUTCOMES]
+
+
+def errors() -> dict[str, str]:
+    if ERRORS not in st.session_state:
+        st.session_state[ERRORS] = {}
+    return st.session_state[ERRORS]
+
+
+def area_of_query() -> tuple[Any | None, str | None]:
+    """(AOI, None) for the chosen area, or (None, message) when nothing usable is drawn."""
+    geometry = query().get("geometry")
+    if not geometry:
+        return None, ("No area yet: draw a rectangle or polygon on the map (tools at the map's top left), "
+                      "or pick one of the examples.")
+    from geofm.data import AOI
+
+    try:
+        return AOI.from_geojson(geometry), None
+    except GeofmError as err:
+        return None, err.user_message()
+
+
+def show_error(err: GeofmError) -> None:
+    """One clear message, never a traceback."""
+    st.error(err.user_message(), icon=":material/error:")
+
+
+def run_guarded(page: str, work: Callable[[], RunOutcome]) -> RunOutcome | None:
+    """Run ``work``; on a GeofmError remember and show the message, keep the previous result."""
+    try:
+        outcome = work()
+    except GeofmError as err:
+        errors()[page] = err.user_message()
+        return None
+    errors().pop(page, None)
+    outcomes()[page] = outcome
+    return outcome
+
+
+def show_last_error(page: str) -> None:
+    message = errors().get(page)
+    if message:
+        st.error(message, icon=":material/error:")
+
+
+class ProgressPanel:
+    """A status box: one line per stage with its message and time, and a progress bar."""
+
+    def __init__(self, label: str = "Working…") -> None:
+        self.status = st.status(label, expanded=True)
+        self._lines: dict[str, Any] = {}
+        self._started: dict[str, float] = {}
+        self._bar = None
+        self._current: str | None = None
+        self._ctx = get_script_run_ctx()
+        self._lock = threading.RLock()
+
+    def __call__(self, stage: str, message: str, fraction: float | None = None) -> None:
+        # The readers report from worker threads: let them write into this session's page.
+        if get_script_run_ctx() is None and self._ctx is not None:
+            add_script_run_ctx(threading.current_thread(), self._ctx)
+        with self._lock:
+            self._update(stage, message, fraction)
+
+    def _update(self, stage: str, message: str, fraction: float | None) -> None:
+        now = time.perf_counter()
+        if stage != self._current:
+            self._close_current(now)
+            self._current = stage
+            self._started[stage] = now
+            with self.status:
+                self._lines[stage] = st.empty()
+                self._bar = st.progress(0.0) if fraction is not None else None
+        title = STAGE_TITLES.get(stage, stage)
+        self.status.update(label=f"{title}: {message}")
+        self._lines[stage].markdown(f"**{title}** — {message}")
+        if fraction is not None:
+            if self._bar is None:
+                with self.status:
+                    self._bar = st.progress(0.0)
+            self._bar.progress(min(max(float(fraction), 0.0), 1.0))
+
+    def _close_current(self, now: float) -> None:
+        stage = self._current
+        if stage is None:
+            return
+        seconds = now - self._started[stage]
+        line = self._lines[stage]
+        title = STAGE_TITLES.get(stage, stage)
+        line.markdown(f":material/check: **{title}** — done in {seconds:.1f} s")
+        if self._bar is not None:
+            self._bar.empty()
+            self._bar = None
+
+    def done(self, outcome: RunOutcome) -> None:
+        self._close_current(time.perf_counter())
+        label = "Result from the cache (same inputs as before)" if outcome.from_cache else "Done"
+        self.status.update(label=f"{label} — {outcome.times.summary()}", state="complete", expanded=False)
+
+    def failed(self) -> None:
+        self._close_current(time.perf_counter())
+        self.status.update(label="Stopped — see the message below", state="error", expanded=False)
+
+
+def area_caption(aoi) -> str:
+    """'Area 5.9 × 5.6 km (33.1 km²) around 41.30 N, 95.92 W'."""
+    width, height = aoi.size_km
+    lon, lat = aoi.centroid
+    return (f"Area {width:.1f} × {height:.1f} km ({aoi.area_km2:.1f} km²) around "
+            f"{abs(lat):.3f}° {'N' if lat >= 0 else 'S'}, {abs(lon):.3f}° {'E' if lon >= 0 else 'W'}")
+
+
+def fmt_date(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)

@@ -1,0 +1,255 @@
+"""Result views shared by the task pages and the upload page: maps, legends, numbers, downloads."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+from streamlit_folium import st_folium
+
+from geofm.config import HLS_NODATA
+from geofm.progress import Progress, null_progress
+from geofm.render import maps
+from geofm.render.preview import colorize_classes, stretch_rgb
+from geofm.render.stats import class_area_table, hex_color, reconstruction_error_table, water_summary
+from geofm.render.vector import class_polygons_geojson
+from geofm.render.webmerc import OverlayImage, png_bytes, reproject_rgba_to_mercator, rgb_to_rgba
+from geofm.serve.runs import RunOutcome
+from geofm.stack import ReconstructionResult, SegmentationResult
+
+MAP_HEIGHT = 520
+
+
+# ------------------------------------------------------------------------------------- rendering
+
+def _frame_label(outcome: RunOutcome, t: int) -> str:
+    times = outcome.stack.times
+    when = times[t].date().isoformat() if t < len(times) and times[t] is not None else f"date {t + 1}"
+    if t < len(outcome.scenes):
+        sensor = {"L30": "Landsat", "S30": "Sentinel-2"}.get(outcome.scenes[t].sensor, outcome.scenes[t].sensor)
+        return f"{when} ({sensor})"
+    return when
+
+
+def true_colour(outcome: RunOutcome, t: int) -> np.ndarray:
+    """(H, W, 3) uint8 true colour of frame t; clouds are shown, only missing data is black."""
+    data = outcome.stack.data[t]
+    has_data = (data != HLS_NODATA).all(axis=0)
+    return stretch_rgb(data, has_data)
+
+
+def _overlay(rgba: np.ndarray, outcome: RunOutcome) -> OverlayImage:
+    return reproject_rgba_to_mercator(rgba, outcome.stack.crs, outcome.stack.transform)
+
+
+def _write_bytes(writer, *args) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "out.tif"
+        writer(*args, path)
+        return path.read_bytes()
+
+
+def render_views(outcome: RunOutcome, progress: Progress = null_progress) -> dict[str, Any]:
+    """Everything the result views show, computed once per outcome (kept in ``outcome.views``)."""
+    if outcome.views:
+        return outcome.views
+    progress("render", "Placing the result on the map", None)
+    from geofm.io.geotiff import write_class_map_cog, write_reconstruction_cog
+
+    views: dict[str, Any] = {}
+    result = outcome.result
+    frames = outcome.stack.num_frames
+    views["labels"] = [_frame_label(outcome, t) for t in range(frames)]
+    if isinstance(result, SegmentationResult):
+        views["rgb"] = [true_colour(outcome, t) for t in range(frames)]
+        views["rgb_overlay"] = _overlay(rgb_to_rgba(views["rgb"][-1], (outcome.stack.data[-1] != HLS_NODATA).all(0)),
+                                        outcome)
+        rgba = colorize_classes(result.classes, result.class_colors)
+        if outcome.request.task == "flood":
+            rgba = rgba.copy()
+            rgba[result.classes == 0, 3] = 0  # "no water" stays see-through: the true colour shows
+        views["class_overlay"] = _overlay(rgba, outcome)
+        views["table"] = class_area_table(result)
+        if outcome.request.task == "flood":
+            views["water"] = water_summary(result)
+        progress("render", "Preparing downloads (GeoTIFF, PNG, GeoJSON)", None)
+        views["cog"] = _write_bytes(write_class_map_cog, result)
+        views["png"] = png_bytes(colorize_classes(result.classes, result.class_colors))
+        skip = (0,) if outcome.request.task == "flood" else ()
+        views["geojson"] = class_polygons_geojson(result, skip_classes=skip)
+    elif isinstance(result, ReconstructionResult):
+        valid = outcome.stack.valid
+        views["recon_overlays"] = [_overlay(rgb_to_rgba(result.reconstructed_rgb[t]), outcome) for t in range(frames)]
+        views["orig_overlays"] = [_overlay(rgb_to_rgba(result.original_rgb[t]), outcome) for t in range(frames)]
+        views["errors"] = reconstruction_error_table(outcome.stack, result)
+        views["cog"] = _write_bytes(write_reconstruction_cog, result)
+        views["png"] = png_bytes(np.concatenate([result.original_rgb[0], result.masked_rgb[0],
+                                                 result.reconstructed_rgb[0]], axis=1))
+        hidden = SegmentationResult(classes=np.where(valid[0], result.mask[0].astype(np.uint8), 255).astype(np.uint8),
+                                    crs=result.crs, transform=result.transform, model=result.model,
+                                    class_names=("Visible to the model", "Hidden and reconstructed"),
+                                    class_colors=((200, 200, 200), (30, 30, 30)))
+        views["geojson"] = class_polygons_geojson(hidden, skip_classes=(0,))
+    outcome.views.update(views)
+    return outcome.views
+
+
+# ------------------------------------------------------------------------------------- widgets
+
+def legend(items: list[tuple[str, str]], *, title: str = "Legend") -> None:
+    """Colour swatches with labels, as one compact block."""
+    cells = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin:2px 14px 2px 0;white-space:nowrap">'
+        f'<span style="width:14px;height:14px;border:1px solid #555;background:{color};'
+        f'display:inline-block;margin-right:6px"></span>{name}</span>'
+        for name, color in items)
+    st.markdown(f'<div class="geofm-legend"><b>{title}:</b> {cells}</div>', unsafe_allow_html=True)
+
+
+def show_map(fmap, *, key: str, height: int = MAP_HEIGHT) -> None:
+    """Render a result map that never reruns the script on pan or zoom."""
+    maps.use_local_assets(fmap, maps.vendor_base(st.get_option("server.baseUrlPath") or ""))
+    st_folium(fmap, key=key, height=height, use_container_width=True, returned_objects=[])
+
+
+def result_map(outcome: RunOutcome, layers: list[tuple[OverlayImage, str, float, bool]], *, key: str,
+               height: int = MAP_HEIGHT) -> None:
+    """A map fitted to the result with (overlay, name, opacity, shown) layers and the area outline."""
+    bounds = layers[0][0].latlon_bounds
+    fmap = maps.new_map(bounds=bounds)
+    for overlay, name, opacity, show in layers:
+        maps.add_overlay(fmap, overlay, name=name, opacity=opacity, show=show)
+    geometry = outcome.request.geometry
+    if geometry:
+        maps.add_area_outline(fmap, geometry)
+    maps.add_layer_control(fmap)
+    show_map(fmap, key=key, height=height)
+
+
+def downloads(outcome: RunOutcome, views: dict[str, Any], *, key: str) -> None:
+    """Download buttons: cloud-optimised GeoTIFF, PNG and GeoJSON polygons."""
+    stem = f"geofm-{outcome.request.task}"
+    c1, c2, c3 = st.columns(3)
+    c1.download_button("GeoTIFF (COG)", views["cog"], file_name=f"{stem}.tif", mime="image/tiff",
+                       key=f"{key}-cog", icon=":material/download:", width="stretch")
+    c2.download_button("PNG image", views["png"], file_name=f"{stem}.png", mime="image/png",
+                       key=f"{key}-png", icon=":material/download:", width="stretch")
+    c3.download_button("GeoJSON polygons", views["geojson"], file_name=f"{stem}.geojson",
+                       mime="application/geo+json", key=f"{key}-geojson", icon=":material/download:",
+                       width="stretch")
+
+
+def run_facts(outcome: RunOutcome) -> None:
+    """Which scenes, device and times produced this result."""
+    result = outcome.result
+    bits = [f"model **{result.model}** on **{result.device.upper()}**"]
+    if outcome.scenes:
+        bits.append("scenes " + ", ".join(f"`{s.id}`" for s in outcome.scenes))
+    summary = outcome.times.summary()
+    if summary:
+        bits.append(summary)
+    if outcome.from_cache:
+        bits.append("served from the cache")
+    st.caption(" · ".join(bits))
+
+
+def show_flood(outcome: RunOutcome, *, key: str) -> None:
+    """Water overlay with legend and opacity, water area, split view, downloads."""
+    views = render_views(outcome)
+    water = views["water"]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Water area", f"{water.water_km2:.2f} km²")
+    c2.metric("Share of the clear area", f"{water.water_percent:.1f} %")
+    c3.metric("Clear area (no cloud, no gaps)", f"{water.clear_km2:.2f} km²")
+    opacity = st.slider("Water layer opacity", 0.0, 1.0, 0.7, 0.05, key=f"{key}-opacity")
+    water_color = hex_color(outcome.result.class_colors[1])
+    legend([("Water / flood", water_color), ("No water (true colour shows through)", "transparent"),
+            ("Area outline", "#e8590c")], title="Legend")
+    tab_map, tab_split = st.tabs(["Map", "Side by side: true colour | water"])
+    with tab_map:
+        result_map(outcome, [(views["rgb_overlay"], f"True colour {views['labels'][-1]}", 1.0, True),
+                             (views["class_overlay"], "Water", opacity, True)], key=f"{key}-map")
+    with tab_split:
+        dual = maps.dual_map(bounds=views["rgb_overlay"].latlon_bounds)
+        maps.add_overlay(dual.m1, views["rgb_overlay"], name="True colour")
+        maps.add_overlay(dual.m2, views["rgb_overlay"], name="True colour")
+        maps.add_overlay(dual.m2, views["class_overlay"], name="Water", opacity=max(opacity, 0.85))
+        show_map(dual, key=f"{key}-split", height=420)
+        st.caption("Left: true colour. Right: the model's water map. The two maps pan and zoom together.")
+    downloads(outcome, views, key=key)
+    run_facts(outcome)
+
+
+def class_bar_chart(table: pd.DataFrame) -> alt.Chart:
+    """Hectares per class, bars in the published class colours."""
+    return alt.Chart(table).mark_bar().encode(
+        x=alt.X("area_ha:Q", title="Area (ha)"),
+        y=alt.Y("class:N", sort=list(table["class"]), title=None),
+        color=alt.Color("class:N", scale=alt.Scale(domain=list(table["class"]), range=list(table["colour"])),
+                        legend=None),
+        tooltip=["class", "area_ha", "percent"],
+    ).properties(height=28 * len(table))
+
+
+def show_crops(outcome: RunOutcome, *, key: str) -> None:
+    """The three dates, the class map with the 13-class legend, area per class table and chart."""
+    views = render_views(outcome)
+    st.markdown("**The three dates the model saw**")
+    cols = st.columns(len(views["rgb"]))
+    for col, rgb, label in zip(cols, views["rgb"], views["labels"]):
+        col.image(rgb, caption=label, width="stretch")
+    opacity = st.slider("Class layer opacity", 0.0, 1.0, 0.85, 0.05, key=f"{key}-opacity")
+    table: pd.DataFrame = views["table"]
+    legend(list(zip(table["class"], table["colour"])), title="Crop classes")
+    result_map(outcome, [(views["rgb_overlay"], f"True colour {views['labels'][-1]}", 1.0, True),
+                         (views["class_overlay"], "Crop classes", opacity, True)], key=f"{key}-map")
+    c1, c2 = st.columns([1, 1])
+    with c1:
+        st.markdown("**Area per class**")
+        st.dataframe(table[["class", "area_ha", "percent", "pixels"]], hide_index=True, width="stretch",
+                     column_config={"area_ha": st.column_config.NumberColumn("Area (ha)", format="%.2f"),
+                                    "percent": st.column_config.NumberColumn("%", format="%.1f"),
+                                    "class": "Class", "pixels": "Pixels"})
+    with c2:
+        st.altair_chart(class_bar_chart(table), width="stretch")
+    downloads(outcome, views, key=key)
+    run_facts(outcome)
+
+
+def show_reconstruction(outcome: RunOutcome, *, key: str) -> None:
+    """Original / masked / reconstructed per date, the reconstruction on the map, error per band."""
+    views = render_views(outcome)
+    result: ReconstructionResult = outcome.result  # type: ignore[assignment]
+    hidden = float(result.mask.mean()) * 100
+    st.caption(f"Mask ratio {result.mask_ratio:.2f} (seed {result.seed}): {hidden:.0f} % of the pixels hidden.")
+    for t, label in enumerate(views["labels"]):
+        st.markdown(f"**{label}**")
+        c1, c2, c3 = st.columns(3)
+        c1.image(result.original_rgb[t], caption="Original", width="stretch")
+        c2.image(result.masked_rgb[t], caption="What the model saw (hidden patches black)", width="stretch")
+        c3.image(result.reconstructed_rgb[t], caption="Reconstructed", width="stretch")
+    t = 0
+    if len(views["labels"]) > 1:
+        t = st.selectbox("Date on the map", range(len(views["labels"])), format_func=lambda i: views["labels"][i],
+                         key=f"{key}-date")
+    result_map(outcome, [(views["orig_overlays"][t], f"Original {views['labels'][t]}", 1.0, True),
+                         (views["recon_overlays"][t], f"Reconstruction {views['labels'][t]}", 1.0, True)],
+               key=f"{key}-map")
+    st.markdown("**Error per band** over the hidden pixels (surface reflectance, 0–1)")
+    table: pd.DataFrame = views["errors"]
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"band": "Band", "mean_abs_error": st.column_config.NumberColumn("Mean abs. error", format="%.4f"),
+                                "rmse": st.column_config.NumberColumn("RMSE", format="%.4f"), "pixels": "Pixels"})
+    downloads(outcome, views, key=key)
+    run_facts(outcome)
+
+
+def show_outcome(outcome: RunOutcome, *, key: str) -> None:
+    """The views for whichever task produced ``outcome``."""
+    {"flood": show_flood, "crops": show_crops, "reconstruct": show_reconstruction}[outcome.request.task](
+        outcome, key=key)
