@@ -1,1 +1,57 @@
-"""STAC/COG stand-in fixtures (being written)."""
+"""STAC/COG stand-in fixtures: a real STAC API + COG host on 127.0.0.1 (see tests/standin)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.standin import StandIn
+
+
+@pytest.fixture(scope="session")
+def stac_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
+    """The stand-in, started once per session (files generated into a session tmp dir in seconds).
+
+    Also points the stack cache at a session tmp dir and planetary_computer's token service at the
+    stand-in, so no test can write to ~/.cache or reach the real token endpoint.
+    """
+    folder = tmp_path_factory.mktemp("hls-standin")
+    saved = {k: os.environ.get(k) for k in ("GEOFM_CACHE_DIR", "PC_SDK_SAS_URL")}
+    standin = StandIn.start(folder)
+    os.environ["GEOFM_CACHE_DIR"] = str(tmp_path_factory.mktemp("geofm-cache"))
+    os.environ["PC_SDK_SAS_URL"] = f"{standin.url}/api/sas/v1/token"
+    from planetary_computer.settings import Settings
+
+    settings = Settings.get()
+    saved_sas = settings.sas_url
+    settings.sas_url = os.environ["PC_SDK_SAS_URL"]
+    try:
+        yield standin
+    finally:
+        settings.sas_url = saved_sas
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        standin.close()
+
+
+@pytest.fixture
+def standin(stac_standin: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[StandIn]:
+    """The stand-in with clean counters, no faults, fresh asset URLs and an empty stack cache for this test;
+    GEOFM_STAC_URL points at it."""
+    stac_standin.clear_faults()
+    stac_standin.set_latency(0.0)
+    stac_standin.set_conformance("both")
+    stac_standin.require_tokens(False)
+    stac_standin.single_collection_only(False)
+    stac_standin.new_epoch()
+    stac_standin.reset_stats()
+    monkeypatch.setenv("GEOFM_STAC_URL", stac_standin.url)
+    monkeypatch.setenv("GEOFM_CACHE_DIR", str(tmp_path / "cache"))
+    yield stac_standin
+    stac_standin.clear_faults()

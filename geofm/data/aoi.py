@@ -1,0 +1,167 @@
+"""The area of interest: validated geometry in EPSG:4326 with its UTM zone and size."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import shapely
+from pyproj import CRS as ProjCRS
+from pyproj import Transformer
+from rasterio.crs import CRS
+from shapely.geometry import box, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from geofm.config import DEFAULT_MAX_AOI_KM, ENV_MAX_AOI_KM
+from geofm.errors import AOIError
+
+#: UTM zones are defined between these latitudes (HLS uses the MGRS/UTM grid).
+UTM_LAT_LIMIT = 84.0
+
+
+def max_aoi_km() -> float:
+    """The largest allowed side of an area in km (env GEOFM_MAX_AOI_KM, default 50)."""
+    raw = os.environ.get(ENV_MAX_AOI_KM)
+    if not raw:
+        return DEFAULT_MAX_AOI_KM
+    try:
+        value = float(raw)
+    except ValueError:
+        raise AOIError(f"{ENV_MAX_AOI_KM}={raw!r} is not a number of kilometres.") from None
+    if not value > 0:
+        raise AOIError(f"{ENV_MAX_AOI_KM}={raw!r} must be a positive number of kilometres.")
+    return value
+
+
+def utm_crs_for(lon: float, lat: float) -> CRS:
+    """The WGS 84 / UTM CRS of the zone holding (lon, lat)."""
+    zone = min(60, int(math.floor((lon + 180.0) / 6.0)) + 1)
+    return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+def _check_lon_lat(lon: float, lat: float) -> None:
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise AOIError(f"The coordinate ({lon}, {lat}) is not a finite number.")
+    if not -180.0 <= lon <= 180.0:
+        raise AOIError(f"Longitude {lon:g} is out of range; longitudes run from -180 to 180 degrees.",
+                       hint="Coordinates are (longitude, latitude) in degrees (EPSG:4326).")
+    if not -90.0 <= lat <= 90.0:
+        raise AOIError(f"Latitude {lat:g} is out of range; latitudes run from -90 to 90 degrees.",
+                       hint="Coordinates are (longitude, latitude) in degrees (EPSG:4326).")
+    if abs(lat) > UTM_LAT_LIMIT:
+        raise AOIError(f"Latitude {lat:g} is outside the HLS/UTM grid, which covers {UTM_LAT_LIMIT:g}S to "
+                       f"{UTM_LAT_LIMIT:g}N.")
+
+
+@dataclass(frozen=True)
+class AOI:
+    """A validated area of interest (polygon in EPSG:4326 longitude/latitude)."""
+
+    geometry: BaseGeometry
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def from_bbox(cls, w: float, s: float, e: float, n: float, *, max_km: float | None = None) -> "AOI":
+        """An area from west, south, east, north in degrees; raises AOIError when unusable."""
+        try:
+            w, s, e, n = (float(v) for v in (w, s, e, n))
+        except (TypeError, ValueError):
+            raise AOIError(f"The bounding box ({w}, {s}, {e}, {n}) must be four numbers: W S E N.") from None
+        for lon, lat in ((w, s), (e, n)):
+            _check_lon_lat(lon, lat)
+        if w > e:
+            raise AOIError(
+                f"West ({w:g}) is east of East ({e:g}): the area would cross the antimeridian (180 degrees), "
+                "which is not supported.", hint="Split the area into two, one each side of 180 degrees.")
+        if s > n:
+            raise AOIError(f"South ({s:g}) is north of North ({n:g}); give the box as W S E N.")
+        if w == e or s == n:
+            raise AOIError(f"The bounding box ({w:g}, {s:g}, {e:g}, {n:g}) is empty: it has no width or height.")
+        return cls._validated(box(w, s, e, n), max_km)
+
+    @classmethod
+    def from_geojson(cls, geometry_or_feature: dict[str, Any], *, max_km: float | None = None) -> "AOI":
+        """An area from a GeoJSON Polygon/MultiPolygon, Feature or one-feature FeatureCollection."""
+        obj = geometry_or_feature
+        if not isinstance(obj, dict):
+            raise AOIError("The area must be a GeoJSON object (Polygon, MultiPolygon or Feature).")
+        if obj.get("type") == "FeatureCollection":
+            feats = obj.get("features") or []
+            if len(feats) != 1:
+                raise AOIError(f"The FeatureCollection holds {len(feats)} features; draw exactly one area.")
+            obj = feats[0]
+        if obj.get("type") == "Feature":
+            obj = obj.get("geometry") or {}
+        if obj.get("type") not in ("Polygon", "MultiPolygon"):
+            raise AOIError(f"The area must be a Polygon or MultiPolygon, not {obj.get('type')!r}.")
+        try:
+            geom = shape(obj)
+        except Exception as err:  # shapely raises several types for malformed rings
+            raise AOIError(f"The polygon is malformed: {err}.") from None
+        if geom.is_empty:
+            raise AOIError("The polygon is empty.")
+        coords = shapely.get_coordinates(geom)
+        for lon, lat in coords:
+            _check_lon_lat(float(lon), float(lat))
+        if coords[:, 0].max() - coords[:, 0].min() > 180.0:
+            raise AOIError("The polygon spans more than 180 degrees of longitude: it crosses the antimeridian, "
+                           "which is not supported.", hint="Split the area into two, one each side of 180 degrees.")
+        if not geom.is_valid:
+            raise AOIError(f"The polygon is not valid ({explain_validity(geom)}): its edges must not cross "
+                           "themselves.", hint="Redraw the area without self-intersections.")
+        if geom.area == 0:
+            raise AOIError("The polygon is empty: it encloses no area.")
+        return cls._validated(geom, max_km)
+
+    @classmethod
+    def _validated(cls, geom: BaseGeometry, max_km: float | None) -> "AOI":
+        aoi = cls(geom)
+        cap = max_aoi_km() if max_km is None else max_km
+        width, height = aoi.size_km
+        if width > cap or height > cap:
+            raise AOIError(
+                f"The area is {width:.1f} x {height:.1f} km; the largest allowed is {cap:g} x {cap:g} km.",
+                hint=f"Draw a smaller area (the limit is set by {ENV_MAX_AOI_KM}).")
+        return aoi
+
+    # ---------------------------------------------------------------- properties
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in degrees."""
+        w, s, e, n = self.geometry.bounds
+        return float(w), float(s), float(e), float(n)
+
+    @property
+    def centroid(self) -> tuple[float, float]:
+        c = self.geometry.centroid
+        return float(c.x), float(c.y)
+
+    def utm_crs(self) -> CRS:
+        """The UTM zone of the area's centre: the grid every read lands on."""
+        return utm_crs_for(*self.centroid)
+
+    def projected(self, crs: CRS | None = None) -> BaseGeometry:
+        """The geometry in ``crs`` (default: the area's UTM zone)."""
+        dst = ProjCRS.from_user_input((crs or self.utm_crs()).to_wkt())
+        tr = Transformer.from_crs(ProjCRS.from_epsg(4326), dst, always_xy=True)
+        return shapely.transform(self.geometry, tr.transform, interleaved=False)
+
+    @property
+    def size_km(self) -> tuple[float, float]:
+        """(width, height) of the area's box in its UTM zone, km."""
+        x0, y0, x1, y1 = self.projected().bounds
+        return (x1 - x0) / 1000.0, (y1 - y0) / 1000.0
+
+    @property
+    def area_km2(self) -> float:
+        return float(self.projected().area) / 1e6
+
+    def to_geojson(self) -> dict[str, Any]:
+        return shapely.geometry.mapping(self.geometry)
+
+    def __str__(self) -> str:
+        w, s, e, n = self.bounds
+        return f"({w:.4f}, {s:.4f}, {e:.4f}, {n:.4f})"

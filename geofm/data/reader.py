@@ -1,0 +1,241 @@
+"""Read only an area's pixels from HLS COGs over HTTP into one UTM grid, mosaicking same-day tiles.
+
+Each band of each scene is opened through GDAL's /vsicurl/ and warped onto the output grid with a
+WarpedVRT (nearest neighbour), so GDAL fetches just the COG blocks under the area (or an overview's
+blocks when a coarser grid is asked for). Bands are read concurrently; every read has a time limit and
+bounded retries with back-off; an HTTP 403 on a signed href re-signs it once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import rasterio
+from rasterio.enums import Resampling
+from rasterio.errors import RasterioError
+from rasterio.vrt import WarpedVRT
+
+from geofm.config import FMASK_FILL, HLS_FMASK_ASSET, HLS_NODATA, HLS_RESOLUTION_M, MODEL_BANDS
+from geofm.data import fmask as fm
+from geofm.data.aoi import AOI
+from geofm.data.grid import Grid
+from geofm.data.net import forget_http_file, gdal_http_options, http_policy, http_status_in, is_timeout_message
+from geofm.data.scene import Scene
+from geofm.data.stac import RESIGNERS, strip_query
+from geofm.errors import AuthError, ServiceError
+from geofm.progress import Progress, null_progress
+from geofm.stack import HLSStack
+
+#: Concurrent band reads (GDAL releases the GIL while it waits on the network).
+MAX_WORKERS = 16
+
+
+def _gdal_path(href: str) -> str:
+    return f"/vsicurl/{href}" if href.startswith(("http://", "https://")) else href
+
+
+def overview_level(native_res: float, target_res: float, factors: list[int]) -> int | None:
+    """The coarsest overview (index into ``factors``) still at least as fine as ``target_res``."""
+    best = None
+    for i, f in enumerate(factors):
+        if native_res * f <= target_res * (1 + 1e-6):
+            best = i
+    return best
+
+
+def _warp_read(href: str, grid: Grid, nodata: float, earthdata: bool) -> np.ndarray:
+    """One band on ``grid``: open the COG, pick an overview if the grid is coarser, warp and read."""
+    path = _gdal_path(href)
+    with rasterio.Env(**gdal_http_options(earthdata=earthdata)):
+        with rasterio.open(path) as src:
+            level = None
+            if grid.resolution >= 2 * abs(src.transform.a):
+                level = overview_level(abs(src.transform.a), grid.resolution, src.overviews(1))
+        with rasterio.open(path, overview_level=level) if level is not None else rasterio.open(path) as src:
+            with WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
+                           resampling=Resampling.nearest, src_nodata=nodata, nodata=nodata) as vrt:
+                return vrt.read(1)
+
+
+def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None,
+              earthdata: bool = False) -> np.ndarray:
+    """Read one COG onto ``grid`` with bounded retries; raises ServiceError / AuthError with the reason."""
+    policy = http_policy()
+    # GDAL already retries each request GDAL_HTTP_MAX_RETRY times (429/5xx, time-outs) with back-off;
+    # after that the file is re-opened once more from scratch (a dropped connection can poison an open).
+    delays = policy.delays()[:1]
+    resigned = False
+    attempt = 0
+    while True:
+        try:
+            return _warp_read(href, grid, nodata, earthdata)
+        except RasterioError as err:
+            msg = str(err)
+            status = http_status_in(msg)
+            forget_http_file(href)  # GDAL remembers failed opens; forget them before trying again
+            name = strip_query(href).rsplit("/", 1)[-1]
+            if status == 401:
+                raise AuthError(f"Reading {name} needs a login (HTTP 401).",
+                                hint="For NASA Earthdata put your login in ~/.netrc or set EARTHDATA_TOKEN.") \
+                    from None
+            if status == 403:
+                if signer in RESIGNERS and not resigned:
+                    href, resigned = RESIGNERS[signer](href), True
+                    continue
+                raise AuthError(f"Reading {name} was refused (HTTP 403): the signed link has expired or access "
+                                "is denied.", hint="Search again to get fresh links.") from None
+            if status == 404:
+                raise ServiceError(f"The image {name} was not found (HTTP 404) at {strip_query(href)}.") from None
+            if status is not None and 400 <= status < 500 and status != 429:
+                raise ServiceError(f"Reading {name} failed with HTTP {status}.") from None
+            if attempt >= len(delays):
+                why = (f"timed out after {policy.timeout_s:g} s" if is_timeout_message(msg)
+                       else f"HTTP {status}" if status else msg.splitlines()[0][:200])
+                raise ServiceError(f"Reading {name} failed after {(attempt + 1) * (policy.retries + 1)} tries "
+                                   f"({why}).",
+                                   hint="The image host may be slow or down; try again later.") from None
+            time.sleep(delays[attempt])
+            attempt += 1
+
+
+# ---------------------------------------------------------------------------------- Fmask memo
+
+_FMASK_MEMO: "OrderedDict[tuple[str, str], np.ndarray]" = OrderedDict()
+_FMASK_LOCK = threading.Lock()
+_FMASK_MEMO_SIZE = 64
+
+
+def read_fmask(scene: Scene, grid: Grid) -> np.ndarray:
+    """The scene's Fmask on ``grid`` (uint8, 255 = no data); remembered in-process per scene and grid."""
+    key = (strip_query(scene.assets[HLS_FMASK_ASSET]), grid.key())
+    with _FMASK_LOCK:
+        if key in _FMASK_MEMO:
+            _FMASK_MEMO.move_to_end(key)
+            return _FMASK_MEMO[key]
+    arr = read_band(scene.assets[HLS_FMASK_ASSET], grid, nodata=FMASK_FILL, signer=scene.signer,
+                    earthdata=_is_earthdata(scene)).astype(np.uint8)
+    with _FMASK_LOCK:
+        _FMASK_MEMO[key] = arr
+        while len(_FMASK_MEMO) > _FMASK_MEMO_SIZE:
+            _FMASK_MEMO.popitem(last=False)
+    return arr
+
+
+def _is_earthdata(scene: Scene) -> bool:
+    """NASA-hosted assets need the Earthdata login settings."""
+    href = scene.assets.get(HLS_FMASK_ASSET, "")
+    return "earthdata" in href or "lpdaac" in href
+
+
+def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = HLS_RESOLUTION_M,
+                         progress: Progress = null_progress) -> None:
+    """Set each scene's ``clear_fraction`` over the area from its Fmask (read concurrently)."""
+    grid = Grid.for_aoi(aoi, resolution)
+    area = grid.area_mask(aoi)
+    todo = [s for s in scenes if s.clear_fraction is None]
+    done = 0
+
+    def one(scene: Scene) -> None:
+        nonlocal done
+        scene.clear_fraction = fm.clear_fraction(read_fmask(scene, grid), area)
+        done += 1
+        progress("read", f"cloud mask {done} of {len(todo)}", done / max(1, len(todo)))
+
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(todo)))) as pool:
+        list(pool.map(one, todo))
+
+
+# ---------------------------------------------------------------------------------- stacks
+
+@dataclass
+class _SceneRead:
+    data: np.ndarray  # (6, H, W) int16
+    fmask: np.ndarray  # (H, W) uint8
+
+
+def _mosaic(reads: list[_SceneRead], area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Combine same-day scenes: clear pixels first (in the given order), then any pixel with data."""
+    h, w = area.shape
+    data = np.full((len(MODEL_BANDS), h, w), HLS_NODATA, dtype=np.int16)
+    valid = np.zeros((h, w), dtype=bool)
+    has_data = np.zeros((h, w), dtype=bool)
+    for r in reads:
+        r_data = np.all(r.data != HLS_NODATA, axis=0) & (r.fmask != FMASK_FILL)
+        r_clear = r_data & fm.clear(r.fmask)
+        take = r_clear & ~valid
+        data[:, take] = r.data[:, take]
+        valid |= take
+        has_data |= take
+    for r in reads:  # cloudy pixels still show what the sensor saw, marked not valid
+        r_data = np.all(r.data != HLS_NODATA, axis=0) & (r.fmask != FMASK_FILL)
+        take = r_data & ~has_data
+        data[:, take] = r.data[:, take]
+        has_data |= take
+    return data, valid & area
+
+
+def frame_order(frame: list[Scene]) -> list[Scene]:
+    """Scenes of one frame, the clearest over the area first."""
+    return sorted(frame, key=lambda s: (-(s.clear_fraction if s.clear_fraction is not None else -1),
+                                        s.cloud_cover, s.id))
+
+
+def read_aoi(frames: list[list[Scene]], aoi: AOI, *, progress: Progress = null_progress,
+             resolution: float = HLS_RESOLUTION_M, use_cache: bool = True) -> HLSStack:
+    """Read the area from each frame's scenes (one frame = one date, its tiles mosaicked) into one stack.
+
+    Returns (T, 6, H, W) int16 DN (nodata -9999) on the area's UTM grid; ``valid`` is False for fill,
+    cloud, cloud-adjacent and shadow pixels and outside the area's polygon. Repeat reads of the same
+    scenes, area and grid come from the disk cache without network.
+    """
+    from geofm.data.cache import StackCache
+
+    if not frames or any(not f for f in frames):
+        raise ValueError("read_aoi needs at least one frame, each with at least one scene")
+    grid = Grid.for_aoi(aoi, resolution)
+    cache = StackCache() if use_cache else None
+    key = StackCache.key_for([[s.id for s in f] for f in frames], aoi, grid) if cache else ""
+    if cache is not None:
+        hit = cache.get(key)
+        if hit is not None:
+            progress("read", "read from cache", 1.0)
+            return hit
+    area = grid.area_mask(aoi)
+    frames = [frame_order(f) for f in frames]
+    jobs: list[tuple[Scene, str]] = [(s, b) for f in frames for s in f for b in (*MODEL_BANDS, HLS_FMASK_ASSET)]
+    total, done = len(jobs), 0
+    lock = threading.Lock()
+    progress("read", f"reading {total} bands from {sum(len(f) for f in frames)} scenes", 0.0)
+
+    def one(job: tuple[Scene, str]) -> np.ndarray:
+        nonlocal done
+        scene, band = job
+        if band == HLS_FMASK_ASSET:
+            arr = read_fmask(scene, grid)
+        else:
+            arr = read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer,
+                            earthdata=_is_earthdata(scene)).astype(np.int16)
+        with lock:
+            done += 1
+            progress("read", f"band {done} of {total}", done / total)
+        return arr
+
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, total)) as pool:
+        arrays = list(pool.map(one, jobs))
+    results: dict[tuple[str, str], np.ndarray] = {(s.id, b): a for (s, b), a in zip(jobs, arrays)}
+    data = np.empty((len(frames), len(MODEL_BANDS), grid.height, grid.width), dtype=np.int16)
+    valid = np.empty((len(frames), grid.height, grid.width), dtype=bool)
+    for t, frame in enumerate(frames):
+        reads = [_SceneRead(np.stack([results[(s.id, b)] for b in MODEL_BANDS]), results[(s.id, HLS_FMASK_ASSET)])
+                 for s in frame]
+        data[t], valid[t] = _mosaic(reads, area)
+    stack = HLSStack(data=data, valid=valid, crs=grid.crs, transform=grid.transform,
+                     times=[f[0].datetime for f in frames], scene_ids=["+".join(s.id for s in f) for f in frames])
+    if cache is not None:
+        cache.put(key, stack)
+    return stack

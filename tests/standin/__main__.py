@@ -1,0 +1,33 @@
+"""`python -m tests.standin [--port 0] [--dir DIR]`: start the stand-in and print its URL (Ctrl-C stops)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.standin import StandIn
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.standin", description=__doc__)
+    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0 = any free port)")
+    p.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "geofm-standin",
+                   help="where the generated files live (reused when present)")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    args = p.parse_args(argv)
+    standin = StandIn.start(args.dir, port=args.port)
+    standin.set_latency(args.latency)
+    print(standin.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        standin.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
