@@ -42,12 +42,17 @@ def fold_kernels(up: nn.ConvTranspose2d, conv: nn.Conv2d,
     input, i.e. fine-grid offsets dy = a - 2 + 2p + s for transposed-conv sub-pixel s (same for x).
     """
     _check_layers(up, conv)
-    wt = up.weight.detach().double()  # (Cin, Cmid, 2, 2)
-    bt = up.bias.detach().double() if up.bias is not None else torch.zeros(wt.shape[1], dtype=torch.float64)
-    wc = conv.weight.detach().double()  # (Co, Cmid, 3, 3)
-    co, cin = wc.shape[0], wt.shape[0]
-    kernel = torch.zeros(4, co, cin, 2, 2, dtype=torch.float64)
-    ones_kernel = torch.zeros(4, co, 1, 2, 2, dtype=torch.float64)
+    dtype = torch.float64 if up.weight.device.type == "cuda" else torch.float32  # fp32 on CPU: ~10x faster
+    wt = up.weight.detach().to(dtype)  # (Cin, Cmid, 2, 2)
+    bt = up.bias.detach().to(dtype) if up.bias is not None else wt.new_zeros(wt.shape[1])
+    wc = conv.weight.detach().to(dtype)  # (Co, Cmid, 3, 3)
+    co, cmid, cin = wc.shape[0], wc.shape[1], wt.shape[0]
+    taps = wc.permute(0, 2, 3, 1).reshape(co * 9, cmid)  # row = (k, dy+1, dx+1)
+    # products[s][t] (Co, 3, 3, Cin): every 3x3 tap through transposed-conv sub-pixel (s, t); one matmul each
+    products = [[(taps @ wt[:, :, s, t].T).reshape(co, 3, 3, cin) for t in range(2)] for s in range(2)]
+    bias_taps = (taps @ bt).reshape(co, 3, 3)
+    kernel = wt.new_zeros(4, co, cin, 2, 2)
+    ones_kernel = wt.new_zeros(4, co, 1, 2, 2)
     for phase, (a, b) in enumerate(PHASES):
         for p in range(2):
             for s in range(2):
@@ -59,20 +64,19 @@ def fold_kernels(up: nn.ConvTranspose2d, conv: nn.Conv2d,
                         dx = b - 2 + 2 * q + t
                         if abs(dx) > 1:
                             continue
-                        tap = wc[:, :, dy + 1, dx + 1]  # (Co, Cmid)
-                        kernel[phase, :, :, p, q] += tap @ wt[:, :, s, t].T
-                        ones_kernel[phase, :, 0, p, q] += tap @ bt
+                        kernel[phase, :, :, p, q] += products[s][t][:, dy + 1, dx + 1]
+                        ones_kernel[phase, :, 0, p, q] += bias_taps[:, dy + 1, dx + 1]
     if conv.bias is not None:
-        bias = conv.bias.detach().double().clone()
+        bias = conv.bias.detach().to(dtype).clone()
     else:
-        bias = torch.zeros(co, dtype=torch.float64)
+        bias = wt.new_zeros(co)
     if bn is not None:
         if not isinstance(bn, nn.BatchNorm2d) or bn.running_mean is None:
             raise ValueError("fold needs BatchNorm2d with running statistics")
-        scale = torch.rsqrt(bn.running_var.double() + bn.eps)
+        scale = torch.rsqrt(bn.running_var.to(dtype) + bn.eps)
         if bn.weight is not None:
-            scale = scale * bn.weight.double()
-        shift = (bn.bias.double() if bn.bias is not None else 0.0) - bn.running_mean.double() * scale
+            scale = scale * bn.weight.to(dtype)
+        shift = (bn.bias.to(dtype) if bn.bias is not None else 0.0) - bn.running_mean.to(dtype) * scale
         kernel *= scale.view(1, co, 1, 1, 1)
         ones_kernel *= scale.view(1, co, 1, 1, 1)
         bias = bias * scale + shift

@@ -1,0 +1,110 @@
+"""The Python API: run a task on an HLSStack with the published models (cached per process).
+
+>>> from geofm.pipeline import run_flood
+>>> result = run_flood(stack)               # SegmentationResult; weights from $GEOFM_WEIGHTS_DIR / HF cache
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from geofm.config import DEFAULTS, ModelSpec, get_model_spec
+from geofm.errors import InputError
+from geofm.inference.device import resolve_device
+from geofm.inference.fold import fold_segmenter
+from geofm.inference.reconstruct import reconstruct_stack
+from geofm.inference.segment import segment_stack
+from geofm.progress import Progress, null_progress
+from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
+
+_CACHE: dict[tuple[str, str, str], nn.Module] = {}
+_LOCK = threading.Lock()
+
+TASKS = ("flood", "crops", "reconstruct")
+
+
+def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
+              device: str | torch.device = "auto") -> tuple[nn.Module, ModelSpec]:
+    """The model for a task or registry name, loaded once per (name, weights file, device) per process.
+
+    Segmenters come back folded (same logits, fewer FLOPs); all models are in eval mode.
+    """
+    from geofm.models import load_model, resolve_weights
+
+    spec = get_model_spec(task_or_name)
+    dev = resolve_device(device)
+    path = resolve_weights(spec, weights_dir)
+    key = (spec.name, str(Path(path).resolve()), str(dev))
+    with _LOCK:
+        model = _CACHE.get(key)
+        if model is None:
+            model = load_model(spec, weights_dir=weights_dir, device=dev)
+            if spec.kind == "segmenter":
+                model = fold_segmenter(model, inplace=True)
+            _CACHE[key] = model
+    return model, spec
+
+
+def clear_model_cache() -> None:
+    """Forget every cached model (frees memory; the next call loads again)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def _segment(task: str, stack: HLSStack, *, weights_dir: str | Path | None, device: str | torch.device,
+             progress: Progress, probabilities: bool, batch_size: int | None) -> SegmentationResult:
+    dev = resolve_device(device)
+    spec = get_model_spec(task)
+    if stack.num_frames != spec.num_frames:
+        raise InputError(f"{spec.title} takes {spec.num_frames} date(s); the input has {stack.num_frames}.")
+    progress("infer", f"loading {spec.title}", None)
+    model, spec = get_model(task, weights_dir=weights_dir, device=dev)
+    return segment_stack(model, spec, stack, device=dev, batch_size=batch_size, probabilities=probabilities,
+                         progress=progress)
+
+
+def run_flood(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
+              progress: Progress = null_progress, probabilities: bool = False,
+              batch_size: int | None = None) -> SegmentationResult:
+    """Flood / water map (Sen1Floods11 fine-tune) of a one-date stack."""
+    return _segment("flood", stack, weights_dir=weights_dir, device=device, progress=progress,
+                    probabilities=probabilities, batch_size=batch_size)
+
+
+def run_crops(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
+              progress: Progress = null_progress, probabilities: bool = False,
+              batch_size: int | None = None) -> SegmentationResult:
+    """Crop-type map (multi-temporal crop fine-tune) of a three-date stack, dates in time order."""
+    return _segment("crops", stack, weights_dir=weights_dir, device=device, progress=progress,
+                    probabilities=probabilities, batch_size=batch_size)
+
+
+def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_ratio, seed: int = DEFAULTS.seed,
+                       weights_dir: str | Path | None = None, device: str | torch.device = "auto",
+                       progress: Progress = null_progress, probabilities: bool = False,
+                       batch_size: int | None = None) -> ReconstructionResult:
+    """MAE reconstruction of every date of a 1..3-date stack (``probabilities`` is ignored)."""
+    dev = resolve_device(device)
+    spec = get_model_spec("reconstruct")
+    if not 1 <= stack.num_frames <= spec.num_frames:
+        raise InputError(f"{spec.title} takes 1 to {spec.num_frames} dates; the input has {stack.num_frames}.")
+    progress("infer", f"loading {spec.title}", None)
+    model, spec = get_model("reconstruct", weights_dir=weights_dir, device=dev)
+    return reconstruct_stack(model, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
+                             batch_size=batch_size, progress=progress)
+
+
+def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | ReconstructionResult:
+    """Dispatch on the task name: ``flood``, ``crops`` or ``reconstruct``."""
+    runners = {"flood": run_flood, "crops": run_crops, "reconstruct": run_reconstruction}
+    if task not in runners:
+        raise InputError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")
+    if task != "reconstruct":
+        kw.pop("mask_ratio", None)
+        kw.pop("seed", None)
+    return runners[task](stack, **kw)
