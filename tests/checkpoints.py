@@ -222,7 +222,6 @@ def write_mmseg_checkpoint(path: str | Path, cfg: SegmenterConfig, seed: int = 0
     return path
 
 
-#: Published file name -> writer, full size (the three models the app's tasks use).
 def write_published(folder: str | Path, seed: int = 0) -> Path:
     """Write ``Prithvi_EO_V1_100M.pt``, ``sen1floods11_Prithvi_100M.pth`` and the crop ``.pth`` into ``folder``."""
     folder = Path(folder)

@@ -152,6 +152,16 @@ def test_pickle_with_disallowed_global_is_refused_not_executed(tmp_path: Path) -
     assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_protocol4_pickle_with_exploit_is_refused_not_executed(tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    path = tmp_path / "evil4.pt"
+    torch.save({"x": _Exploit(marker)}, path, pickle_protocol=4)  # STACK_GLOBAL/FRAME: unsupported, refused
+    with pytest.raises(CheckpointError, match="can be read safely"):
+        read_checkpoint(path)
+    assert not marker.exists()
+
+
 def test_other_numpy_objects_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "array.pt"
     torch.save({"meta": {"scores": np.arange(3.0)}, "state_dict": {}}, path)  # ndarray reconstruct: not allowed

@@ -11,6 +11,7 @@ from geofm.cli import main
 from geofm.config import MODELS
 from geofm.errors import ServiceError, WeightsNotFoundError
 from geofm.models import download_weights, load_model, resolve_weights
+from geofm.models.pos_embed import sincos_3d
 from tests.checkpoints import tiny_segmenter, tiny_vit, write_mae_checkpoint, write_mmseg_checkpoint
 
 MAE = MODELS["prithvi-eo-1.0-100m"]
@@ -65,6 +66,9 @@ def test_found_in_hf_cache_current_and_alias(isolated_env: Path) -> None:
     assert resolve_weights("reconstruct") == old
     model = load_model("reconstruct", arch=tiny_vit())  # flat keys from the old repo name load strictly
     assert model.encoder.pos_embed.shape == (1, 1 + 2 * 4 * 4, 32)
+    one_frame = load_model("reconstruct", arch=tiny_vit(num_frames=1))  # stored T=2 tables replaced
+    assert torch.equal(one_frame.encoder.pos_embed, sincos_3d(32, (1, 4, 4)))
+    assert torch.equal(one_frame.decoder.decoder_pos_embed, sincos_3d(32, (1, 4, 4)))
 
 
 def test_missing_weights_message_says_what_and_how() -> None:

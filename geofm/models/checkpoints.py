@@ -38,6 +38,7 @@ SAFE_NUMPY_GLOBALS: list[Any] = [
 ]
 
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+_UNPICKLER_DETAIL_RE = re.compile(r"WeightsUnpickler error:\s*(.+?)(?:\n\n|$)", re.S)
 _MAX_LISTED = 5
 _REDOWNLOAD_HINT = "Delete the file and fetch it again (python -m geofm weights download <model>)."
 
@@ -64,14 +65,15 @@ def read_checkpoint(path: str | Path) -> Any:
             return torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
     except pickle.UnpicklingError as err:
         match = _GLOBAL_RE.search(str(err))
-        if match or "weights_only" in str(err).lower() and "global" in str(err).lower():
-            name = match.group(1) if match else "an object"
+        if match:
             raise CheckpointError(
-                f"Refusing to unpickle {name} from {path}: checkpoint files may hold only tensors and "
+                f"Refusing to unpickle {match.group(1)} from {path}: checkpoint files may hold only tensors and "
                 "plain data, so this file was not loaded.",
                 hint="Use the official weights file (python -m geofm weights download <model>).") from None
-        raise CheckpointError(f"Checkpoint {path} is corrupt or truncated ({_short(err)}).",
-                              hint=_REDOWNLOAD_HINT) from None
+        detail = _UNPICKLER_DETAIL_RE.search(str(err))
+        reason = detail.group(1).strip() if detail else _short(err)
+        raise CheckpointError(f"Checkpoint {path} is corrupt or truncated, or not a PyTorch weights file "
+                              f"that can be read safely ({reason[:160]}).", hint=_REDOWNLOAD_HINT) from None
     except Exception as err:  # torch raises RuntimeError/EOFError/zip errors for damaged files
         raise CheckpointError(f"Checkpoint {path} is corrupt or truncated ({_short(err)}).",
                               hint=_REDOWNLOAD_HINT) from None
