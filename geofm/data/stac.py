@@ -98,8 +98,24 @@ def service_error(url: str, err: Exception, what: str = "search") -> ServiceErro
     if status is not None and status >= 500:
         return ServiceError(f"The STAC service at {url} failed (HTTP {status}) after {http_policy().retries} "
                             "retries.", hint="The service may be down; try again later.")
-    return ServiceError(f"Cannot reach the STAC service at {url}: {detail}",
+    return ServiceError(f"Cannot reach the STAC service at {url}: {_network_reason(str(err))}.",
                         hint="Check the network connection, or set GEOFM_STAC_URL / --stac-url.")
+
+
+def _network_reason(text: str) -> str:
+    """A short reason for a failed connection, from requests'/urllib3's long message."""
+    policy = http_policy()
+    tries = f"{policy.retries + 1} tries"
+    low = text.lower()
+    if "timed out" in low or "timeout" in low:
+        return f"no answer within {policy.timeout_s:g} s ({tries})"
+    if "refused" in low:
+        return f"connection refused ({tries})"
+    if "remotedisconnected" in low or "aborted" in low or "reset" in low:
+        return f"the connection was dropped ({tries})"
+    if "name or service not known" in low or "nodename nor servname" in low or "resolve" in low:
+        return "the host name does not resolve"
+    return text.strip().splitlines()[0][:200] if text.strip() else "unknown network error"
 
 
 def open_endpoint(stac_url: str | None = None) -> tuple[Client, Endpoint]:
