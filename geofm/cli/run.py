@@ -1,10 +1,199 @@
-"""`geofm run` (placeholder: being written)."""
+"""``geofm run flood|crops|reconstruct``: run a task on GeoTIFF inputs or on HLS fetched for a bounding box."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from geofm.config import DEFAULTS, ENV_STAC_URL, ENV_WEIGHTS_DIR, TASK_FRAMES, get_model_spec
+from geofm.errors import InputError
+from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
+
+TASKS = ("flood", "crops", "reconstruct")
+
+EPILOG = f"""\
+inputs:
+  --input FILE ...   GeoTIFFs with 6 bands in model order (B02, B03, B04, B05|B8A, B06|B11, B07|B12),
+                     HLS DN (reflectance x 10000, fill -9999; reflectance floats are detected and scaled),
+                     one file per date in time order, or one file with 6 bands per date (18 for crops).
+                     flood: 1 date; crops: 3 dates; reconstruct: 1 to 3 dates.
+  --bbox W S E N --start DATE --end DATE
+                     fetch HLS for the area instead (STAC: --stac-url or ${ENV_STAC_URL}).
+
+outputs:
+  flood, crops       --out: uint8 class-map Cloud-Optimised GeoTIFF, nodata 255, colour table, input grid.
+  reconstruct        --out: int16 DN Cloud-Optimised GeoTIFF, nodata -9999, 6 bands per date time-major
+                     (band 6*t + b + 1 = date t+1, model band b; descriptions "date1 B02" ...): the input
+                     where patches were visible and the model's prediction where they were hidden.
+  --png FILE         a preview: true colour | class map (flood, crops), or per date a row of
+                     original | masked | reconstructed (reconstruct).
+
+weights: --weights-dir or ${ENV_WEIGHTS_DIR}, then the Hugging Face cache (geofm weights download).
+examples:
+  geofm run flood --input scene.tif --out flood.tif --png flood.png
+  geofm run crops --input t1.tif --input t2.tif --input t3.tif --out crops.tif
+  geofm run reconstruct --input scene.tif --out recon.tif --mask-ratio 0.75 --seed 0
+  geofm run flood --bbox -96.0 41.2 -95.9 41.3 --start 2019-03-10 --end 2019-04-30 --out flood.tif
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="(not yet available)")
-    p.set_defaults(handler=lambda args: 1)
+    p = sub.add_parser("run", help="run a Prithvi task on GeoTIFFs or an area's HLS scenes",
+                       description="Run flood mapping, crop classification or MAE reconstruction.",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("task", choices=TASKS, help="what to run")
+    src = p.add_argument_group("input (one of)")
+    src.add_argument("--input", action="extend", nargs="+", type=Path, metavar="FILE", default=[],
+                     help="input GeoTIFF(s), dates in time order (repeatable)")
+    src.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"),
+                     help="area in degrees (WGS84 lon/lat) to fetch HLS for")
+    src.add_argument("--start", help="first date (YYYY-MM-DD) with --bbox")
+    src.add_argument("--end", help="last date (YYYY-MM-DD) with --bbox")
+    src.add_argument("--max-cloud", type=float, default=DEFAULTS.max_cloud,
+                     help=f"largest scene cloud cover in %% with --bbox (default {DEFAULTS.max_cloud:g})")
+    src.add_argument("--stac-url", help=f"STAC API with --bbox (default ${ENV_STAC_URL} or Planetary Computer)")
+    src.add_argument("--scene", action="extend", nargs="+", default=[], metavar="ID",
+                     help="use these HLS scene ids with --bbox instead of choosing")
+    p.add_argument("--out", type=Path, required=True, help="output GeoTIFF (see below)")
+    p.add_argument("--png", type=Path, help="also write a PNG preview")
+    p.add_argument("--mask-ratio", type=float, default=None,
+                   help=f"reconstruct: share of patches hidden, 0 to <1 (default {DEFAULTS.mask_ratio})")
+    p.add_argument("--seed", type=int, default=None, help=f"reconstruct: masking seed (default {DEFAULTS.seed})")
+    p.add_argument("--weights-dir", type=Path, help=f"folder with the weight files (also ${ENV_WEIGHTS_DIR})")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="auto = CUDA GPU when there is one, else CPU")
+    p.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: by device)")
+    p.set_defaults(handler=run_command)
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if bool(args.input) == bool(args.bbox):
+        raise InputError("Give either --input FILE ... or --bbox W S E N (with --start and --end), not both.")
+    if args.bbox and not (args.start and args.end):
+        raise InputError("--bbox needs --start and --end dates (YYYY-MM-DD).")
+    if args.input and (args.start or args.end or args.scene or args.stac_url):
+        raise InputError("--start, --end, --scene and --stac-url only apply with --bbox.")
+    if args.task != "reconstruct" and (args.mask_ratio is not None or args.seed is not None):
+        raise InputError("--mask-ratio and --seed only apply to 'reconstruct'.")
+    if args.mask_ratio is not None and not 0.0 <= args.mask_ratio < 1.0:
+        raise InputError(f"--mask-ratio must be at least 0 and below 1; got {args.mask_ratio:g}.")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise InputError("--batch-size must be at least 1.")
+    for out in (args.out, args.png):
+        if out is not None and out.is_dir():
+            raise InputError(f"{out} is a folder; give a file name.")
+    if args.out.suffix.lower() not in (".tif", ".tiff"):
+        raise InputError(f"--out must end in .tif or .tiff (it is a GeoTIFF); got {args.out.name}.")
+    if args.png is not None and args.png.suffix.lower() != ".png":
+        raise InputError(f"--png must end in .png; got {args.png.name}.")
+
+
+def _note(stage: str, message: str, fraction: float | None = None) -> None:
+    """CLI progress: one stderr line per note; window counters only on a terminal."""
+    if fraction is None:
+        print(f"geofm: {message}", file=sys.stderr, flush=True)
+    elif sys.stderr.isatty():
+        end = "\n" if fraction >= 1.0 else ""
+        print(f"\rgeofm: {message}", end=end, file=sys.stderr, flush=True)
+
+
+def _load_stack(args: argparse.Namespace) -> HLSStack:
+    if args.input:
+        from geofm.io.geotiff import read_input_stack
+
+        stack = read_input_stack(args.input, progress=_note)
+    else:
+        from geofm.data import AOI, load_task_stack
+
+        aoi = AOI.from_bbox(*args.bbox)
+        stack, _scenes = load_task_stack(args.task, aoi, args.start, args.end, max_cloud=args.max_cloud,
+                                         stac_url=args.stac_url, scene_ids=args.scene or None, progress=_note)
+    spec = get_model_spec(args.task)
+    n = stack.num_frames
+    if args.task == "reconstruct":
+        if not 1 <= n <= spec.num_frames:
+            raise InputError(f"reconstruct takes 1 to {spec.num_frames} dates; the input has {n} "
+                             f"(6 bands per date).")
+    elif n != TASK_FRAMES[args.task]:
+        want = TASK_FRAMES[args.task]
+        raise InputError(f"{args.task} takes {want} date(s) ({6 * want} bands in all); the input has {n} "
+                         f"({6 * n} bands).")
+    return stack
+
+
+def _segmentation_summary(result: SegmentationResult) -> str:
+    from geofm.render.stats import class_area_table
+
+    table = class_area_table(result).sort_values("percent", ascending=False)
+    shown = [f"{r['class']} {r['percent']:.1f}% ({r['area_ha'] / 100:.2f} km2)"
+             for _, r in table.iterrows() if r["pixels"] > 0][:6]
+    nodata = float(np.mean(result.classes == 255)) * 100
+    extra = f"; no data {nodata:.1f}%" if nodata else ""
+    return ", ".join(shown) + extra
+
+
+def _preview_segmentation(stack: HLSStack, result: SegmentationResult, path: Path) -> None:
+    from geofm.render.preview import colorize_classes, save_png, stretch_rgb
+
+    last = stack.num_frames - 1
+    rgb = stretch_rgb(stack.data[last], stack.valid[last])
+    rgba = colorize_classes(result.classes, result.class_colors)
+    classes_rgb = np.where(rgba[..., 3:] > 0, rgba[..., :3], rgb // 3)
+    gap = np.full((rgb.shape[0], 4, 3), 255, np.uint8)
+    save_png(np.concatenate([rgb, gap, classes_rgb.astype(np.uint8)], axis=1), path)
+
+
+def _preview_reconstruction(result: ReconstructionResult, path: Path) -> None:
+    from geofm.render.preview import save_png
+
+    h = result.original_rgb.shape[1]
+    gap_v = np.full((h, 4, 3), 255, np.uint8)
+    rows = []
+    for t in range(result.original_rgb.shape[0]):
+        rows.append(np.concatenate([result.original_rgb[t], gap_v, result.masked_rgb[t], gap_v,
+                                    result.reconstructed_rgb[t]], axis=1))
+        rows.append(np.full((4, rows[-1].shape[1], 3), 255, np.uint8))
+    save_png(np.concatenate(rows[:-1], axis=0), path)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Handler of ``geofm run``: read or fetch, run, write; prints a one-line summary."""
+    from geofm import pipeline
+    from geofm.inference.device import resolve_device
+
+    _check_args(args)
+    device = resolve_device(args.device)
+    start = time.perf_counter()
+    stack = _load_stack(args)
+    h, w = stack.shape
+    common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size)
+    if args.task == "reconstruct":
+        from geofm.io.geotiff import write_reconstruction_cog
+
+        ratio = DEFAULTS.mask_ratio if args.mask_ratio is None else args.mask_ratio
+        seed = DEFAULTS.seed if args.seed is None else args.seed
+        rec = pipeline.run_reconstruction(stack, mask_ratio=ratio, seed=seed, **common)
+        write_reconstruction_cog(rec, args.out)
+        if args.png:
+            _preview_reconstruction(rec, args.png)
+        what = (f"{rec.reconstructed.shape[0]} date(s) x 6 bands int16 DN, {100 * rec.mask.mean():.1f}% of "
+                f"pixels hidden (mask ratio {ratio:g}, seed {seed})")
+        model_s, dev = rec.seconds, rec.device
+    else:
+        from geofm.io.geotiff import write_class_map_cog
+
+        seg = pipeline.run_task(args.task, stack, **common)
+        write_class_map_cog(seg, args.out)
+        if args.png:
+            _preview_segmentation(stack, seg, args.png)
+        what = _segmentation_summary(seg)
+        model_s, dev = seg.seconds, seg.device
+    png = f" and {args.png}" if args.png else ""
+    total = time.perf_counter() - start
+    print(f"wrote {args.out}{png}: {args.task} {w}x{h} px, {what}; model {model_s:.1f} s, "
+          f"total {total:.1f} s on {dev}")
+    return 0
