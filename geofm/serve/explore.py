@@ -64,7 +64,7 @@ def place_search() -> None:
         try:
             place = geocode(text)
         except GeofmError as err:
-            st.warning(err.user_message(), icon=":material/wifi_off:")
+            st.warning(ui.user_message(err), icon=":material/wifi_off:")
         else:
             w, s, e, n = place.bounds
             st.session_state[PLACE_VIEW] = [[s, w], [n, e]]
@@ -133,7 +133,7 @@ def find_scenes(aoi) -> None:
         fill_clear_fractions(scenes, aoi, progress=panel)
     except GeofmError as err:
         panel.failed()
-        st.session_state[SEARCH_MSG] = err.user_message()
+        st.session_state[SEARCH_MSG] = ui.user_message(err)
         st.session_state.pop(ui.SCENES, None)
         return
     panel.status.update(label=f"Found {len(scenes)} scenes", state="complete", expanded=False)

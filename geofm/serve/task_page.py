@@ -38,7 +38,7 @@ def execute(page: str, request: RunRequest, work) -> None:
         outcome = finish_run(work(panel), panel)
     except GeofmError as err:
         panel.failed()
-        ui.errors()[page] = err.user_message()
+        ui.errors()[page] = ui.user_message(err)
         return
     ui.errors().pop(page, None)
     ui.outcomes()[page] = outcome

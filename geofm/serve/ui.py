@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
@@ -60,21 +60,22 @@ def area_of_query() -> tuple[Any | None, str | None]:
         return None, err.user_message()
 
 
+#: CLI wording in library messages -> what the app calls the same control.
+_APP_WORDS = {"(--max-cloud)": "(the cloud-cover slider on the Explore page)",
+              "--max-cloud": "the cloud-cover slider", "--weights-dir": "GEOFM_WEIGHTS_DIR"}
+
+
+def user_message(err: GeofmError) -> str:
+    """The error's sentence, with command-line option names replaced by the app's controls."""
+    text = err.user_message()
+    for cli, app in _APP_WORDS.items():
+        text = text.replace(cli, app)
+    return text
+
+
 def show_error(err: GeofmError) -> None:
     """One clear message, never a traceback."""
-    st.error(err.user_message(), icon=":material/error:")
-
-
-def run_guarded(page: str, work: Callable[[], RunOutcome]) -> RunOutcome | None:
-    """Run ``work``; on a GeofmError remember and show the message, keep the previous result."""
-    try:
-        outcome = work()
-    except GeofmError as err:
-        errors()[page] = err.user_message()
-        return None
-    errors().pop(page, None)
-    outcomes()[page] = outcome
-    return outcome
+    st.error(user_message(err), icon=":material/error:")
 
 
 def show_last_error(page: str) -> None:
@@ -97,7 +98,7 @@ class ProgressPanel:
 
     def __call__(self, stage: str, message: str, fraction: float | None = None) -> None:
         # The readers report from worker threads: let them write into this session's page.
-        if get_script_run_ctx() is None and self._ctx is not None:
+        if get_script_run_ctx(suppress_warning=True) is None and self._ctx is not None:
             add_script_run_ctx(threading.current_thread(), self._ctx)
         with self._lock:
             self._update(stage, message, fraction)

@@ -33,7 +33,7 @@ def check_files(files: list[tuple[str, bytes]], task: str) -> None:
     for name, content in files:
         size_mb = len(content) / 1e6
         if size_mb > limit:
-            raise InputError(f"{name} is {size_mb:.0f} MB; the app takes files up to {limit:.0f} MB.",
+            raise InputError(f"{name} is {size_mb:.1f} MB; the app takes files up to {limit:g} MB.",
                              hint="Crop the GeoTIFF to a smaller area first (e.g. gdal_translate -projwin).")
         if not content:
             raise InputError(f"{name} is empty.")

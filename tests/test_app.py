@@ -1,0 +1,338 @@
+"""The Streamlit app through AppTest, against the STAC stand-in and the published-layout test checkpoints.
+
+Areas are a few km (one 224 window) so the full-size models stay cheap on CPU.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from streamlit.testing.v1 import AppTest
+
+from geofm import pipeline
+from geofm.config import CLASS_NODATA
+from geofm.serve.runs import results_cache
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+DRAWN = "geofm_drawn_geometry"
+OUTCOMES = "geofm_outcomes"
+TIMEOUT = 300
+
+pytestmark = pytest.mark.slow
+
+
+def box(w: float, s: float, e: float, n: float) -> dict:
+    return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
+
+
+# about 2.5 x 2.2 km on the Missouri at Omaha, and 2.5 x 2.2 km of fields near Fremont
+OMAHA_SMALL = box(-95.93, 41.29, -95.90, 41.31)
+FREMONT_SMALL = box(-96.52, 41.42, -96.49, 41.44)
+
+
+@pytest.fixture
+def env(standin, published_weights_dir, monkeypatch, tmp_path):
+    """Stand-in STAC (GEOFM_STAC_URL, GEOFM_CACHE_DIR set by the fixture), test weights, empty result cache."""
+    monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(published_weights_dir))
+    monkeypatch.setenv("GEOFM_GEOCODER_URL", "http://127.0.0.1:9/search")  # nothing listens: offline
+    results_cache().clear()
+    yield standin
+    results_cache().clear()
+
+
+@pytest.fixture
+def model_calls(monkeypatch):
+    """Counts real model runs (the pipeline functions still run)."""
+    calls = {"flood": 0, "crops": 0, "reconstruct": 0}
+    for task, name in (("flood", "run_flood"), ("crops", "run_crops"), ("reconstruct", "run_reconstruction")):
+        real = getattr(pipeline, name)
+
+        def counted(*a, _real=real, _task=task, **kw):
+            calls[_task] += 1
+            return _real(*a, **kw)
+
+        monkeypatch.setattr(pipeline, name, counted)
+    return calls
+
+
+def start(geometry: dict | None = None, *, dates=None, cloud: int | None = None) -> AppTest:
+    """The app on the explore page, optionally with a drawn area, dates and cloud limit."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    if geometry is not None:
+        at.session_state[DRAWN] = geometry
+        at.run()
+    if dates is not None:
+        at.date_input(key="w_dates").set_value(dates).run()
+    if cloud is not None:
+        at.slider(key="w_cloud").set_value(cloud).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def go(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.error, *at.warning, *at.info, *at.success, *at.markdown, *at.caption)]
+    return "\n".join(str(p) for p in parts)
+
+
+# ------------------------------------------------------------------------------------- explore
+
+
+def test_explore_lists_the_scenes_the_api_finds(env):
+    from geofm.data import AOI, fill_clear_fractions, search_hls
+
+    at = start()
+    at.button(key="ex-omaha-flood").click().run()
+    assert "Missouri River flood at Omaha" in texts(at)
+    at.button(key="w_find").click().run()
+    assert not at.exception and not at.error
+    shown = at.dataframe[0].value
+
+    aoi = AOI.from_geojson(at.session_state["geofm_query"]["geometry"])
+    scenes = search_hls(aoi, "2019-03-10", "2019-04-30", max_cloud=40, stac_url=env.url)
+    fill_clear_fractions(scenes, aoi)
+    assert list(shown["id"]) == [s.id for s in scenes]
+    assert list(shown["date"]) == [s.date.isoformat() for s in scenes]
+    assert set(shown["sensor"]) <= {"Landsat 8/9", "Sentinel-2"}
+    assert list(shown["sensor"]) == [{"L30": "Landsat 8/9", "S30": "Sentinel-2"}[s.sensor] for s in scenes]
+    assert list(shown["cloud_cover"]) == [round(s.cloud_cover, 1) for s in scenes]
+    assert list(shown["clear_percent"]) == [round(100 * s.clear_fraction, 1) for s in scenes]
+    # the stand-in's 2019-04-07 Landsat scene has a cloud over Omaha, the 2019-03-22 Sentinel-2 one is clear
+    by_date = dict(zip(shown["date"], shown["clear_percent"]))
+    assert by_date["2019-03-22"] == 100.0 and by_date["2019-04-07"] < 90.0
+
+
+def test_explore_area_too_large_says_size_and_limit(env):
+    at = start(box(-96.6, 40.9, -95.3, 41.7))  # ~110 x 90 km
+    message = "\n".join(i.value for i in at.info)
+    assert re.search(r"The area is \d+\.\d x \d+\.\d km; the largest allowed is 50 x 50 km", message), message
+    assert at.button(key="w_find").disabled
+    assert all(at.button(key=f"task-{t}").disabled for t in ("flood", "crops", "reconstruct"))
+
+
+def test_explore_no_scenes_suggests_wider_dates(env):
+    at = start(OMAHA_SMALL, dates=(date(2018, 1, 1), date(2018, 1, 31)))
+    at.button(key="w_find").click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "No HLS scenes" in message and "wider date range" in message and "cloud-cover slider" in message
+
+
+def test_explore_service_unreachable(env, monkeypatch):
+    monkeypatch.setenv("GEOFM_STAC_URL", "http://127.0.0.1:9/api/stac/v1")
+    at = start(OMAHA_SMALL)
+    at.button(key="w_find").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "127.0.0.1:9" in at.error[0].value
+
+
+def test_place_search_offline_says_so_and_keeps_the_area(env):
+    at = start(OMAHA_SMALL)
+    at.text_input(key="w_place").input("Omaha")
+    at.button[0].click().run()  # the form's Search button
+    assert not at.exception
+    assert any("Place search is unavailable" in w.value and "internet" in w.value for w in at.warning)
+    assert "Your area:" in texts(at)
+
+
+def test_task_page_without_area_explains_what_to_do(env):
+    at = go(start(), "pages/2_Flood.py")
+    assert "No area yet: draw a rectangle or polygon" in at.info[0].value
+    assert at.button(key="flood-run").disabled
+
+
+# ------------------------------------------------------------------------------------- flood
+
+
+def test_flood_numbers_match_the_result_and_survive_reruns(env, model_calls):
+    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at.button(key="flood-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    outcome = at.session_state[OUTCOMES]["flood"]
+    classes = outcome.result.classes
+    assert outcome.result.crs == outcome.stack.crs and classes.shape == outcome.stack.shape
+    water_km2 = (classes == 1).sum() * 900 / 1e6
+    clear_km2 = (classes != CLASS_NODATA).sum() * 900 / 1e6
+    assert metric(at, "Water area") == f"{water_km2:.2f} km²"
+    assert metric(at, "Clear area (no cloud, no gaps)") == f"{clear_km2:.2f} km²"
+    assert metric(at, "Share of the clear area") == f"{100 * water_km2 / clear_km2:.1f} %"
+    assert "Water / flood" in texts(at)  # legend
+    assert [b.label for b in at.get("download_button")] == ["GeoTIFF (COG)", "PNG image", "GeoJSON polygons"]
+    facts = at.caption[-1].value
+    assert "Reading pixels" in facts and "Running the model" in facts and "CPU" in facts
+    assert model_calls["flood"] == 1
+    requests_before = env.stats.requests if hasattr(env.stats, "requests") else None
+
+    # moving the opacity slider reruns the script: same result, no model run, no data read
+    at.slider(key="flood-opacity").set_value(0.3).run()
+    assert at.session_state[OUTCOMES]["flood"] is outcome
+    assert metric(at, "Water area") == f"{water_km2:.2f} km²"
+    assert model_calls["flood"] == 1
+    if requests_before is not None:
+        assert env.stats.requests == requests_before
+
+    # going to another page and back keeps it
+    go(at, "app.py")
+    go(at, "pages/2_Flood.py")
+    assert metric(at, "Water area") == f"{water_km2:.2f} km²"
+
+    # same inputs again: from the cache, instantly
+    at.button(key="flood-run").click().run()
+    again = at.session_state[OUTCOMES]["flood"]
+    assert again.from_cache and again.result is outcome.result
+    assert model_calls["flood"] == 1
+    assert "served from the cache" in at.caption[-1].value
+
+
+def test_flood_error_keeps_inputs_and_previous_result(env, model_calls):
+    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at.button(key="flood-run").click().run()
+    water = metric(at, "Water area")
+    # 2019-04-05..09 holds only the Landsat scene with a cloud right over Omaha
+    go(at, "app.py")
+    at.date_input(key="w_dates").set_value((date(2019, 4, 5), date(2019, 4, 9))).run()
+    go(at, "pages/2_Flood.py")
+    at.button(key="flood-run").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and "clear" in at.error[0].value and "cloud-cover slider" in at.error[0].value
+    assert metric(at, "Water area") == water  # the previous result is still shown
+    assert "earlier settings" in at.info[0].value
+    assert "2019-04-05 to 2019-04-09" in texts(at)  # and the new inputs are kept
+    assert model_calls["flood"] == 1
+
+
+def test_flood_weights_missing_says_how_to_get_them(env, monkeypatch, tmp_path):
+    pipeline.clear_model_cache()
+    monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(tmp_path / "no-weights"))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at.button(key="flood-run").click().run()
+    assert not at.exception
+    message = at.error[0].value
+    assert "sen1floods11_Prithvi_100M.pth" in message
+    assert "weights download" in message or "GEOFM_WEIGHTS_DIR" in message
+    pipeline.clear_model_cache()
+
+
+# ------------------------------------------------------------------------------------- crops
+
+
+def test_crops_three_dates_class_table_and_chart(env):
+    at = go(start(FREMONT_SMALL, dates=(date(2019, 5, 1), date(2019, 9, 30))), "pages/3_Crops.py")
+    at.button(key="crops-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    outcome = at.session_state[OUTCOMES]["crops"]
+    assert outcome.stack.num_frames == 3
+    times = [t.date() for t in outcome.stack.times]
+    assert times == sorted(times) and times[0].month in (5, 6) and times[-1].month in (8, 9)
+    captions = [img.proto.imgs[0].caption for img in at.get("image")]
+    assert captions == [f"{t.isoformat()} ({'Landsat' if s.sensor == 'L30' else 'Sentinel-2'})"
+                        for t, s in zip(times, outcome.scenes[::len(outcome.scenes) // 3])]
+    table = at.dataframe[0].value
+    assert len(table) == 13 and table.columns[0] == "class"
+    classes = outcome.result.classes
+    for k, row in table.iterrows():
+        assert row["pixels"] == int((classes == k).sum())
+        assert row["area_ha"] == pytest.approx(row["pixels"] * 0.09, abs=0.006)
+    assert table["pixels"].sum() == int((classes != CLASS_NODATA).sum())
+    assert len(at.get("vega_lite_chart")) == 1
+    assert "Crop classes" in texts(at) and "Soybeans" in texts(at)
+
+
+# ------------------------------------------------------------------------------------- reconstruction
+
+
+def test_reconstruction_views_and_error_per_band(env, model_calls):
+    at = go(start(OMAHA_SMALL), "pages/1_Reconstruction.py")
+    at.slider(key="reconstruct-ratio").set_value(0.5).run()
+    at.number_input(key="reconstruct-seed").set_value(3).run()
+    assert model_calls["reconstruct"] == 0  # moving the slider runs nothing
+    at.button(key="reconstruct-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    outcome = at.session_state[OUTCOMES]["reconstruct"]
+    assert outcome.result.mask_ratio == 0.5 and outcome.result.seed == 3
+    hidden = 100 * outcome.result.mask.mean()
+    assert f"{hidden:.0f} % of the pixels hidden" in texts(at)
+    errors = at.dataframe[0].value
+    assert list(errors["band"]) == ["B02 Blue", "B03 Green", "B04 Red", "B05 NIR narrow", "B06 SWIR 1",
+                                    "B07 SWIR 2"]
+    assert (errors["pixels"] > 0).all() and np.isfinite(errors["rmse"]).all()
+    # a new seed marks the shown result as stale until Run
+    at.number_input(key="reconstruct-seed").set_value(4).run()
+    assert "earlier settings" in at.info[0].value
+    assert at.session_state[OUTCOMES]["reconstruct"] is outcome and model_calls["reconstruct"] == 1
+
+
+# ------------------------------------------------------------------------------------- uploads
+
+
+def _geotiff(bands: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    profile = dict(driver="GTiff", width=bands.shape[2], height=bands.shape[1], count=bands.shape[0],
+                   dtype="int16", crs="EPSG:32615", transform=Affine(30, 0, 253_000, 0, -30, 4_575_000),
+                   nodata=-9999)
+    with rasterio.MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(bands)
+        buffer.write(mem.read())
+    return buffer.getvalue()
+
+
+def _upload_page(env) -> AppTest:
+    return go(start(), "pages/4_Your_file.py")
+
+
+def test_upload_flood_runs_with_the_same_views(env):
+    rng = np.random.default_rng(1)
+    bands = rng.integers(200, 3000, (6, 90, 100)).astype(np.int16)
+    bands[:, :, 80:] = np.array([300, 400, 300, 100, 50, 30], np.int16)[:, None, None]  # a dark strip
+    at = _upload_page(env)
+    at.radio(key="up-task").set_value("flood").run()
+    at.file_uploader(key="up-files").set_value(("scene.tif", _geotiff(bands), "image/tiff")).run()
+    at.button(key="up-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    outcome = at.session_state[OUTCOMES]["upload"]
+    assert outcome.result.classes.shape == (90, 100)
+    water_km2 = (outcome.result.classes == 1).sum() * 900 / 1e6
+    assert metric(at, "Water area") == f"{water_km2:.2f} km²"
+    assert [b.label for b in at.get("download_button")] == ["GeoTIFF (COG)", "PNG image", "GeoJSON polygons"]
+
+
+def test_upload_bad_and_oversized_files(env, monkeypatch):
+    at = _upload_page(env)
+    at.file_uploader(key="up-files").set_value(("notes.tif", b"this is not a GeoTIFF", "image/tiff")).run()
+    at.button(key="up-run").click().run()
+    assert not at.exception
+    assert "notes.tif is not a readable GeoTIFF" in at.error[0].value
+
+    monkeypatch.setenv("GEOFM_MAX_UPLOAD_MB", "0.01")
+    big = _geotiff(np.ones((6, 100, 100), np.int16))
+    at.file_uploader(key="up-files").set_value(("big.tif", big, "image/tiff")).run()
+    at.button(key="up-run").click().run()
+    assert "big.tif is 0.1 MB; the app takes files up to 0.01 MB." in at.error[0].value
+
+    monkeypatch.setenv("GEOFM_MAX_UPLOAD_MB", "200")
+    monkeypatch.setenv("GEOFM_MAX_AOI_KM", "1.5")  # 50 px at 30 m
+    at.file_uploader(key="up-files").set_value(("wide.tif", big, "image/tiff")).run()
+    at.button(key="up-run").click().run()
+    assert "The upload is 100 × 100 pixels (3 × 3 km at 30 m); the app takes at most 50 × 50 pixels" \
+        in at.error[0].value
