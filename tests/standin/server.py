@@ -136,10 +136,8 @@ class Handler(BaseHTTPRequestHandler):
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if parts[:1] == ["files"] or (len(parts) >= 2 and parts[0].startswith("e") and parts[1] == "files"):
             return self._file(parts[-1], params)
-        if parts[:1] == ["token"]:
-            with self.st.lock:
-                self.st.token = uuid.uuid4().hex
-                return self._json({"token": f"token={self.st.token}"})
+        if parts[:1] == ["token"]:  # the current valid token (tests expire it with StandIn.expire_token)
+            return self._json({"token": f"token={self.st.token}"})
         if parts[:4] == ["api", "sas", "v1", "token"]:  # planetary_computer's SAS token service, emulated
             exp = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
             return self._json({"msft:expiry": exp, "token": f"st=standin&se={exp}&sp=rl&sig={uuid.uuid4().hex}"})
