@@ -46,6 +46,7 @@ def standin(stac_standin: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     GEOFM_STAC_URL points at it."""
     stac_standin.clear_faults()
     stac_standin.set_latency(0.0)
+    stac_standin.set_bandwidth(0.0)
     stac_standin.set_conformance("both")
     stac_standin.require_tokens(False)
     stac_standin.single_collection_only(False)

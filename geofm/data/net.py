@@ -45,8 +45,10 @@ def gdal_http_options(policy: HttpPolicy | None = None, *, earthdata: bool = Fal
         "GDAL_HTTP_MULTIPLEX": "YES",
         # HTTP/2 where TLS negotiates it; plain http:// stays HTTP/1.1 (no h2c upgrade dance).
         "GDAL_HTTP_VERSION": "2TLS",
-        "VSI_CACHE": "TRUE",
-        "VSI_CACHE_SIZE": str(64 * 1024 * 1024),
+        # /vsicurl/ keeps its own cache of fetched ranges; VSI_CACHE's 32 KB pages on top of it doubled the
+        # header read of every file (measured: 32 KB vs 16 KB per COG), so it is off.
+        "VSI_CACHE": "FALSE",
+        "CPL_VSIL_CURL_CACHE_SIZE": str(64 * 1024 * 1024),
         "GDAL_CACHEMAX": 256,  # MB (rasterio wants an int here)
         "GDAL_HTTP_MAX_RETRY": str(policy.retries),
         "GDAL_HTTP_RETRY_DELAY": f"{policy.backoff_s:g}",

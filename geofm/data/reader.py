@@ -56,10 +56,16 @@ def _warp_read(href: str, grid: Grid, nodata: float, earthdata: bool) -> np.ndar
             level = None
             if grid.resolution >= 2 * abs(src.transform.a):
                 level = overview_level(abs(src.transform.a), grid.resolution, src.overviews(1))
-        with rasterio.open(path, overview_level=level) if level is not None else rasterio.open(path) as src:
-            with WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
-                           resampling=Resampling.nearest, src_nodata=nodata, nodata=nodata) as vrt:
-                return vrt.read(1)
+            if level is None:
+                return _warp(src, grid, nodata)
+        with rasterio.open(path, overview_level=level) as ovr:
+            return _warp(ovr, grid, nodata)
+
+
+def _warp(src: rasterio.io.DatasetReader, grid: Grid, nodata: float) -> np.ndarray:
+    with WarpedVRT(src, crs=grid.crs, transform=grid.transform, width=grid.width, height=grid.height,
+                   resampling=Resampling.nearest, src_nodata=nodata, nodata=nodata) as vrt:
+        return vrt.read(1)
 
 
 def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None,

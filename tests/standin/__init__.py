@@ -78,6 +78,10 @@ class StandIn:
     def set_latency(self, seconds: float) -> None:
         self.state.latency_s = seconds
 
+    def set_bandwidth(self, mbit_per_s: float) -> None:
+        """Limit each connection's image-file bytes to ``mbit_per_s`` (0 = unlimited)."""
+        self.state.bandwidth_bps = mbit_per_s * 1e6 / 8
+
     def set_conformance(self, mode: str) -> None:
         """both | query | filter | none: which cloud-cover filters the API claims to support."""
         self.state.conformance = mode

@@ -45,6 +45,8 @@ class Stats:
     stac_requests: int = 0
     faults_served: int = 0
     ranges: list[tuple[str, int, int]] = field(default_factory=list)
+    #: (method, file, Range header, arrival time after the added latency)
+    requests_log: list[tuple[str, str, str, float]] = field(default_factory=list)
 
 
 class StandInState:
@@ -57,6 +59,7 @@ class StandInState:
         self.stats = Stats()
         self.faults: list[Fault] = []
         self.latency_s = 0.0
+        self.bandwidth_bps = 0.0  # per connection, image files only; 0 = unlimited
         self.conformance = "both"  # both | query | filter | none
         self.epoch = 0  # part of asset hrefs, so a test can get URLs GDAL has not cached
         self.require_token = False
@@ -97,12 +100,26 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             try:
-                self.wfile.write(body)
+                self._write_body(body, throttle=count_file)
             except (BrokenPipeError, ConnectionResetError):
                 return
             if count_file:
                 with self.st.lock:
                     self.st.stats.file_bytes += len(body)
+
+    def _write_body(self, body: bytes, throttle: bool) -> None:
+        """Write the body, at most ``bandwidth_bps`` bytes per second per connection when set."""
+        bps = self.st.bandwidth_bps if throttle else 0.0
+        if not bps:
+            self.wfile.write(body)
+            return
+        step = 64 * 1024
+        t0 = time.perf_counter()
+        for i in range(0, len(body), step):
+            self.wfile.write(body[i:i + step])
+            ahead = (i + step) / bps - (time.perf_counter() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
 
     def _json(self, obj: Any, status: int = 200) -> None:
         self._send(status, json.dumps(obj).encode(), "application/geo+json" if "features" in obj else
@@ -267,9 +284,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(403, b"AuthenticationFailed: token expired", "text/plain")
         size = path.stat().st_size
         ctype = "image/png" if name.endswith(".png") else "image/tiff"
+        rng = self.headers.get("Range")
         with self.st.lock:
             self.st.stats.file_requests += 1
-        rng = self.headers.get("Range")
+            self.st.stats.requests_log.append((self.command, name, rng or "", round(time.time(), 3)))
         if not rng:
             return self._send(200, path.read_bytes(), ctype, {"Accept-Ranges": "bytes"}, count_file=True)
         m = re.fullmatch(r"bytes=(.+)", rng.strip())
@@ -377,6 +395,7 @@ def _parse_cql2_text(text: str) -> dict[str, Any]:
 class StandInHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # the default 5 drops concurrent connects (client retries after 1 s)
 
     def __init__(self, addr: tuple[str, int], state: StandInState) -> None:
         super().__init__(addr, Handler)
