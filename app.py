@@ -3,7 +3,9 @@
 import streamlit as st
 
 from geofm.serve.nav import all_pages
+from geofm.serve.ui import page_style
 
 st.set_page_config(page_title="geofm — see what a geospatial foundation model sees", page_icon="🛰️",
                    layout="wide")
+page_style()
 st.navigation(all_pages()).run()

@@ -17,6 +17,11 @@ class Example:
     end: str  # ISO date
     max_cloud: float
     description: str
+    label: str = ""  # short button text
+
+    @property
+    def button_label(self) -> str:
+        return self.label or self.title
 
     @property
     def geometry(self) -> dict:
@@ -35,6 +40,7 @@ EXAMPLES: tuple[Example, ...] = (
         end="2019-04-30",
         max_cloud=40.0,
         description="March 2019: the Missouri overtopped its levees around Omaha and Council Bluffs.",
+        label=":material/water: Omaha flood 2019",
     ),
     Example(
         key="fremont-crops",
@@ -45,6 +51,7 @@ EXAMPLES: tuple[Example, ...] = (
         end="2019-09-30",
         max_cloud=30.0,
         description="Corn and soybean fields in the Platte valley through the 2019 growing season.",
+        label=":material/agriculture: Fremont crops 2019",
     ),
     Example(
         key="sf-reconstruct",
@@ -55,6 +62,7 @@ EXAMPLES: tuple[Example, ...] = (
         end="2023-11-15",
         max_cloud=20.0,
         description="City blocks, piers and the bay: hide 75% of the patches and let Prithvi fill them in.",
+        label=":material/auto_fix_high: San Francisco 2023",
     ),
 )
 

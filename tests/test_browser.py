@@ -116,7 +116,7 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         _shot(page, "01-explore.png")
 
         # go to Omaha through an example, then draw our own smaller rectangle
-        page.get_by_role("button", name="Missouri River flood at Omaha").click()
+        page.get_by_role("button", name="Omaha flood 2019").click()
         expect(page.get_by_text("Missouri River flood at Omaha:")).to_be_visible(timeout=30_000)
         map_frame = page.frame_locator(MAP_IFRAME).first
         expect(map_frame.locator("path.leaflet-interactive")).to_be_visible(timeout=30_000)
@@ -194,7 +194,11 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
             assert (water_box[a] + water_box[b]) - (outline_box[a] + outline_box[b]) < slack_px
         print(f"drawn {drawn_nw} .. {drawn_se}; overlay {nw} .. {se}; slack {slack_m:.0f} m")
 
-        page.get_by_role("tab", name="Side by side: true colour | water").click()
-        page.wait_for_timeout(1500)
+        page.get_by_text("Side by side: true colour | water", exact=True).click()
+        split = page.frame_locator("iframe[srcdoc]").first
+        expect(split.locator(".leaflet-container")).to_have_count(2, timeout=30_000)
+        expect(split.locator("img.leaflet-image-layer")).to_have_count(3)
+        page.wait_for_timeout(1000)
+        page.locator("iframe[srcdoc]").first.scroll_into_view_if_needed()
         _shot(page, "04-flood-split.png")
         browser.close()

@@ -73,9 +73,10 @@ def place_search() -> None:
 
 def examples_row() -> None:
     st.markdown("**Or start from an example**")
-    cols = st.columns(len(EXAMPLES))
+    cols = st.columns(len(EXAMPLES), gap="small")
     for col, example in zip(cols, EXAMPLES):
-        if col.button(example.title, key=f"ex-{example.key}", help=example.description, width="stretch"):
+        if col.button(example.button_label, key=f"ex-{example.key}", help=f"{example.title}: {example.description}",
+                      width="stretch"):
             apply_example(example)
 
 
@@ -194,7 +195,7 @@ def explore_page() -> None:
     st.title("See what a geospatial foundation model sees")
     st.caption("Draw an area on the map, find Harmonized Landsat-Sentinel-2 scenes, and run NASA/IBM's Prithvi "
                "models on them: flood mapping, crop classification, or masked-image reconstruction.")
-    c1, c2 = st.columns([2, 3])
+    c1, c2 = st.columns([1, 2], gap="large")
     with c1:
         place_search()
     with c2:

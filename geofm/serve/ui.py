@@ -153,3 +153,17 @@ def area_caption(aoi) -> str:
 
 def fmt_date(value: Any) -> str:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+PAGE_CSS = """
+<style>
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 2rem; max-width: 1400px; }
+.geofm-legend { font-size: 0.92rem; line-height: 1.9; }
+iframe { border-radius: 6px; }
+</style>
+"""
+
+
+def page_style() -> None:
+    """Small layout touches shared by every page (less top padding, legend text size)."""
+    st.html(PAGE_CSS)

@@ -10,6 +10,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 from streamlit_folium import st_folium
 
 from geofm.config import HLS_NODATA
@@ -117,6 +118,12 @@ def show_map(fmap, *, key: str, height: int = MAP_HEIGHT) -> None:
     st_folium(fmap, key=key, height=height, use_container_width=True, returned_objects=[])
 
 
+def show_static_map(fig, *, height: int = MAP_HEIGHT) -> None:
+    """Render a folium figure (e.g. a DualMap) as a plain HTML component: no reruns at all."""
+    maps.use_local_assets(fig, maps.vendor_base(st.get_option("server.baseUrlPath") or ""))
+    components.html(fig.get_root().render(), height=height)
+
+
 def result_map(outcome: RunOutcome, layers: list[tuple[OverlayImage, str, float, bool]], *, key: str,
                height: int = MAP_HEIGHT) -> None:
     """A map fitted to the result with (overlay, name, opacity, shown) layers and the area outline."""
@@ -170,17 +177,22 @@ def show_flood(outcome: RunOutcome, *, key: str) -> None:
     water_color = hex_color(outcome.result.class_colors[1])
     legend([("Water / flood", water_color), ("No water (true colour shows through)", "transparent"),
             ("Area outline", "#e8590c")], title="Legend")
-    tab_map, tab_split = st.tabs(["Map", "Side by side: true colour | water"])
-    with tab_map:
-        result_map(outcome, [(views["rgb_overlay"], f"True colour {views['labels'][-1]}", 1.0, True),
-                             (views["class_overlay"], "Water", opacity, True)], key=f"{key}-map")
-    with tab_split:
+    view = st.segmented_control("View", ["Water on the map", "Side by side: true colour | water"],
+                                default="Water on the map", key=f"{key}-view", label_visibility="collapsed")
+    if view == "Side by side: true colour | water":
         dual = maps.dual_map(bounds=views["rgb_overlay"].latlon_bounds)
         maps.add_overlay(dual.m1, views["rgb_overlay"], name="True colour")
+        if outcome.request.geometry:
+            maps.add_area_outline(dual.m1, outcome.request.geometry)
         maps.add_overlay(dual.m2, views["rgb_overlay"], name="True colour")
-        maps.add_overlay(dual.m2, views["class_overlay"], name="Water", opacity=max(opacity, 0.85))
-        show_map(dual, key=f"{key}-split", height=420)
+        maps.add_overlay(dual.m2, views["class_overlay"], name="Water", opacity=opacity)
+        if outcome.request.geometry:
+            maps.add_area_outline(dual.m2, outcome.request.geometry)
+        show_static_map(dual, height=MAP_HEIGHT)
         st.caption("Left: true colour. Right: the model's water map. The two maps pan and zoom together.")
+    else:
+        result_map(outcome, [(views["rgb_overlay"], f"True colour {views['labels'][-1]}", 1.0, True),
+                             (views["class_overlay"], "Water", opacity, True)], key=f"{key}-map")
     downloads(outcome, views, key=key)
     run_facts(outcome)
 
