@@ -163,3 +163,32 @@ def test_planetary_computer_resign_uses_a_fresh_token(stac_standin: StandIn) -> 
     assert key in sas.TOKEN_CACHE and all(k.startswith(stac_standin.url) for k in sas.TOKEN_CACHE)
     second = resign_planetary_computer(first)
     assert second.startswith(href + "?st=standin&") and second != first
+
+
+def test_planetary_computer_signing_has_a_time_limit(stac_standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Items are signed through planetary_computer.sign_inplace with tokens fetched by geofm (time limit,
+    retries); the token service is the stand-in's."""
+    import pystac
+    from planetary_computer import sas
+
+    from geofm.data.stac import _pc_modifier
+
+    monkeypatch.setenv("GEOFM_HTTP_TIMEOUT", "1")
+    monkeypatch.setenv("GEOFM_HTTP_RETRIES", "0")
+
+    def item(container: str) -> pystac.Item:
+        it = pystac.Item("x", None, None, __import__("datetime").datetime(2019, 3, 22), {})
+        it.add_asset("B02", pystac.Asset(f"https://acct2.blob.core.windows.net/{container}/x.B02.tif"))
+        return it
+
+    signed = item("c1")
+    _pc_modifier(signed)
+    assert signed.assets["B02"].href.startswith("https://acct2.blob.core.windows.net/c1/x.B02.tif?st=standin&")
+    stac_standin.stall_next(1, 2.5, match="/api/sas/v1/token/acct2/c2")
+    with pytest.raises(ServiceError, match=r"token service: no answer within 1 s"):
+        _pc_modifier(item("c2"))
+    stac_standin.fail_next(1, status=403, match="/api/sas/v1/token/acct2/c3")
+    with pytest.raises(AuthError, match=r"refused a data token \(HTTP 403\)") as e:
+        _pc_modifier(item("c3"))
+    assert "PC_SDK_SUBSCRIPTION_KEY" in e.value.user_message()
+    assert not [k for k in sas.TOKEN_CACHE if not k.startswith(stac_standin.url)]

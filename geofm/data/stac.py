@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable
 from urllib.parse import urlparse, urlunparse
 
 import requests
+import requests.adapters
 from pystac_client import Client
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
@@ -63,21 +64,60 @@ def _retry(policy: HttpPolicy) -> Retry:
                  allowed_methods=None, raise_on_status=False, respect_retry_after_header=True)
 
 
+def _pc_token(account: str, container: str, *, fresh: bool = False) -> None:
+    """Put a SAS token for (account, container) in planetary_computer's cache, fetched with our time limit
+    and retries (the library's own fetch has no time-out). Cached tokens are reused until a minute before
+    they expire, exactly as the library does; ``fresh`` forces a new one (after an HTTP 403)."""
+    from planetary_computer import sas
+    from planetary_computer.settings import Settings
+
+    settings = Settings.get()
+    url = f"{settings.sas_url}/{account}/{container}"
+    cached = sas.TOKEN_CACHE.get(url)
+    if cached is not None and not fresh and cached.ttl() >= 60:
+        return
+    policy = http_policy()
+    session = requests.Session()
+    session.mount("https://", requests.adapters.HTTPAdapter(max_retries=_retry(policy)))
+    session.mount("http://", requests.adapters.HTTPAdapter(max_retries=_retry(policy)))
+    headers = {"Ocp-Apim-Subscription-Key": settings.subscription_key} if settings.subscription_key else None
+    try:
+        resp = session.get(url, headers=headers, timeout=policy.timeout_s)
+    except requests.RequestException as err:
+        raise ServiceError(f"Cannot reach Planetary Computer's token service: {_network_reason(str(err))}.",
+                           hint="Check the network connection.") from None
+    if resp.status_code in (401, 403):
+        raise AuthError(f"Planetary Computer refused a data token (HTTP {resp.status_code}).",
+                        hint="Set PC_SDK_SUBSCRIPTION_KEY to a valid key, or try again later.")
+    if resp.status_code != 200:
+        raise ServiceError(f"Planetary Computer's token service failed (HTTP {resp.status_code}).",
+                           hint="Try again in a minute.")
+    sas.TOKEN_CACHE[url] = sas.SASToken(**resp.json())
+
+
+def _blob_container(href: str) -> tuple[str, str] | None:
+    from planetary_computer import sas
+    from planetary_computer.utils import parse_blob_url
+
+    parsed = urlparse(href)
+    if not parsed.netloc.endswith(sas.BLOB_STORAGE_DOMAIN):
+        return None
+    return parse_blob_url(parsed)
+
+
 def _pc_modifier(obj: Any) -> None:
-    """pystac-client modifier: sign Planetary Computer hrefs (SAS tokens are cached per container)."""
+    """pystac-client modifier: sign Planetary Computer hrefs with planetary_computer.sign_inplace, after
+    making sure the needed SAS tokens are cached (fetched with a time limit)."""
     import planetary_computer
 
+    assets = getattr(obj, "assets", None)
+    if isinstance(assets, dict):
+        for pair in {_blob_container(a.href) for a in assets.values()} - {None}:
+            _pc_token(*pair)
     try:
         planetary_computer.sign_inplace(obj)
-    except requests.HTTPError as err:
-        status = err.response.status_code if err.response is not None else None
-        if status in (401, 403):
-            raise AuthError(f"Planetary Computer refused a data token (HTTP {status}).",
-                            hint="Set PC_SDK_SUBSCRIPTION_KEY to a valid key, or try again later.") from None
-        raise ServiceError(f"Planetary Computer's token service failed ({err}).",
-                           hint="Try again in a minute.") from None
     except requests.RequestException as err:
-        raise ServiceError(f"Cannot reach Planetary Computer's token service ({err}).",
+        raise ServiceError(f"Cannot sign Planetary Computer links ({str(err)[:200]}).",
                            hint="Check the network connection.") from None
 
 
@@ -262,16 +302,13 @@ def strip_query(href: str) -> str:
 
 
 def resign_planetary_computer(href: str) -> str:
-    """A freshly signed href: drop the old token and planetary_computer's cached one, then sign again."""
+    """A freshly signed href: drop the old token, fetch a new one for its container, sign again."""
     from planetary_computer import sas
-    from planetary_computer.settings import Settings
-    from planetary_computer.utils import parse_blob_url
 
     bare = strip_query(href)
-    parsed = urlparse(bare)
-    if parsed.netloc.endswith(sas.BLOB_STORAGE_DOMAIN):
-        account, container = parse_blob_url(parsed)
-        sas.TOKEN_CACHE.pop(f"{Settings.get().sas_url}/{account}/{container}", None)
+    pair = _blob_container(bare)
+    if pair is not None:
+        _pc_token(*pair, fresh=True)
     return sas.sign_url(bare)
 
 

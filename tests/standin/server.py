@@ -400,3 +400,11 @@ class StandInHTTPServer(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], state: StandInState) -> None:
         super().__init__(addr, Handler)
         self.state = state
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that hang up early (GDAL after a time-out, aborted downloads) are normal here."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
