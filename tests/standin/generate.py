@@ -38,7 +38,7 @@ def _tile_geometry(tile: Tile) -> Polygon:
     return shapely.transform(box(x0, y0, x1, y1).segmentize(3000.0), to_ll.transform, interleaved=False)
 
 
-def _fmask(tile: Tile, date: SceneDate, water: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+def _fmask(tile: Tile, date: SceneDate, water: np.ndarray) -> np.ndarray:
     fm = np.where(water, FMASK_WATER, 0).astype(np.uint8)
     to_utm = Transformer.from_crs(4326, tile.epsg, always_xy=True)
     cloud = np.zeros(fm.shape, bool)
@@ -47,10 +47,21 @@ def _fmask(tile: Tile, date: SceneDate, water: np.ndarray, xs: np.ndarray, ys: n
     for c in date.clouds:
         cx, cy = to_utm.transform(c.lon, c.lat)
         r = c.radius_km * 1000.0
-        d2 = (xs - cx) ** 2 + (ys - cy) ** 2
-        cloud |= d2 < r * r
-        adjacent |= d2 < (r + 1500.0) ** 2
-        shadow |= (xs - cx - 2000.0) ** 2 + (ys - cy + 2000.0) ** 2 < (0.6 * r) ** 2
+        reach = r + 4000.0  # covers the adjacency ring and the shadow
+        c0 = max(0, int((cx - reach - tile.left) // 30))
+        c1 = min(TILE_PX, int((cx + reach - tile.left) // 30) + 1)
+        r0 = max(0, int((tile.top - cy - reach) // 30))
+        r1 = min(TILE_PX, int((tile.top - cy + reach) // 30) + 1)
+        if c0 >= c1 or r0 >= r1:
+            continue
+        xs = tile.left + (np.arange(c0, c1) + 0.5) * 30.0
+        ys = tile.top - (np.arange(r0, r1) + 0.5) * 30.0
+        dx, dy = (xs - cx)[None, :], (ys - cy)[:, None]
+        d2 = dx ** 2 + dy ** 2
+        win = (slice(r0, r1), slice(c0, c1))
+        cloud[win] |= d2 < r * r
+        adjacent[win] |= d2 < (r + 1500.0) ** 2
+        shadow[win] |= (dx - 2000.0) ** 2 + (dy + 2000.0) ** 2 < (0.6 * r) ** 2
     fm[cloud] |= FMASK_CLOUD
     fm[adjacent & ~cloud] |= FMASK_ADJACENT
     fm[shadow & ~cloud] |= FMASK_SHADOW
@@ -84,34 +95,34 @@ def generate(folder: str | Path) -> Path:
         return catalog
     (folder / "files").mkdir(parents=True, exist_ok=True)
     items: list[dict[str, Any]] = []
-    writes: list[tuple[Path, np.ndarray, Tile, float]] = []
-    for tile in TILES:
-        rows, cols = np.mgrid[0:TILE_PX, 0:TILE_PX]
-        pattern = (2 * position_code(cols, rows) + noise_bit(cols, rows)).astype(np.int16)
-        xs = tile.left + (cols + 0.5) * 30.0
-        ys = tile.top - (rows + 0.5) * 30.0
-        to_utm = Transformer.from_crs(4326, tile.epsg, always_xy=True)
-        strip = box(WATER_LON[0], 40.5, WATER_LON[1], 42.5).segmentize(0.01)
-        water = rasterize([shapely.transform(strip, to_utm.transform, interleaved=False)], out_shape=(TILE_PX, TILE_PX),
-                          transform=tile.transform, dtype="uint8").astype(bool)
-        footprint = _tile_geometry(tile)
-        for date in DATES:
-            iid = item_id(date, tile)
-            fm = _fmask(tile, date, water, xs, ys)
-            fill = fm == 255
-            bands = []
-            for b in range(6):
-                arr = pattern + np.int16(1000 * (b + 1) + 100 * date.index + 50 * tile.index)
-                arr[fill] = -9999
-                bands.append(arr)
-                writes.append((folder / "files" / file_name(iid, MODEL_ASSETS[date.sensor][b]), arr, tile, -9999))
-            writes.append((folder / "files" / file_name(iid, "Fmask"), fm, tile, 255))
-            _thumbnail(folder / "files" / f"{iid}.thumbnail.png", bands, fm)
-            has_data = ~fill
-            cover = float(((fm & (FMASK_CLOUD | FMASK_ADJACENT | FMASK_SHADOW)) != 0)[has_data].mean() * 100)
-            items.append(_item(iid, date, tile, footprint, round(cover, 2)))
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(lambda w: _write(*w), writes))
+    with ThreadPoolExecutor(max_workers=4) as pool:  # files are written while the next masks are computed
+        writes = []
+        for tile in TILES:
+            rows, cols = np.mgrid[0:TILE_PX, 0:TILE_PX]
+            pattern = (2 * position_code(cols, rows) + noise_bit(cols, rows)).astype(np.int16)
+            to_utm = Transformer.from_crs(4326, tile.epsg, always_xy=True)
+            strip = box(WATER_LON[0], 40.5, WATER_LON[1], 42.5).segmentize(0.01)
+            water = rasterize([shapely.transform(strip, to_utm.transform, interleaved=False)],
+                              out_shape=(TILE_PX, TILE_PX), transform=tile.transform, dtype="uint8").astype(bool)
+            footprint = _tile_geometry(tile)
+            for date in DATES:
+                iid = item_id(date, tile)
+                fm = _fmask(tile, date, water)
+                fill = fm == 255
+                bands = []
+                for b in range(6):
+                    arr = pattern + np.int16(1000 * (b + 1) + 100 * date.index + 50 * tile.index)
+                    arr[fill] = -9999
+                    bands.append(arr)
+                    path = folder / "files" / file_name(iid, MODEL_ASSETS[date.sensor][b])
+                    writes.append(pool.submit(_write, path, arr, tile, -9999))
+                writes.append(pool.submit(_write, folder / "files" / file_name(iid, "Fmask"), fm, tile, 255))
+                _thumbnail(folder / "files" / f"{iid}.thumbnail.png", bands, fm)
+                has_data = ~fill
+                cover = float(((fm & (FMASK_CLOUD | FMASK_ADJACENT | FMASK_SHADOW)) != 0)[has_data].mean() * 100)
+                items.append(_item(iid, date, tile, footprint, round(cover, 2)))
+        for w in writes:
+            w.result()
     catalog.write_text(json.dumps({"version": LAYOUT_VERSION, "items": items}))
     return catalog
 
