@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from geofm.config import HLS_FMASK_ASSET, MODEL_BANDS  # noqa: E402
 from geofm.data import AOI, Grid, get_scenes, read_aoi  # noqa: E402
 from geofm.data.stac import strip_query  # noqa: E402
-from tests.standin import StandIn  # noqa: E402
+from tests.standin.generate import generate  # noqa: E402
 from tests.standin.layout import DATES, TILES, item_id  # noqa: E402
 
 AREA = (-96.06, 41.30, -95.94, 41.39)  # ~10 x 10 km straddling lon -96 (both tiles)
@@ -70,7 +70,7 @@ def naive_read(hrefs: list[str], grid: Grid, workdir: Path) -> None:
             vrt.read(1)
 
 
-def odc_read(standin: StandIn, ids: list[str], grid: Grid) -> None:
+def odc_read(standin: "RemoteStandIn", ids: list[str], grid: Grid) -> None:
     """odc-stac's load of the same bands onto the same grid (for comparison)."""
     import odc.stac
     from odc.geo.geobox import GeoBox
@@ -83,6 +83,32 @@ def odc_read(standin: StandIn, ids: list[str], grid: Grid) -> None:
                   groupby="solar_day", resampling="nearest", pool=16).load()
 
 
+class RemoteStandIn:
+    """The stand-in in its own process (so its Python threads do not compete with the reader's)."""
+
+    def __init__(self, folder: Path, latency_s: float, bandwidth_mbit: float) -> None:
+        root = Path(__file__).resolve().parents[1]
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.standin", "--port", "0", "--dir", str(folder),
+                                      "--latency", str(latency_s), "--bandwidth-mbit", str(bandwidth_mbit)],
+                                     cwd=root, stdout=subprocess.PIPE, text=True)
+        self.url = self.proc.stdout.readline().strip()
+        self.folder = folder
+
+    def stats(self) -> dict:
+        return requests.get(self.url + "/_stats", timeout=10).json()
+
+    def reset(self) -> None:
+        """Zero the counters and move asset hrefs to a new path (nothing cached by GDAL)."""
+        requests.get(self.url + "/_reset", timeout=10)
+
+    def file_size(self, name: str) -> int:
+        return (self.folder / "files" / name).stat().st_size
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--latency-ms", type=float, default=50.0)
@@ -92,12 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     os.environ["GEOFM_CACHE_DIR"] = tempfile.mkdtemp(prefix="geofm-bench-cache-")
-    standin = StandIn.start(args.dir)
+    generate(args.dir)
+    standin = RemoteStandIn(args.dir, args.latency_ms / 1000, args.bandwidth_mbit)
     try:
         aoi = AOI.from_bbox(*AREA)
         grid = Grid.for_aoi(aoi)
         ids = [item_id(DATES[DATE_INDEX], t) for t in TILES]
-        scenes = get_scenes(ids, stac_url=standin.url)
+
+        def scenes_fresh() -> list:
+            standin.reset()
+            return get_scenes(ids, stac_url=standin.url)
+
+        scenes = scenes_fresh()
         hrefs = [s.assets[b] for s in scenes for b in (*MODEL_BANDS, HLS_FMASK_ASSET)]
         names = [strip_query(h).rsplit("/", 1)[-1] for h in hrefs]
         files_bytes = sum(standin.file_size(n) for n in names)
@@ -105,35 +137,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"area {aoi.size_km[0]:.1f} x {aoi.size_km[1]:.1f} km -> grid {grid.width} x {grid.height} px "
               f"({grid.crs.to_string()}); {len(hrefs)} COGs, {files_bytes / 1e6:.1f} MB in all; blocks under the "
               f"area {blocks / 1e6:.2f} MB")
-        standin.set_latency(args.latency_ms / 1000)
-        standin.set_bandwidth(args.bandwidth_mbit)
-        print(f"stand-in: +{args.latency_ms:g} ms per request"
+        print(f"stand-in (own process): +{args.latency_ms:g} ms per request"
               + (f", {args.bandwidth_mbit:g} Mbit/s per connection" if args.bandwidth_mbit else ""))
 
+        def measure(fn) -> tuple[float, int, int]:
+            before = standin.stats()
+            t0 = time.perf_counter()
+            fn()
+            sec = time.perf_counter() - t0
+            after = standin.stats()
+            return sec, after["file_bytes"] - before["file_bytes"], after["file_requests"] - before["file_requests"]
+
         results = {}
-        standin.reset_stats()
-        t0 = time.perf_counter()
-        stack = read_aoi([scenes], aoi, use_cache=True)
-        results["geofm"] = (time.perf_counter() - t0, standin.stats.file_bytes, standin.stats.file_requests)
-
-        standin.reset_stats()
-        t0 = time.perf_counter()
-        again = read_aoi([scenes], aoi, use_cache=True)
-        cached = (time.perf_counter() - t0, standin.stats.file_bytes, standin.stats.file_requests)
-        assert np.array_equal(stack.data, again.data)
-
+        scenes = scenes_fresh()
+        stack_box: list = []
+        results["geofm"] = measure(lambda: stack_box.append(read_aoi([scenes], aoi, use_cache=True)))
+        cached = measure(lambda: stack_box.append(read_aoi([scenes], aoi, use_cache=True)))
+        assert np.array_equal(stack_box[0].data, stack_box[1].data)
+        scenes = scenes_fresh()
+        hrefs = [s.assets[b] for s in scenes for b in (*MODEL_BANDS, HLS_FMASK_ASSET)]
         with tempfile.TemporaryDirectory() as tmp:
-            standin.reset_stats()
-            t0 = time.perf_counter()
-            naive_read(hrefs, grid, Path(tmp))
-            results["naive"] = (time.perf_counter() - t0, standin.stats.file_bytes, standin.stats.file_requests)
-
+            results["naive"] = measure(lambda: naive_read(hrefs, grid, Path(tmp)))
         if args.odc:
-            standin.new_epoch()
-            standin.reset_stats()
-            t0 = time.perf_counter()
-            odc_read(standin, ids, grid)
-            results["odc-stac"] = (time.perf_counter() - t0, standin.stats.file_bytes, standin.stats.file_requests)
+            standin.reset()
+            results["odc-stac"] = measure(lambda: odc_read(standin, ids, grid))
 
         print(f"{'reader':<10} {'wall s':>8} {'MB':>8} {'requests':>9}")
         for name, (sec, nbytes, nreq) in results.items():

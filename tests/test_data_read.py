@@ -10,7 +10,6 @@ import pytest
 import requests
 from pyproj import Transformer
 
-from geofm.config import MODEL_BANDS
 from geofm.data import AOI, Scene, get_scenes, read_aoi
 from geofm.data.cache import StackCache
 from geofm.data.grid import Grid

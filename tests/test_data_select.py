@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 
 import numpy as np
@@ -57,8 +58,14 @@ def test_crops_without_a_date_in_a_third(standin: StandIn) -> None:
 
 def test_load_task_stack_flood(standin: StandIn) -> None:
     seen: list[tuple[str, str]] = []
-    stack, used = load_task_stack("flood", AOI.from_bbox(*OMAHA_AOI), "2019-03-10", "2019-04-30",
-                                  progress=lambda st, msg, frac=None: seen.append((st, msg)))
+    threads: set[str] = set()
+
+    def progress(stage: str, msg: str, frac: float | None = None) -> None:
+        seen.append((stage, msg))
+        threads.add(threading.current_thread().name)
+
+    stack, used = load_task_stack("flood", AOI.from_bbox(*OMAHA_AOI), "2019-03-10", "2019-04-30", progress=progress)
+    assert threads == {threading.current_thread().name}  # callbacks only on the caller's thread (UI-safe)
     assert stack.num_frames == 1 and stack.data.shape[1] == 6 and stack.crs.to_epsg() == 32615
     assert [s.date for s in used] == [date(2019, 3, 22)] * 2
     assert stack.valid.mean() > 0.9

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
@@ -144,16 +144,14 @@ def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = H
     grid = Grid.for_aoi(aoi, resolution)
     area = grid.area_mask(aoi)
     todo = [s for s in scenes if s.clear_fraction is None]
-    done = 0
-
-    def one(scene: Scene) -> None:
-        nonlocal done
-        scene.clear_fraction = fm.clear_fraction(read_fmask(scene, grid), area)
-        done += 1
-        progress("read", f"cloud mask {done} of {len(todo)}", done / max(1, len(todo)))
-
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, max(1, len(todo)))) as pool:
-        list(pool.map(one, todo))
+    if not todo:
+        return
+    # progress is reported from this (the caller's) thread only: UI callbacks may not be thread-safe
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
+        futures = {pool.submit(read_fmask, s, grid): s for s in todo}
+        for done, fut in enumerate(as_completed(futures), 1):
+            futures[fut].clear_fraction = fm.clear_fraction(fut.result(), area)
+            progress("read", f"cloud mask {done} of {len(todo)}", done / len(todo))
 
 
 # ---------------------------------------------------------------------------------- stacks
@@ -214,26 +212,28 @@ def read_aoi(frames: list[list[Scene]], aoi: AOI, *, progress: Progress = null_p
     area = grid.area_mask(aoi)
     frames = [frame_order(f) for f in frames]
     jobs: list[tuple[Scene, str]] = [(s, b) for f in frames for s in f for b in (*MODEL_BANDS, HLS_FMASK_ASSET)]
-    total, done = len(jobs), 0
-    lock = threading.Lock()
+    total = len(jobs)
     progress("read", f"reading {total} bands from {sum(len(f) for f in frames)} scenes", 0.0)
 
     def one(job: tuple[Scene, str]) -> np.ndarray:
-        nonlocal done
         scene, band = job
         if band == HLS_FMASK_ASSET:
-            arr = read_fmask(scene, grid)
-        else:
-            arr = read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer,
-                            earthdata=_is_earthdata(scene)).astype(np.int16)
-        with lock:
-            done += 1
-            progress("read", f"band {done} of {total}", done / total)
-        return arr
+            return read_fmask(scene, grid)
+        return read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer,
+                         earthdata=_is_earthdata(scene)).astype(np.int16)
 
+    results: dict[tuple[str, str], np.ndarray] = {}
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, total)) as pool:
-        arrays = list(pool.map(one, jobs))
-    results: dict[tuple[str, str], np.ndarray] = {(s.id, b): a for (s, b), a in zip(jobs, arrays)}
+        futures = {pool.submit(one, job): job for job in jobs}
+        try:
+            for done, fut in enumerate(as_completed(futures), 1):
+                scene, band = futures[fut]
+                results[(scene.id, band)] = fut.result()
+                progress("read", f"band {done} of {total}", done / total)
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
     data = np.empty((len(frames), len(MODEL_BANDS), grid.height, grid.width), dtype=np.int16)
     valid = np.empty((len(frames), grid.height, grid.width), dtype=bool)
     for t, frame in enumerate(frames):

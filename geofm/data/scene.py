@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+import datetime as dt
 from typing import Any
 
 from geofm.config import HLS_BAND_ASSETS, HLS_FMASK_ASSET, MODEL_BANDS
@@ -19,7 +19,7 @@ class Scene:
     """An HLS v2 scene: model bands B02..B07 and Fmask mapped to their COG hrefs."""
 
     id: str
-    datetime: datetime
+    datetime: dt.datetime
     sensor: str  # "L30" | "S30"
     tile: str  # MGRS tile, e.g. "15TTG"
     cloud_cover: float  # scene-wide percentage from eo:cloud_cover
@@ -34,7 +34,7 @@ class Scene:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def date(self) -> date:
+    def date(self) -> dt.date:
         return self.datetime.date()
 
     def band_hrefs(self) -> list[str]:
@@ -64,7 +64,7 @@ class Scene:
         assets[HLS_FMASK_ASSET] = item.assets[HLS_FMASK_ASSET].href
         thumb = next((item.assets[k].href for k in THUMBNAIL_KEYS if k in item.assets), None)
         props = item.properties
-        when = item.datetime or datetime.fromisoformat(str(props.get("start_datetime")).replace("Z", "+00:00"))
+        when = item.datetime or dt.datetime.fromisoformat(str(props.get("start_datetime")).replace("Z", "+00:00"))
         return cls(
             id=item.id, datetime=when, sensor=sensor, tile=tile_of(item.id, props),
             cloud_cover=float(props.get("eo:cloud_cover", float("nan"))), assets=assets, thumbnail=thumb,

@@ -17,9 +17,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "geofm-standin",
                    help="where the generated files live (reused when present)")
     p.add_argument("--latency", type=float, default=0.0, help="seconds added to every request")
+    p.add_argument("--bandwidth-mbit", type=float, default=0.0,
+                   help="per-connection limit for image files, Mbit/s (0 = unlimited)")
     args = p.parse_args(argv)
     standin = StandIn.start(args.dir, port=args.port)
     standin.set_latency(args.latency)
+    standin.set_bandwidth(args.bandwidth_mbit)
     print(standin.url, flush=True)
     try:
         while True:

@@ -146,13 +146,25 @@ class Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
-        if self._fault():
+        if self.path.startswith("/_") and self.path in ("/_stats", "/_reset"):
+            pass
+        elif self._fault():
             return
         url = urlparse(self.path)
         parts = [p for p in url.path.split("/") if p]
         params = {k: v[-1] for k, v in parse_qs(url.query).items()}
         if parts[:1] == ["files"] or (len(parts) >= 2 and parts[0].startswith("e") and parts[1] == "files"):
             return self._file(parts[-1], params)
+        if parts == ["_stats"]:  # for tools that run the stand-in in another process (bench/io.py)
+            with self.st.lock:
+                st = self.st.stats
+                return self._json({"file_bytes": st.file_bytes, "file_requests": st.file_requests,
+                                   "stac_requests": st.stac_requests})
+        if parts == ["_reset"]:
+            with self.st.lock:
+                self.st.stats = Stats()
+                self.st.epoch += 1
+            return self._json({"epoch": self.st.epoch})
         if parts[:1] == ["token"]:  # the current valid token (tests expire it with StandIn.expire_token)
             return self._json({"token": f"token={self.st.token}"})
         if parts[:4] == ["api", "sas", "v1", "token"]:  # planetary_computer's SAS token service, emulated
