@@ -272,6 +272,9 @@ ENV_WEIGHTS_DIR = "GEOFM_WEIGHTS_DIR"
 ENV_STAC_URL = "GEOFM_STAC_URL"
 ENV_CACHE_DIR = "GEOFM_CACHE_DIR"
 ENV_MAX_AOI_KM = "GEOFM_MAX_AOI_KM"
+ENV_HTTP_TIMEOUT = "GEOFM_HTTP_TIMEOUT"  # seconds per STAC/COG request (default 30)
+ENV_HTTP_RETRIES = "GEOFM_HTTP_RETRIES"  # retries after the first try (default 3)
+ENV_CACHE_MAX_MB = "GEOFM_CACHE_MAX_MB"  # size cap of the stack cache (default 2048)
 
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"

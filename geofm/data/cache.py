@@ -13,12 +13,11 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
-from geofm.config import ENV_CACHE_DIR
+from geofm.config import ENV_CACHE_DIR, ENV_CACHE_MAX_MB
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
 from geofm.stack import HLSStack
 
-ENV_CACHE_MAX_MB = "GEOFM_CACHE_MAX_MB"
 DEFAULT_CACHE_MAX_MB = 2048
 CACHE_VERSION = 1
 

@@ -9,8 +9,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-ENV_HTTP_TIMEOUT = "GEOFM_HTTP_TIMEOUT"  # seconds per request
-ENV_HTTP_RETRIES = "GEOFM_HTTP_RETRIES"  # retries after the first try
+from geofm.config import ENV_HTTP_RETRIES, ENV_HTTP_TIMEOUT
+
 ENV_EARTHDATA_TOKEN = "EARTHDATA_TOKEN"  # bearer token for NASA Earthdata (CMR-STAC assets)
 
 
