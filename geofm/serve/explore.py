@@ -9,7 +9,8 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geofm.config import ENV_STAC_URL
+from geofm.config import DEFAULT_MAX_AOI_KM, ENV_STAC_URL
+from geofm.data.aoi import max_aoi_km
 from geofm.errors import GeofmError
 from geofm.examples import EXAMPLES, Example
 from geofm.render import maps
@@ -75,7 +76,7 @@ def examples_row() -> None:
     st.markdown("**Or start from an example**")
     cols = st.columns(len(EXAMPLES), gap="small")
     for col, example in zip(cols, EXAMPLES):
-        if col.button(example.button_label, key=f"ex-{example.key}", help=f"{example.title}: {example.description}",
+        if col.button(example.button_label, key=f"ex-{example.key}", help=f"{example.title} — {example.description}",
                       width="stretch"):
             apply_example(example)
 
@@ -189,6 +190,13 @@ def task_picker(aoi) -> None:
             st.switch_page(TASK_PAGES[task])
 
 
+def _limit_km() -> float:
+    try:
+        return max_aoi_km()
+    except GeofmError:
+        return DEFAULT_MAX_AOI_KM
+
+
 def explore_page() -> None:
     """Home: choose an area, dates and scenes, then a task."""
     take_drawn_area()
@@ -201,6 +209,9 @@ def explore_page() -> None:
     with c2:
         examples_row()
     aoi, problem = ui.area_of_query()
+    st.caption(":material/draw: Draw your area with the **rectangle** (■) or **polygon** (⬟) tool at the left edge "
+               "of the map; a new drawing replaces the old one. Areas up to "
+               f"{_limit_km():g} × {_limit_km():g} km; a few km run in seconds.")
     area_map(aoi)
     if aoi is None:
         st.info(problem, icon=":material/draw:")

@@ -37,9 +37,9 @@ def geocode(query: str, *, url: str | None = None, timeout_s: float = TIMEOUT_S)
                                 timeout=timeout_s)
         response.raise_for_status()
         hits = response.json()
-    except (requests.RequestException, ValueError) as err:
+    except (requests.RequestException, ValueError):
         raise ServiceError(
-            f"Place search is unavailable: could not reach the geocoder ({type(err).__name__}).",
+            "Place search is unavailable: the geocoder (OpenStreetMap Nominatim) could not be reached.",
             hint="It needs internet access. Pan and zoom the map by hand or pick an example instead.",
         ) from None
     if not hits:

@@ -62,7 +62,8 @@ def area_of_query() -> tuple[Any | None, str | None]:
 
 #: CLI wording in library messages -> what the app calls the same control.
 _APP_WORDS = {"(--max-cloud)": "(the cloud-cover slider on the Explore page)",
-              "--max-cloud": "the cloud-cover slider", "--weights-dir": "GEOFM_WEIGHTS_DIR"}
+              "--max-cloud": "the cloud-cover slider", "--weights-dir": "GEOFM_WEIGHTS_DIR",
+              " / --stac-url": "", " or --stac-url": ""}
 
 
 def user_message(err: GeofmError) -> str:

@@ -85,8 +85,11 @@ def render_views(outcome: RunOutcome, progress: Progress = null_progress) -> dic
         views["geojson"] = class_polygons_geojson(result, skip_classes=skip)
     elif isinstance(result, ReconstructionResult):
         valid = outcome.stack.valid
-        views["recon_overlays"] = [_overlay(rgb_to_rgba(result.reconstructed_rgb[t]), outcome) for t in range(frames)]
-        views["orig_overlays"] = [_overlay(rgb_to_rgba(result.original_rgb[t]), outcome) for t in range(frames)]
+        has_data = [(outcome.stack.data[t] != HLS_NODATA).all(axis=0) for t in range(frames)]
+        views["recon_overlays"] = [_overlay(rgb_to_rgba(result.reconstructed_rgb[t], has_data[t]), outcome)
+                                   for t in range(frames)]
+        views["orig_overlays"] = [_overlay(rgb_to_rgba(result.original_rgb[t], has_data[t]), outcome)
+                                  for t in range(frames)]
         views["errors"] = reconstruction_error_table(outcome.stack, result)
         views["cog"] = _write_bytes(write_reconstruction_cog, result)
         views["png"] = png_bytes(np.concatenate([result.original_rgb[0], result.masked_rgb[0],
@@ -224,6 +227,7 @@ def show_crops(outcome: RunOutcome, *, key: str) -> None:
     with c1:
         st.markdown("**Area per class**")
         st.dataframe(table[["class", "area_ha", "percent", "pixels"]], hide_index=True, width="stretch",
+                     height=35 * (len(table) + 1) + 3,
                      column_config={"area_ha": st.column_config.NumberColumn("Area (ha)", format="%.2f"),
                                     "percent": st.column_config.NumberColumn("%", format="%.1f"),
                                     "class": "Class", "pixels": "Pixels"})
