@@ -53,10 +53,20 @@ def test_waiters_see_their_place_in_line_count_down():
     holder = _start(queue.run, gate.wait, 5)
     while not queue.busy:
         time.sleep(0.001)
-    b = _start(lambda: queue.run(lambda: time.sleep(0.05), on_wait=seen["b"].append))
+    c_moved_up = threading.Event()
+
+    def b_job():
+        c_moved_up.wait(5)  # B holds the slot until C has seen itself move to place 1
+
+    b = _start(lambda: queue.run(b_job, on_wait=seen["b"].append))
     while queue.waiting < 1:
         time.sleep(0.001)
-    c = _start(lambda: queue.run(lambda: None, on_wait=seen["c"].append))
+    def c_report(position):
+        seen["c"].append(position)
+        if position == 1:
+            c_moved_up.set()
+
+    c = _start(lambda: queue.run(lambda: None, on_wait=c_report))
     while queue.waiting < 2:
         time.sleep(0.001)
     time.sleep(0.05)

@@ -68,6 +68,7 @@ class JobQueue:
                 if self._running is None and self._waiting and self._waiting[0] == ticket:
                     self._waiting.popleft()
                     self._running = ticket
+                    self._cond.notify_all()  # everyone behind moved up one place
                     return
                 position = self._position(ticket)
                 if position == -1:
