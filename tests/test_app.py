@@ -336,3 +336,42 @@ def test_upload_bad_and_oversized_files(env, monkeypatch):
     at.button(key="up-run").click().run()
     assert "The upload is 100 × 100 pixels (3 × 3 km at 30 m); the app takes at most 50 × 50 pixels" \
         in at.error[0].value
+
+
+def test_waiting_user_sees_place_in_line(env):
+    """Another session holds the GPU: this run waits in the shared queue and is told its place."""
+    import threading
+    import time
+
+    from geofm.serve.queue import gpu_queue
+
+    queue = gpu_queue()
+    held, release = threading.Event(), threading.Event()
+
+    def other_session():
+        with queue.slot("another user"):
+            held.set()
+            release.wait(30)
+
+    def release_once_we_wait():
+        deadline = time.time() + 60
+        while queue.waiting < 1 and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(1.0)
+        release.set()
+
+    holder = threading.Thread(target=other_session, daemon=True)
+    holder.start()
+    held.wait(5)
+    releaser = threading.Thread(target=release_once_we_wait, daemon=True)
+    releaser.start()
+    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at.button(key="flood-run").click().run()
+    holder.join(5)
+    releaser.join(5)
+    assert not at.exception and not at.error
+    lines = texts(at)
+    assert "you are number 1 in line" in lines
+    waited = re.search(r"Waiting for the GPU/CPU (\d+\.\d) s", at.caption[-1].value)
+    assert waited and float(waited.group(1)) >= 0.9
+    assert metric(at, "Water area").endswith("km²")

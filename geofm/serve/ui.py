@@ -96,6 +96,7 @@ class ProgressPanel:
         self._current: str | None = None
         self._ctx = get_script_run_ctx()
         self._lock = threading.RLock()
+        self._messages: dict[str, str] = {}
 
     def __call__(self, stage: str, message: str, fraction: float | None = None) -> None:
         # The readers report from worker threads: let them write into this session's page.
@@ -114,6 +115,7 @@ class ProgressPanel:
                 self._lines[stage] = st.empty()
                 self._bar = st.progress(0.0) if fraction is not None else None
         title = STAGE_TITLES.get(stage, stage)
+        self._messages[stage] = message
         self.status.update(label=f"{title}: {message}")
         self._lines[stage].markdown(f"**{title}** — {message}")
         if fraction is not None:
@@ -129,7 +131,7 @@ class ProgressPanel:
         seconds = now - self._started[stage]
         line = self._lines[stage]
         title = STAGE_TITLES.get(stage, stage)
-        line.markdown(f":material/check: **{title}** — done in {seconds:.1f} s")
+        line.markdown(f":material/check: **{title}** — {self._messages.get(stage, '')} ({seconds:.1f} s)")
         if self._bar is not None:
             self._bar.empty()
             self._bar = None
