@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from geofm.config import SegmenterConfig, ViTConfig
-from geofm.inference.fold import FoldedUpsampleHead, fold_segmenter, is_folded, reference_upsample_head
+from geofm.inference.fold import (FoldedUpsampleHead, MergedUpsample, fold_segmenter, is_folded,
+                                  reference_upsample_head)
 from geofm.models import create_model
 
 TINY = SegmenterConfig(encoder=ViTConfig(img_size=64, num_frames=3, embed_dim=32, depth=1, num_heads=2),
@@ -47,6 +48,17 @@ def test_folded_head_equals_layers_on_random_weights(h, w):
     # the border pixels (where the transposed-conv bias meets zero padding) are exact too
     torch.testing.assert_close(got[..., 0, :], ref[..., 0, :], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(got[..., -1], ref[..., -1], rtol=1e-4, atol=1e-5)
+
+
+def test_merged_transposed_pair_equals_two_layers():
+    torch.manual_seed(5)
+    first, second = nn.ConvTranspose2d(6, 7, 2, 2), nn.ConvTranspose2d(7, 5, 2, 2)
+    _randomise_stats(nn.ModuleList([first, second]), seed=5)
+    x = torch.randn(2, 6, 3, 4)
+    with torch.no_grad():
+        ref, got = second(first(x)), MergedUpsample(first, second)(x)
+    assert got.shape == (2, 5, 12, 16)
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
 
 
 def test_fold_tiny_segmenter_same_logits_and_classes():

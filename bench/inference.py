@@ -1,0 +1,149 @@
+"""Windows per second: the official demo's way vs geofm's engine, for the flood and crop segmenters.
+
+    python bench/inference.py                      # CPU or GPU (auto), 4 windows per path and model
+    python bench/inference.py --windows 64 --device cuda --compile
+
+* demo path: the unfolded model, fp32, one window per forward, plain ``model(window)`` under no_grad
+  (what the official Space / mmseg ``slide`` inference does);
+* engine: ``geofm.inference`` as the pipeline runs it: folded head, windows batched through
+  ``slide_logits``, bf16 autocast on GPU / fp32 on CPU, inference_mode.
+
+Weights are random and full size (``create_model``): speed does not depend on their values. On a shared
+CPU the two paths are timed in alternating rounds so that background load hits both alike. On GPU it
+also prints how often the bf16 class map agrees with the fp32 one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from geofm.config import get_model_spec  # noqa: E402
+from geofm.inference.device import autocast_for, default_batch_size, device_label, resolve_device  # noqa: E402
+from geofm.inference.fold import fold_segmenter  # noqa: E402
+from geofm.inference.prepare import prepare_input  # noqa: E402
+from geofm.inference.sliding import slide_logits  # noqa: E402
+from geofm.models import create_model  # noqa: E402
+
+WINDOW, STRIDE = 224, 112
+
+
+def synthetic_dn(frames: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    """(T, 6, H, W) int16 DN with HLS-like band levels and texture."""
+    rng = np.random.default_rng(seed)
+    base = np.array([600, 900, 1000, 2800, 2200, 1500], np.float32).reshape(1, 6, 1, 1)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    texture = (np.sin(yy / 11) + np.cos(xx / 17))[None, None] * 400
+    return np.clip(base + texture + rng.normal(0, 200, (frames, 6, height, width)), 1, 9000).astype(np.int16)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def strip_input(spec, windows: int) -> torch.Tensor:
+    """A normalised (6, T, 224, W) strip that the slide engine cuts into exactly ``windows`` windows."""
+    width = WINDOW + STRIDE * (windows - 1)
+    return torch.from_numpy(prepare_input(synthetic_dn(spec.num_frames, WINDOW, width), spec))
+
+
+def demo_round(model, tiles: torch.Tensor, device: torch.device) -> float:
+    """Seconds for the demo path over ``tiles`` (N, 6, T, 224, 224): one fp32 forward per window."""
+    _sync(device)
+    start = time.perf_counter()
+    with torch.no_grad():
+        for tile in tiles:
+            model(tile[None].to(device)).argmax(1).cpu()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def engine_round(model, strip: torch.Tensor, classes: int, batch: int, device: torch.device) -> float:
+    """Seconds for the engine over a strip (slide windows, batched, folded, bf16 on GPU)."""
+    _sync(device)
+    start = time.perf_counter()
+    logits = slide_logits(model, strip, classes, window=WINDOW, stride=STRIDE, batch_size=batch, device=device)
+    logits.argmax(0).cpu()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def bf16_agreement(model, tiles: torch.Tensor, device: torch.device) -> float:
+    """% of pixels whose class is the same with bf16 autocast as in fp32."""
+    with torch.inference_mode():
+        x = tiles.to(device)
+        ref = model(x).argmax(1)
+        with autocast_for(device):
+            low = model(x).float().argmax(1)
+    return 100.0 * (ref == low).float().mean().item()
+
+
+def bench_task(task: str, args: argparse.Namespace, device: torch.device) -> None:
+    spec = get_model_spec(task)
+    torch.manual_seed(0)
+    model = create_model(spec).to(device)
+    engine = fold_segmenter(model)
+    if args.compile:
+        engine = torch.compile(engine, dynamic=False)
+    batch = args.batch_size or default_batch_size(device, spec)
+    engine_windows = max(batch, args.windows, args.demo_windows)
+    strip = strip_input(spec, engine_windows)
+    tiles = torch.stack([strip[..., x:x + WINDOW] for x in range(0, STRIDE * args.demo_windows, STRIDE)])
+    classes = len(spec.classes)
+
+    demo_round(model, tiles[:1], device)  # warm-up (allocator, kernels, compile)
+    engine_round(engine, strip[..., :WINDOW + STRIDE * (batch - 1)], classes, batch, device)
+    demo_s = engine_s = 0.0
+    for _ in range(args.rounds):  # alternate so that background load affects both paths alike
+        demo_s += demo_round(model, tiles, device)
+        engine_s += engine_round(engine, strip, classes, batch, device)
+    demo_rate = args.rounds * len(tiles) / demo_s
+    engine_rate = args.rounds * engine_windows / engine_s
+    print(f"{task:6s} demo path  (unfolded, fp32, batch 1): {demo_rate:8.2f} windows/s")
+    precision = "bf16 autocast" if device.type == "cuda" else "fp32"
+    compiled = ", torch.compile" if args.compile else ""
+    print(f"{task:6s} engine     (folded, {precision}, batch {batch}{compiled}): {engine_rate:8.2f} windows/s")
+    print(f"{task:6s} speed-up per window: {engine_rate / demo_rate:.2f}x")
+    if device.type == "cuda":
+        print(f"{task:6s} bf16 vs fp32 class-map agreement: {bf16_agreement(engine, tiles, device):.3f} %")
+    del model, engine
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--windows", type=int, default=None,
+                   help="engine windows per round (default: 4 on CPU, 512 on GPU)")
+    p.add_argument("--demo-windows", type=int, default=None,
+                   help="demo-path windows per round (default: 2 on CPU, 32 on GPU)")
+    p.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 2 CPU, 3 GPU)")
+    p.add_argument("--batch-size", type=int, default=None, help="engine batch (default: by device)")
+    p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops"])
+    p.add_argument("--compile", action="store_true", help="torch.compile the engine model")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    args = p.parse_args(argv)
+    device = resolve_device(args.device)
+    gpu = device.type == "cuda"
+    args.windows = args.windows or (512 if gpu else 4)
+    args.demo_windows = args.demo_windows or (32 if gpu else 2)
+    args.rounds = args.rounds or (3 if gpu else 2)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(f"device: {device_label(device)}; torch {torch.__version__}; CPU threads {torch.get_num_threads()}")
+    for task in args.tasks:
+        bench_task(task, args, device)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
