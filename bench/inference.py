@@ -26,7 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geofm.config import get_model_spec  # noqa: E402
-from geofm.inference.device import autocast_for, default_batch_size, device_label, resolve_device  # noqa: E402
+from geofm.inference.device import (autocast_for, default_batch_size, device_label, resolve_device,  # noqa: E402
+                                    tune_for_device)
 from geofm.inference.fold import fold_segmenter  # noqa: E402
 from geofm.inference.prepare import prepare_input  # noqa: E402
 from geofm.inference.sliding import slide_logits  # noqa: E402
@@ -90,7 +91,7 @@ def bench_task(task: str, args: argparse.Namespace, device: torch.device) -> Non
     spec = get_model_spec(task)
     torch.manual_seed(0)
     model = create_model(spec).to(device)
-    engine = fold_segmenter(model)
+    engine = tune_for_device(fold_segmenter(model), device)
     if args.compile:
         engine = torch.compile(engine, dynamic=False)
     batch = args.batch_size or default_batch_size(device, spec)

@@ -15,7 +15,7 @@ from torch import nn
 
 from geofm.config import DEFAULTS, ModelSpec, get_model_spec
 from geofm.errors import InputError
-from geofm.inference.device import resolve_device
+from geofm.inference.device import resolve_device, tune_for_device
 from geofm.inference.fold import fold_segmenter
 from geofm.inference.reconstruct import reconstruct_stack
 from geofm.inference.segment import segment_stack
@@ -46,6 +46,7 @@ def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
             model = load_model(spec, weights_dir=weights_dir, device=dev)
             if spec.kind == "segmenter":
                 model = fold_segmenter(model, inplace=True)
+            model = tune_for_device(model, dev)
             _CACHE[key] = model
     return model, spec
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import torch
@@ -101,7 +101,17 @@ def _release(device: torch.device) -> None:
         torch.cuda.empty_cache()
 
 
-def chunks(n: int, size: int) -> Iterator[range]:
-    """Index ranges of at most ``size`` covering ``range(n)``."""
-    for start in range(0, n, size):
-        yield range(start, min(n, start + size))
+def tune_for_device(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Same numbers, faster layout: on CUDA, 2-D conv weights channels_last (cuDNN's native NHWC) and
+    cuDNN autotuning (every window has the same shape). On CPU nothing: channels_last measured no faster."""
+    if device.type != "cuda":
+        return model
+    from geofm.inference.fold import FoldedUpsampleHead
+
+    torch.backends.cudnn.benchmark = True
+    for mod in model.modules():
+        if isinstance(mod, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            mod.to(memory_format=torch.channels_last)
+        elif isinstance(mod, FoldedUpsampleHead):
+            mod.weight = mod.weight.contiguous(memory_format=torch.channels_last)
+    return model
