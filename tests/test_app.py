@@ -122,7 +122,7 @@ def test_explore_lists_the_scenes_the_api_finds(env):
 
 def test_explore_area_too_large_says_size_and_limit(env):
     at = start(box(-96.6, 40.9, -95.3, 41.7))  # ~110 x 90 km
-    message = "\n".join(i.value for i in at.info)
+    message = "\n".join(e.value for e in at.error)
     assert re.search(r"The area is \d+\.\d x \d+\.\d km; the largest allowed is 50 x 50 km", message), message
     assert at.button(key="w_find").disabled
     assert all(at.button(key=f"task-{t}").disabled for t in ("flood", "crops", "reconstruct"))

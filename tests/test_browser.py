@@ -55,7 +55,7 @@ def app_url(stac_standin, published_weights_dir, tmp_path):
     env = dict(os.environ)
     env.update(GEOFM_STAC_URL=stac_standin.url, GEOFM_WEIGHTS_DIR=str(published_weights_dir),
                GEOFM_CACHE_DIR=str(tmp_path / "cache"), PC_SDK_SAS_URL=f"{stac_standin.url}/api/sas/v1/token",
-               GEOFM_GEOCODER_URL="http://127.0.0.1:9/search", HF_HUB_OFFLINE="1", GEOFM_DEVICE="cpu")
+               GEOFM_GEOCODER_URL="http://127.0.0.1:9/search", HF_HUB_OFFLINE="1")
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -113,6 +113,8 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         map_frame = page.frame_locator(MAP_IFRAME).first
         expect(map_frame.locator("a.leaflet-draw-draw-rectangle")).to_be_visible(timeout=60_000)
         print(f"screenshots: {SHOTS}")
+        # offline: the basemap tiles fail quietly, with one note on the map instead of broken images
+        expect(map_frame.locator(".geofm-offline-note")).to_have_count(1, timeout=30_000)
         _shot(page, "01-explore.png")
 
         # go to Omaha through an example, then draw our own smaller rectangle
@@ -141,6 +143,11 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         page.mouse.up()
         expect(page.get_by_text("Your area:")).to_be_visible(timeout=30_000)
         _shot(page, "02-drawn.png")
+        page.get_by_role("button", name="Find scenes").click()
+        expect(page.get_by_text("scenes found")).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1000)
+        page.get_by_text("scenes found").scroll_into_view_if_needed()
+        _shot(page, "03-scenes.png")
 
         # the area is what we drew: about 200 x 150 px of the map
         caption = page.locator('[data-testid="stMarkdownContainer"]', has_text="Your area:").inner_text()
@@ -164,7 +171,7 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         expect(result_frame.locator("path.leaflet-interactive")).to_be_visible()
         page.wait_for_timeout(1000)
         result_iframe.scroll_into_view_if_needed()
-        _shot(page, "03-flood-result.png")
+        _shot(page, "04-flood-result.png")
 
         # overlay images sit on the map at the drawn bounds
         frame = result_iframe.element_handle().content_frame()
@@ -200,5 +207,8 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         expect(split.locator("img.leaflet-image-layer")).to_have_count(3)
         page.wait_for_timeout(1000)
         page.locator("iframe[srcdoc]").first.scroll_into_view_if_needed()
-        _shot(page, "04-flood-split.png")
+        _shot(page, "05-flood-split.png")
+        # no error box and no exception anywhere (missing map tiles offline are silent)
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
         browser.close()

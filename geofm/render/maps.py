@@ -8,7 +8,8 @@ from typing import Iterable
 
 import folium
 import folium.plugins
-from branca.element import Element
+from branca.element import Element, MacroElement
+from jinja2 import Template
 
 from geofm.render.webmerc import OverlayImage
 
@@ -125,3 +126,37 @@ def use_local_assets(fig, base: str | None = None) -> None:
 def add_html(fmap: folium.Map, html: str) -> None:
     """Raw HTML in the map's page (e.g. a style rule)."""
     fmap.get_root().html.add_child(Element(html))
+
+
+class OfflineBasemapNotice(MacroElement):
+    """A light map background, and one quiet note on the map if basemap tiles cannot load (offline)."""
+
+    _template = Template("""
+    {% macro script(this, kwargs) %}
+    (function (map) {
+        map.getContainer().style.background = "#eef2f5";
+        var shown = false;
+        map.eachLayer(function (layer) {
+            if (!(layer instanceof L.TileLayer)) { return; }
+            layer.on("tileerror", function () {
+                if (shown) { return; }
+                shown = true;
+                var note = L.control({position: "bottomleft"});
+                note.onAdd = function () {
+                    var div = L.DomUtil.create("div", "geofm-offline-note");
+                    div.innerHTML = "Background map unavailable (offline?) \u2014 drawing and results still work.";
+                    div.style.cssText = "background:rgba(255,255,255,.9);padding:2px 8px;border-radius:4px;" +
+                                        "font:12px sans-serif;color:#57606a";
+                    return div;
+                };
+                note.addTo(map);
+            });
+        });
+    })({{ this._parent.get_name() }});
+    {% endmacro %}
+    """)
+
+
+def add_offline_notice(fmap: folium.Map) -> None:
+    """Add :class:`OfflineBasemapNotice` (after the tile layers)."""
+    OfflineBasemapNotice().add_to(fmap)

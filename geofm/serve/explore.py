@@ -95,6 +95,7 @@ def area_map(aoi) -> None:
     if aoi is not None:
         maps.add_area_outline(fmap, ui.query()["geometry"])
     maps.add_layer_control(fmap)
+    maps.add_offline_notice(fmap)
     maps.use_local_assets(fmap, maps.vendor_base(st.get_option("server.baseUrlPath") or ""))
     out = st_folium(fmap, key="explore-map", height=520, use_container_width=True,
                     returned_objects=["last_active_drawing"])
@@ -213,7 +214,9 @@ def explore_page() -> None:
                "of the map; a new drawing replaces the old one. Areas up to "
                f"{_limit_km():g} × {_limit_km():g} km; a few km run in seconds.")
     area_map(aoi)
-    if aoi is None:
+    if aoi is None and ui.query().get("geometry"):
+        st.error(problem, icon=":material/error:")
+    elif aoi is None:
         st.info(problem, icon=":material/draw:")
     else:
         example = ui.query().get("example")

@@ -59,7 +59,9 @@ def task_page(task: str) -> None:
     st.markdown(TASK_INTROS[task])
     q = ui.query()
     aoi, problem = ui.area_of_query()
-    if aoi is None:
+    if aoi is None and q.get("geometry"):
+        st.error(problem, icon=":material/error:")
+    elif aoi is None:
         st.info(problem, icon=":material/draw:")
     else:
         st.markdown(f"{ui.area_caption(aoi)} · {ui.fmt_date(q['start'])} to {ui.fmt_date(q['end'])} · "

@@ -138,6 +138,7 @@ def result_map(outcome: RunOutcome, layers: list[tuple[OverlayImage, str, float,
     if geometry:
         maps.add_area_outline(fmap, geometry)
     maps.add_layer_control(fmap)
+    maps.add_offline_notice(fmap)
     show_map(fmap, key=key, height=height)
 
 
