@@ -225,6 +225,8 @@ def test_flood_weights_missing_says_how_to_get_them(env, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    warned = at.warning[0].value  # said before anyone presses Run
+    assert "sen1floods11_Prithvi_100M.pth" in warned
     at.button(key="flood-run").click().run()
     assert not at.exception
     message = at.error[0].value

@@ -170,3 +170,15 @@ iframe { border-radius: 6px; }
 def page_style() -> None:
     """Small layout touches shared by every page (less top padding, legend text size)."""
     st.html(PAGE_CSS)
+
+
+def weights_problem(task: str) -> str | None:
+    """The user-facing message when the task's weights are not on this machine (a quick file look-up)."""
+    from geofm.config import get_model_spec
+    from geofm.models import resolve_weights
+
+    try:
+        resolve_weights(get_model_spec(task))
+    except GeofmError as err:
+        return user_message(err)
+    return None
