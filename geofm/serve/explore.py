@@ -164,8 +164,13 @@ def scenes_list() -> None:
         return
     st.markdown(f"**{len(scenes)} scenes found.** Select rows to use those scenes; otherwise the clearest are chosen.")
     table = scenes_table(scenes)
-    event = st.dataframe(
-        table, hide_index=True, width="stretch", on_select="rerun", selection_mode="multi-row",
+
+    def on_select() -> None:  # only when the user changes the selection (not when the widget is rebuilt)
+        rows = list(st.session_state["w_scenes"].selection.rows)
+        ui.query()["scene_ids"] = tuple(table["id"].iloc[rows]) if rows else ()
+
+    st.dataframe(
+        table, hide_index=True, width="stretch", on_select=on_select, selection_mode="multi-row",
         key="w_scenes",
         column_config={
             "date": "Date", "sensor": "Sensor", "tile": "Tile",
@@ -175,8 +180,9 @@ def scenes_list() -> None:
             "thumbnail": st.column_config.ImageColumn("Preview"),
             "id": st.column_config.TextColumn("Scene id", width="medium"),
         })
-    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    ui.query()["scene_ids"] = tuple(table["id"].iloc[rows]) if rows else ()
+    chosen = ui.query().get("scene_ids") or ()
+    if chosen:
+        st.caption(f"Using {len(chosen)} selected scene(s): " + ", ".join(f"`{i}`" for i in chosen))
 
 
 def task_picker(aoi) -> None:
