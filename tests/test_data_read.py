@@ -219,8 +219,15 @@ def test_expired_token_is_resigned_once(standin: StandIn, monkeypatch: pytest.Mo
 def test_cache_makes_a_repeat_view_free(standin: StandIn) -> None:
     aoi = AOI.from_bbox(-95.80, 41.40, -95.74, 41.45)
     frames = [[scene(standin, 1, 1)], [scene(standin, 5, 1)]]
-    first = read_aoi(frames, aoi)
+    messages: list[tuple[str, str, float | None]] = []
+    first = read_aoi(frames, aoi, progress=lambda stage, msg, frac=None: messages.append((stage, msg, frac)))
     assert standin.stats.file_bytes > 0
+    # progress: one message per band (6 bands + Fmask per scene) ending with the MB read so far
+    band_msgs = [m for stage, m, _ in messages if stage == "read" and m.startswith("band ")]
+    assert len(band_msgs) == 14 and band_msgs[-1].startswith("band 14 of 14")
+    expected_mb = (first.data.nbytes + first.data.shape[0] * first.valid[0].size) / 1e6
+    assert f"{expected_mb:.1f} MB of pixels so far" in band_msgs[-1]
+    assert messages[-1][2] == pytest.approx(1.0)
     standin.reset_stats()
     t0 = time.perf_counter()
     again = read_aoi(frames, aoi)

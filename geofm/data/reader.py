@@ -226,10 +226,12 @@ def read_aoi(frames: list[list[Scene]], aoi: AOI, *, progress: Progress = null_p
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, total)) as pool:
         futures = {pool.submit(one, job): job for job in jobs}
         try:
+            pixels_mb = 0.0
             for done, fut in enumerate(as_completed(futures), 1):
                 scene, band = futures[fut]
                 results[(scene.id, band)] = fut.result()
-                progress("read", f"band {done} of {total}", done / total)
+                pixels_mb += results[(scene.id, band)].nbytes / 1e6
+                progress("read", f"band {done} of {total}, {pixels_mb:.1f} MB of pixels so far", done / total)
         except BaseException:
             for f in futures:
                 f.cancel()
