@@ -56,25 +56,25 @@ def strip_input(spec, windows: int) -> torch.Tensor:
     return torch.from_numpy(prepare_input(synthetic_dn(spec.num_frames, WINDOW, width), spec))
 
 
-def demo_round(model, tiles: torch.Tensor, device: torch.device) -> float:
-    """Seconds for the demo path over ``tiles`` (N, 6, T, 224, 224): one fp32 forward per window."""
+def demo_round(model, tiles: torch.Tensor, device: torch.device) -> tuple[float, float]:
+    """(wall, process CPU) seconds for the demo path over ``tiles`` (N, 6, T, 224, 224): one fp32 forward each."""
     _sync(device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     with torch.no_grad():
         for tile in tiles:
             model(tile[None].to(device)).argmax(1).cpu()
     _sync(device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def engine_round(model, strip: torch.Tensor, classes: int, batch: int, device: torch.device) -> float:
-    """Seconds for the engine over a strip (slide windows, batched, folded, bf16 on GPU)."""
+def engine_round(model, strip: torch.Tensor, classes: int, batch: int, device: torch.device) -> tuple[float, float]:
+    """(wall, process CPU) seconds for the engine over a strip (slide windows, batched, folded, bf16 on GPU)."""
     _sync(device)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     logits = slide_logits(model, strip, classes, window=WINDOW, stride=STRIDE, batch_size=batch, device=device)
     logits.argmax(0).cpu()
     _sync(device)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def bf16_agreement(model, tiles: torch.Tensor, device: torch.device) -> float:
@@ -102,17 +102,30 @@ def bench_task(task: str, args: argparse.Namespace, device: torch.device) -> Non
 
     demo_round(model, tiles[:1], device)  # warm-up (allocator, kernels, compile)
     engine_round(engine, strip[..., :WINDOW + STRIDE * (batch - 1)], classes, batch, device)
-    demo_s = engine_s = 0.0
+    demo = np.zeros(2)
+    eng = np.zeros(2)
+    round_ratios = []
     for _ in range(args.rounds):  # alternate so that background load affects both paths alike
-        demo_s += demo_round(model, tiles, device)
-        engine_s += engine_round(engine, strip, classes, batch, device)
-    demo_rate = args.rounds * len(tiles) / demo_s
-    engine_rate = args.rounds * engine_windows / engine_s
-    print(f"{task:6s} demo path  (unfolded, fp32, batch 1): {demo_rate:8.2f} windows/s")
+        d = np.array(demo_round(model, tiles, device))
+        e = np.array(engine_round(engine, strip, classes, batch, device))
+        demo, eng = demo + d, eng + e
+        round_ratios.append((engine_windows / e[0]) / (len(tiles) / d[0]))
+    demo_rate = args.rounds * len(tiles) / demo
+    engine_rate = args.rounds * engine_windows / eng
+    cpu_note = device.type == "cpu"
+
+    def line(rate: np.ndarray) -> str:
+        extra = f"  ({1 / rate[1]:.2f} CPU-s per window)" if cpu_note else ""
+        return f"{rate[0]:9.2f} windows/s{extra}"
+
     precision = "bf16 autocast" if device.type == "cuda" else "fp32"
     compiled = ", torch.compile" if args.compile else ""
-    print(f"{task:6s} engine     (folded, {precision}, batch {batch}{compiled}): {engine_rate:8.2f} windows/s")
-    print(f"{task:6s} speed-up per window: {engine_rate / demo_rate:.2f}x")
+    print(f"{task:6s} demo path (unfolded, fp32, batch 1):  {line(demo_rate)}")
+    print(f"{task:6s} engine (folded, {precision}, batch {batch}{compiled}): {line(engine_rate)}")
+    ratio = engine_rate / demo_rate
+    cpu_ratio = f" (CPU time per window: {ratio[1]:.2f}x)" if cpu_note else ""
+    print(f"{task:6s} speed-up per window: {ratio[0]:.2f}x wall (median of rounds {np.median(round_ratios):.2f}x)"
+          f"{cpu_ratio}")
     if device.type == "cuda":
         print(f"{task:6s} bf16 vs fp32 class-map agreement: {bf16_agreement(engine, tiles, device):.3f} %")
     del model, engine
@@ -127,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="engine windows per round (default: 4 on CPU, 512 on GPU)")
     p.add_argument("--demo-windows", type=int, default=None,
                    help="demo-path windows per round (default: 2 on CPU, 32 on GPU)")
-    p.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 2 CPU, 3 GPU)")
+    p.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3)")
     p.add_argument("--batch-size", type=int, default=None, help="engine batch (default: by device)")
     p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops"])
     p.add_argument("--compile", action="store_true", help="torch.compile the engine model")
@@ -137,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     gpu = device.type == "cuda"
     args.windows = args.windows or (512 if gpu else 4)
     args.demo_windows = args.demo_windows or (32 if gpu else 2)
-    args.rounds = args.rounds or (3 if gpu else 2)
+    args.rounds = args.rounds or 3
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"device: {device_label(device)}; torch {torch.__version__}; CPU threads {torch.get_num_threads()}")
