@@ -89,3 +89,16 @@ def test_fold_refuses_training_mode():
     model = create_model("crops", arch=TINY).train()
     with pytest.raises(ValueError, match="eval"):
         fold_segmenter(model)
+
+
+def test_folded_model_runs_under_bf16_autocast():
+    """The GPU path runs the folded head under bf16 autocast; CPU autocast exercises the same dtype logic."""
+    model = fold_segmenter(create_model("crops", arch=TINY))
+    x = torch.randn(2, 6, 3, 64, 64, generator=torch.Generator().manual_seed(6))
+    with torch.inference_mode():
+        ref = model(x)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(x)
+    assert low.dtype == torch.bfloat16 and low.shape == ref.shape
+    assert (low.float() - ref).abs().max() < 0.05 * ref.abs().max()
+    assert (low.float().argmax(1) == ref.argmax(1)).float().mean() > 0.9
