@@ -8,8 +8,12 @@ equal four 2x2 convolutions ("phases") on the 112 grid, followed by a pixel inte
 as one 2x2 conv with 4x256 output channels over the zero-padded 112 grid. The transposed-conv bias only
 exists inside the 224 grid (the 3x3 conv zero-pads outside), so it enters as a constant-ones input
 channel that is zero-padded like the features; that channel's contribution does not depend on the input
-and is precomputed once per grid size as a bias map. ReLU and the 1x1 classifier run per phase on the
-112 grid. Flood: ~292 -> ~135 GFLOP per window; crop: ~1298 -> ~470.
+and is precomputed once per grid size as a bias map (a per-channel constant inside, fused into the conv,
+plus a correction on the border rows/columns). ReLU and the 1x1 classifier run per phase on the 112 grid.
+Flood: ~292 -> ~135 GFLOP per window; crop: ~1298 -> ~470.
+
+``fold_segmenter`` also merges the neck's two back-to-back transposed convs (end of fpn1, start of fpn2)
+into one exact x4 upsampling (``MergedUpsample``), which skips the 56-px intermediate grid.
 """
 
 from __future__ import annotations
@@ -104,7 +108,7 @@ class FoldedUpsampleHead(nn.Module):
         self.register_buffer("cls_weight", classifier.weight.detach().repeat(4, 1, 1, 1).clone())
         cls_bias = classifier.bias.detach() if classifier.bias is not None else torch.zeros(self.num_classes)
         self.register_buffer("cls_bias", cls_bias.repeat(4).clone().to(device))
-        self._bias_maps: dict[tuple, torch.Tensor] = {}
+        self._bias_maps: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def bias_map(self, h: int, w: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
         """(4*Co, h+1, w+1): the ones channel (zero-padded like the input) through the folded kernel + bias."""
@@ -155,9 +159,6 @@ def reference_upsample_head(x: torch.Tensor, up: nn.ConvTranspose2d, conv: nn.Co
     if bn is not None:
         y = bn(y)
     return classifier(torch.relu(y))
-
-
-
 
 
 class MergedUpsample(nn.Module):
