@@ -87,6 +87,15 @@ def bf16_agreement(model, tiles: torch.Tensor, device: torch.device) -> float:
     return 100.0 * (ref == low).float().mean().item()
 
 
+def gflop_per_window(model, tile: torch.Tensor) -> float:
+    """Convolution + matmul GFLOP of one forward on a (1, 6, T, 224, 224) window (torch's FLOP counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(tile)
+    return counter.get_total_flops() / 1e9
+
+
 def bench_task(task: str, args: argparse.Namespace, device: torch.device) -> None:
     spec = get_model_spec(task)
     torch.manual_seed(0)
@@ -100,6 +109,10 @@ def bench_task(task: str, args: argparse.Namespace, device: torch.device) -> Non
     tiles = torch.stack([strip[..., x:x + WINDOW] for x in range(0, STRIDE * args.demo_windows, STRIDE)])
     classes = len(spec.classes)
 
+    if args.flops:
+        one = tiles[:1].to(device)
+        print(f"{task:6s} GFLOP per window: demo {gflop_per_window(model, one):.1f}, "
+              f"engine {gflop_per_window(engine, one):.1f}")
     demo_round(model, tiles[:1], device)  # warm-up (allocator, kernels, compile)
     engine_round(engine, strip[..., :WINDOW + STRIDE * (batch - 1)], classes, batch, device)
     demo = np.zeros(2)
@@ -145,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops"])
     p.add_argument("--compile", action="store_true", help="torch.compile the engine model")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--flops", action="store_true", help="also count GFLOP per window of both paths")
     args = p.parse_args(argv)
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
