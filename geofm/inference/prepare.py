@@ -25,8 +25,8 @@ MAE_FILL_VALUE: float = 0.0001
 
 
 def _stats(norm: Normalisation) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.asarray(norm.mean, dtype=np.float64).reshape(-1, 1, 1)
-    std = np.asarray(norm.std, dtype=np.float64).reshape(-1, 1, 1)
+    mean = np.asarray(norm.mean, dtype=np.float32).reshape(-1, 1, 1)
+    std = np.asarray(norm.std, dtype=np.float32).reshape(-1, 1, 1)
     return mean, std
 
 
@@ -42,33 +42,35 @@ def prepare_flood(data: np.ndarray, norm: Normalisation) -> np.ndarray:
     _check(data, 1)
     if norm.units != "reflectance":
         raise ValueError("flood preparation expects reflectance statistics")
-    x = data[0].astype(np.float64)
+    x = data[0].astype(np.float32)
     x[data[0] == HLS_NODATA] = 0.0
-    x *= HLS_SCALE
+    x *= np.float32(HLS_SCALE)
     mean, std = _stats(norm)
-    return ((x - mean) / std).astype(np.float32)[:, None]
+    x -= mean
+    x /= std
+    return x[:, None]
 
 
 def prepare_crop(data: np.ndarray, norm: Normalisation) -> np.ndarray:
     """(3, 6, H, W) DN -> (6, 3, H, W) float32 with the published time-major plain-reshape quirk."""
     _check(data, 3)
     t, c, h, w = data.shape
-    chip = data.reshape(t * c, h, w).astype(np.float64)  # time-major: channel t*6 + b
+    chip = data.reshape(t * c, h, w).astype(np.float32)  # time-major: channel t*6 + b
     mean, std = _stats(norm)
     mean18, std18 = np.tile(mean, (t, 1, 1)), np.tile(std, (t, 1, 1))
-    fill = data.reshape(t * c, h, w) == HLS_NODATA
-    chip = np.where(fill, mean18, chip)
-    normed = (chip - mean18) / std18
-    return normed.reshape(c, t, h, w).astype(np.float32)  # plain reshape: (b', t') <- 3b' + t'
+    chip = np.where(data.reshape(t * c, h, w) == HLS_NODATA, mean18, chip)
+    chip -= mean18
+    chip /= std18
+    return chip.reshape(c, t, h, w)  # plain reshape: (b', t') <- 3b' + t'
 
 
 def prepare_mae(data: np.ndarray, norm: Normalisation) -> np.ndarray:
     """(T, 6, H, W) DN -> (6, T, H, W) float32: (x - mean) / std, fill -> 0.0001."""
     _check(data, None)
     mean, std = _stats(norm)
-    x = (data.astype(np.float64) - mean[None]) / std[None]
-    x = np.where(data == HLS_NODATA, MAE_FILL_VALUE, x)
-    return np.ascontiguousarray(x.transpose(1, 0, 2, 3)).astype(np.float32)
+    x = (data.astype(np.float32) - mean[None]) / std[None]
+    x[data == HLS_NODATA] = np.float32(MAE_FILL_VALUE)
+    return np.ascontiguousarray(x.transpose(1, 0, 2, 3))
 
 
 def prepare_input(data: np.ndarray, spec: ModelSpec) -> np.ndarray:

@@ -50,7 +50,7 @@ def _time_from_name(name: str) -> datetime | None:
 
 
 class _Raster:
-    """One opened input: its bands as float64 (T, 6, H, W), a validity mask, and georeference."""
+    """One opened input: its bands as int16 DN (T, 6, H, W), a validity mask, and georeference."""
 
     def __init__(self, path: Path, progress: Progress) -> None:
         if not path.exists():
@@ -72,7 +72,7 @@ class _Raster:
         except RasterioError as err:
             raise InputError(f"Cannot read {path.name} as a GeoTIFF ({err}).") from None
         self.path = path
-        data = raw.astype(np.float64).reshape(count // BANDS_PER_DATE, BANDS_PER_DATE, *self.shape)
+        data = raw.astype(np.float32, copy=False).reshape(count // BANDS_PER_DATE, BANDS_PER_DATE, *self.shape)
         bad = ~np.isfinite(data) | (data == HLS_NODATA)
         if nodata is not None and np.isfinite(nodata):
             bad |= data == nodata
@@ -80,9 +80,9 @@ class _Raster:
             bad |= np.isnan(data)
         self.valid = ~bad.any(axis=1)  # (T, H, W)
         if np.issubdtype(np.dtype(dtype), np.floating) and self.valid.any():
-            mean = float(data[np.broadcast_to(self.valid[:, None], data.shape)].mean())
+            mean = float(data[np.broadcast_to(self.valid[:, None], data.shape)].mean(dtype=np.float64))
             if mean <= REFLECTANCE_MEAN_MAX:
-                data = data * 10_000.0
+                data = data * np.float32(10_000.0)
                 progress("read", f"{path.name} looks like reflectance (mean {mean:.3f}); "
                                  "scaled x10000 to HLS DN.", None)
         data = np.clip(np.rint(np.where(np.isfinite(data), data, 0)), -32768, 32767)
