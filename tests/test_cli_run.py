@@ -105,7 +105,7 @@ def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_pat
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.tif", "--weights-dir", "{tmp}"], "were not found"),
 ])
 def test_bad_input_is_one_line_exit_2(scenes, tmp_path, capsys, monkeypatch, argv, message):
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # no weights anywhere
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))  # no weights anywhere
     monkeypatch.delenv("GEOFM_WEIGHTS_DIR", raising=False)
     values = {k: str(v) for k, v in scenes.items()} | {"tmp": str(tmp_path)}
     code, stdout, stderr = _run(capsys, *[a.format(**values) for a in argv])

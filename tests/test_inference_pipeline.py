@@ -54,7 +54,9 @@ def test_run_crops_three_dates(published_weights_dir):
     assert (result.classes[:3, :4] == 255).all() and (result.classes[3:] != 255).all()
 
 
-def test_date_count_is_checked_before_loading(tmp_path):
+def test_date_count_is_checked_before_loading(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))  # no weights anywhere
+    monkeypatch.delenv("GEOFM_WEIGHTS_DIR", raising=False)
     with pytest.raises(InputError, match="takes 3 date"):
         run_crops(_stack(2, 10, 10), weights_dir=tmp_path, device="cpu")
     with pytest.raises(InputError, match="takes 1 date"):
