@@ -80,6 +80,9 @@ class StandInState:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm plus the client's
+    # delayed ACK stalls every response by ~40 ms on loopback, which no production object store does.
+    disable_nagle_algorithm = True
     server: "StandInHTTPServer"
 
     def log_message(self, *args: Any) -> None:  # quiet
