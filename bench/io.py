@@ -151,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         scenes = scenes_fresh()
         stack_box: list = []
+        # First read in this process: the reader threads pay GDAL/PROJ per-thread set-up (a CLI run's cost).
+        results["geofm-cold"] = measure(lambda: read_aoi([scenes], aoi, use_cache=False))
+        # Steady state of a running app: reader threads already warm, nothing cached (fresh asset URLs).
+        scenes = scenes_fresh()
         results["geofm"] = measure(lambda: stack_box.append(read_aoi([scenes], aoi, use_cache=True)))
         cached = measure(lambda: stack_box.append(read_aoi([scenes], aoi, use_cache=True)))
         assert np.array_equal(stack_box[0].data, stack_box[1].data)
@@ -169,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         g, n = results["geofm"], results["naive"]
         print(f"bytes: geofm / area blocks = {g[1] / blocks:.2f} (target <= 2)")
         print(f"bytes: naive / geofm = {n[1] / g[1]:.1f}x (target >= 10)")
-        print(f"time:  naive / geofm = {n[0] / g[0]:.1f}x (target >= 3)")
+        print(f"time:  naive / geofm = {n[0] / g[0]:.1f}x (target >= 3; warm reader threads)")
+        print(f"time:  naive / geofm-cold = {n[0] / results['geofm-cold'][0]:.1f}x (first read of a process)")
         print(f"cached repeat view: {cached[0] * 1000:.0f} ms, {cached[1]} bytes (target < 1 s)")
         if "odc-stac" in results:
             o = results["odc-stac"]

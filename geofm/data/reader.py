@@ -138,6 +138,23 @@ def _is_earthdata(scene: Scene) -> bool:
     return "earthdata" in href or "lpdaac" in href
 
 
+_READ_POOL: ThreadPoolExecutor | None = None
+_READ_POOL_LOCK = threading.Lock()
+
+
+def _read_pool() -> ThreadPoolExecutor:
+    """One long-lived pool of reader threads for the process.
+
+    A fresh thread pays GDAL's and PROJ's per-thread set-up on its first warped read (measured ~0.14 s for a
+    14-file read); keeping the threads makes every read after the first one that much faster.
+    """
+    global _READ_POOL
+    with _READ_POOL_LOCK:
+        if _READ_POOL is None:
+            _READ_POOL = ThreadPoolExecutor(max_workers=MAX_WORKERS, thread_name_prefix="geofm-read")
+        return _READ_POOL
+
+
 def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = HLS_RESOLUTION_M,
                          progress: Progress = null_progress) -> None:
     """Set each scene's ``clear_fraction`` over the area from its Fmask (read concurrently)."""
@@ -147,11 +164,15 @@ def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = H
     if not todo:
         return
     # progress is reported from this (the caller's) thread only: UI callbacks may not be thread-safe
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(todo))) as pool:
-        futures = {pool.submit(read_fmask, s, grid): s for s in todo}
+    futures = {_read_pool().submit(read_fmask, s, grid): s for s in todo}
+    try:
         for done, fut in enumerate(as_completed(futures), 1):
             futures[fut].clear_fraction = fm.clear_fraction(fut.result(), area)
             progress("read", f"cloud mask {done} of {len(todo)}", done / len(todo))
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
 
 
 # ---------------------------------------------------------------------------------- stacks
@@ -223,19 +244,19 @@ def read_aoi(frames: list[list[Scene]], aoi: AOI, *, progress: Progress = null_p
                          earthdata=_is_earthdata(scene)).astype(np.int16)
 
     results: dict[tuple[str, str], np.ndarray] = {}
-    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, total)) as pool:
-        futures = {pool.submit(one, job): job for job in jobs}
-        try:
-            pixels_mb = 0.0
-            for done, fut in enumerate(as_completed(futures), 1):
-                scene, band = futures[fut]
-                results[(scene.id, band)] = fut.result()
-                pixels_mb += results[(scene.id, band)].nbytes / 1e6
-                progress("read", f"band {done} of {total}, {pixels_mb:.1f} MB of pixels so far", done / total)
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    pool = _read_pool()
+    futures = {pool.submit(one, job): job for job in jobs}
+    try:
+        pixels_mb = 0.0
+        for done, fut in enumerate(as_completed(futures), 1):
+            scene, band = futures[fut]
+            results[(scene.id, band)] = fut.result()
+            pixels_mb += results[(scene.id, band)].nbytes / 1e6
+            progress("read", f"band {done} of {total}, {pixels_mb:.1f} MB of pixels so far", done / total)
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
     data = np.empty((len(frames), len(MODEL_BANDS), grid.height, grid.width), dtype=np.int16)
     valid = np.empty((len(frames), grid.height, grid.width), dtype=bool)
     for t, frame in enumerate(frames):
