@@ -334,6 +334,31 @@ def test_upload_flood_runs_with_the_same_views(env):
     assert [b.label for b in at.get("download_button")] == ["GeoTIFF (COG)", "PNG image", "GeoJSON polygons"]
 
 
+def test_upload_three_dates_for_crops_and_a_wrong_band_file(env):
+    rng = np.random.default_rng(2)
+    files = [(f"t{i}.tif", _geotiff(rng.integers(200, 4000, (6, 60, 70)).astype(np.int16)), "image/tiff")
+             for i in (1, 2, 3)]
+    at = _upload_page(env)
+    at.radio(key="up-task").set_value("crops").run()
+    at.file_uploader(key="up-files").set_value(files).run()
+    at.button(key="up-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    outcome = at.session_state[OUTCOMES]["upload"]
+    assert outcome.stack.num_frames == 3 and outcome.result.classes.shape == (60, 70)
+    table = at.dataframe[0].value
+    counts = np.bincount(outcome.result.classes.ravel(), minlength=256)[:13]
+    assert len(table) == 13 and list(table["pixels"]) == list(counts) and counts.sum() == 60 * 70
+    assert list(table["area_ha"]) == pytest.approx(list(counts * 0.09), abs=0.006)
+
+    # a 4-band file: one clear message, the previous result stays
+    at.file_uploader(key="up-files").set_value(
+        ("four.tif", _geotiff(np.ones((4, 60, 70), np.int16)), "image/tiff")).run()
+    at.button(key="up-run").click().run()
+    assert not at.exception
+    assert "four.tif has 4 band(s); expected 6 bands per date" in at.error[0].value
+    assert at.session_state[OUTCOMES]["upload"] is outcome
+
+
 def test_upload_bad_and_oversized_files(env, monkeypatch):
     at = _upload_page(env)
     at.file_uploader(key="up-files").set_value(("notes.tif", b"this is not a GeoTIFF", "image/tiff")).run()
