@@ -49,14 +49,22 @@ def test_flood_writes_cog_png_and_summary(scenes, published_weights_dir, tmp_pat
 
 @pytest.mark.slow
 def test_crops_from_one_18_band_file(scenes, published_weights_dir, tmp_path, capsys):
-    out = tmp_path / "crops.tif"
+    out, probs_path = tmp_path / "crops.tif", tmp_path / "crops_probs.tif"
     code, stdout, _ = _run(capsys, "crops", "--input", scenes["chip18"], "--out", out,
-                           "--weights-dir", published_weights_dir, "--device", "cpu")
+                           "--probabilities", probs_path, "--weights-dir", published_weights_dir, "--device", "cpu")
     assert code == 0 and "crops 130x100 px" in stdout
     with rasterio.open(out) as src:
         classes = src.read(1)
         assert src.colormap(1)[2][:3] == (255, 212, 0)  # Corn
     assert set(np.unique(classes[4:])) <= set(range(13))
+    with rasterio.open(probs_path) as src, rasterio.open(scenes["chip18"]) as inp:
+        probs = src.read()
+        assert src.count == 13 and src.dtypes[0] == "float32" and src.descriptions[2] == "Corn"
+        assert src.crs == inp.crs and src.transform == inp.transform
+    assert np.isnan(probs[:, :4, :6]).all()  # nodata corner
+    inside = probs[:, 4:, :]
+    np.testing.assert_allclose(inside.sum(axis=0), 1.0, atol=1e-4)
+    assert (inside.argmax(axis=0) == classes[4:]).all()
 
 
 @pytest.mark.slow
@@ -102,6 +110,8 @@ def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_pat
     (["reconstruct", "--input", "{t0}", "--mask-ratio", "1.5", "--out", "{tmp}/o.tif"], "below 1; got 1.5"),
     (["flood", "--input", "{t0}", "--seed", "3", "--out", "{tmp}/o.tif"], "only apply to 'reconstruct'"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.png"], "--out must end in .tif"),
+    (["reconstruct", "--input", "{t0}", "--out", "{tmp}/o.tif", "--probabilities", "{tmp}/p.tif"],
+     "--probabilities only applies to 'flood' and 'crops'"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.tif", "--weights-dir", "{tmp}"], "were not found"),
 ])
 def test_bad_input_is_one_line_exit_2(scenes, tmp_path, capsys, monkeypatch, argv, message):

@@ -26,6 +26,7 @@ inputs:
 
 outputs:
   flood, crops       --out: uint8 class-map Cloud-Optimised GeoTIFF, nodata 255, colour table, input grid.
+  --probabilities    flood, crops: float32 COG, one band per class (softmax of the averaged logits), NaN = no data.
   reconstruct        --out: int16 DN Cloud-Optimised GeoTIFF, nodata -9999, 6 bands per date time-major
                      (band 6*t + b + 1 = date t+1, model band b; descriptions "date1 B02" ...): the input
                      where patches were visible and the model's prediction where they were hidden.
@@ -60,6 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      help="use these HLS scene ids with --bbox instead of choosing")
     p.add_argument("--out", type=Path, required=True, help="output GeoTIFF (see below)")
     p.add_argument("--png", type=Path, help="also write a PNG preview")
+    p.add_argument("--probabilities", type=Path, metavar="FILE",
+                   help="flood, crops: also write the per-class probabilities (float32 GeoTIFF, one band per class)")
     p.add_argument("--mask-ratio", type=float, default=None,
                    help=f"reconstruct: share of patches hidden, 0 to <1 (default {DEFAULTS.mask_ratio})")
     p.add_argument("--seed", type=int, default=None, help=f"reconstruct: masking seed (default {DEFAULTS.seed})")
@@ -83,7 +86,12 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--mask-ratio must be at least 0 and below 1; got {args.mask_ratio:g}.")
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError("--batch-size must be at least 1.")
-    for out in (args.out, args.png):
+    if args.probabilities is not None:
+        if args.task == "reconstruct":
+            raise InputError("--probabilities only applies to 'flood' and 'crops'.")
+        if args.probabilities.suffix.lower() not in (".tif", ".tiff"):
+            raise InputError(f"--probabilities must end in .tif or .tiff; got {args.probabilities.name}.")
+    for out in (args.out, args.png, args.probabilities):
         if out is not None and out.is_dir():
             raise InputError(f"{out} is a folder; give a file name.")
     if args.out.suffix.lower() not in (".tif", ".tiff"):
@@ -184,10 +192,12 @@ def run_command(args: argparse.Namespace) -> int:
                 f"pixels hidden (mask ratio {ratio:g}, seed {seed})")
         model_s, dev = rec.seconds, rec.device
     else:
-        from geofm.io.geotiff import write_class_map_cog
+        from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
-        seg = pipeline.run_task(args.task, stack, **common)
+        seg = pipeline.run_task(args.task, stack, probabilities=args.probabilities is not None, **common)
         write_class_map_cog(seg, args.out)
+        if args.probabilities is not None:
+            write_probabilities_cog(seg, args.probabilities)
         if args.png:
             _preview_segmentation(stack, seg, args.png)
         what = _segmentation_summary(seg)

@@ -156,6 +156,15 @@ def write_class_map_cog(result: SegmentationResult, path: str | Path) -> Path:
                       tags={"MODEL": result.model, **classes})
 
 
+def write_probabilities_cog(result: SegmentationResult, path: str | Path) -> Path:
+    """Per-class softmax probabilities as a float32 COG (one band per class, NaN where no data)."""
+    if result.probabilities is None:
+        raise ValueError("the result holds no probabilities (run with probabilities=True)")
+    probs = np.where(result.classes[None] == CLASS_NODATA, np.nan, result.probabilities).astype(np.float32)
+    return _write_cog(probs, path, crs=result.crs, transform=result.transform, nodata=float("nan"),
+                      descriptions=list(result.class_names), tags={"MODEL": result.model})
+
+
 def write_rgb_cog(rgb: np.ndarray, crs: CRS, transform: Affine, path: str | Path) -> Path:
     """(H, W, 3) uint8 true-colour COG."""
     return _write_cog(np.ascontiguousarray(rgb.transpose(2, 0, 1)).astype(np.uint8), path, crs=crs,
