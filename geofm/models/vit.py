@@ -66,6 +66,14 @@ class PatchEmbed3D(nn.Module):
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
+def _add_scale(module: nn.Module, learn: bool) -> None:
+    """The coordinate encoders' ``scale``: a learnt parameter (initial 0.1) or a fixed buffer of 1."""
+    if learn:
+        module.scale = nn.Parameter(torch.full((1,), 0.1))
+    else:
+        module.register_buffer("scale", torch.ones(1))
+
+
 class TemporalEncoder(nn.Module):
     """EO-2.0 "TL": sin-cos of (year, day-of-year) per frame, times a scale, repeated over the frame's tokens."""
 
@@ -73,10 +81,7 @@ class TemporalEncoder(nn.Module):
         super().__init__()
         self.year_dim = dim // 2
         self.doy_dim = dim - self.year_dim
-        if learn_scale:
-            self.scale = nn.Parameter(torch.full((1,), 0.1))
-        else:
-            self.register_buffer("scale", torch.ones(1))
+        _add_scale(self, learn_scale)
 
     def forward(self, coords: Tensor, tokens_per_frame: int) -> Tensor:
         """coords (B, T, 2) float [year, day of year] -> (B, T*tokens_per_frame, dim)."""
@@ -94,10 +99,7 @@ class LocationEncoder(nn.Module):
         super().__init__()
         self.first_dim = dim // 2
         self.second_dim = dim - self.first_dim
-        if learn_scale:
-            self.scale = nn.Parameter(torch.full((1,), 0.1))
-        else:
-            self.register_buffer("scale", torch.ones(1))
+        _add_scale(self, learn_scale)
 
     def forward(self, coords: Tensor) -> Tensor:
         """coords (B, 2) float [lon, lat] -> (B, 1, dim)."""
