@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from geofm.config import DEFAULTS, ModelSpec, get_model_spec
+from geofm.config import DEFAULTS, MODELS, ModelSpec, get_model_spec
 from geofm.errors import InputError
 from geofm.inference.device import resolve_device, tune_for_device
 from geofm.inference.fold import fold_segmenter
@@ -88,15 +88,22 @@ def run_crops(stack: HLSStack, *, weights_dir: str | Path | None = None, device:
 def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_ratio, seed: int = DEFAULTS.seed,
                        weights_dir: str | Path | None = None, device: str | torch.device = "auto",
                        progress: Progress = null_progress, probabilities: bool = False,
-                       batch_size: int | None = None) -> ReconstructionResult:
-    """MAE reconstruction of every date of a 1..3-date stack (``probabilities`` is ignored)."""
+                       batch_size: int | None = None, model: str = "reconstruct") -> ReconstructionResult:
+    """MAE reconstruction of every date of a stack (1 to the model's frames; ``probabilities`` is ignored).
+
+    ``model`` is ``reconstruct`` (Prithvi-EO-1.0-100M) or any masked-autoencoder name of the registry,
+    e.g. ``prithvi-eo-2.0-300m``.
+    """
     dev = resolve_device(device)
-    spec = get_model_spec("reconstruct")
+    spec = get_model_spec(model)
+    if spec.kind != "mae":
+        raise InputError(f"{spec.name} is not a masked autoencoder; reconstruction takes one of "
+                         f"{', '.join(n for n, s in MODELS.items() if s.kind == 'mae')}.")
     if not 1 <= stack.num_frames <= spec.num_frames:
         raise InputError(f"{spec.title} takes 1 to {spec.num_frames} dates; the input has {stack.num_frames}.")
     progress("infer", f"loading {spec.title}", None)
-    model, spec = get_model("reconstruct", weights_dir=weights_dir, device=dev)
-    return reconstruct_stack(model, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
+    net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
+    return reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
                              batch_size=batch_size, progress=progress)
 
 

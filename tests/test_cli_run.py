@@ -67,6 +67,29 @@ def test_crops_from_one_18_band_file(scenes, published_weights_dir, tmp_path, ca
     assert (inside.argmax(axis=0) == classes[4:]).all()
 
 
+def test_reconstruct_with_a_prithvi_eo_2_model(scenes, tmp_path, capsys):
+    """--model picks an EO-2.0 masked autoencoder (tiny-TL, published layout with its time/location
+    encoder scales) through the same loader and engine; visible patches keep the input exactly."""
+    from geofm.config import MODELS
+    from tests.checkpoints import write_mae_checkpoint
+
+    spec = MODELS["prithvi-eo-2.0-tiny-tl"]
+    write_mae_checkpoint(tmp_path / spec.filename, spec.arch, seed=3)
+    out = tmp_path / "rec2.tif"
+    code, stdout, _ = _run(capsys, "reconstruct", "--model", spec.name, "--input", scenes["t0"], "--out", out,
+                           "--mask-ratio", "0.5", "--weights-dir", tmp_path, "--device", "cpu")
+    assert code == 0, stdout
+    assert "1 date(s) x 6 bands" in stdout
+    with rasterio.open(out) as src, rasterio.open(scenes["t0"]) as inp:
+        rec, original = src.read(), inp.read()
+        assert src.count == 6 and src.tags()["MODEL"] == spec.name
+    same = (rec == original).all(axis=0)
+    assert 0.3 < same.mean() < 0.7  # about half of the patches were visible and kept as they were
+    # a segmenter is not a masked autoencoder
+    code, _, err = _run(capsys, "reconstruct", "--model", "flood", "--input", scenes["t0"], "--out", out)
+    assert code == 2 and "is not a masked autoencoder" in err
+
+
 @pytest.mark.slow
 def test_reconstruct_two_dates_is_seeded(scenes, published_weights_dir, tmp_path, capsys):
     outs = []
@@ -109,6 +132,8 @@ def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_pat
     (["flood", "--bbox", "1", "2", "3", "4", "--out", "{tmp}/o.tif"], "--bbox needs --start and --end"),
     (["reconstruct", "--input", "{t0}", "--mask-ratio", "1.5", "--out", "{tmp}/o.tif"], "below 1; got 1.5"),
     (["flood", "--input", "{t0}", "--seed", "3", "--out", "{tmp}/o.tif"], "only apply to 'reconstruct'"),
+    (["crops", "--input", "{chip18}", "--model", "prithvi-eo-2.0-300m", "--out", "{tmp}/o.tif"],
+     "--model only applies to 'reconstruct'"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.png"], "--out must end in .tif"),
     (["reconstruct", "--input", "{t0}", "--out", "{tmp}/o.tif", "--probabilities", "{tmp}/p.tif"],
      "--probabilities only applies to 'flood' and 'crops'"),

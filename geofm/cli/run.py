@@ -65,6 +65,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="flood, crops: also write the per-class probabilities (float32 GeoTIFF, one band per class)")
     p.add_argument("--mask-ratio", type=float, default=None,
                    help=f"reconstruct: share of patches hidden, 0 to <1 (default {DEFAULTS.mask_ratio})")
+    p.add_argument("--model", default=None, metavar="NAME",
+                   help="reconstruct: which masked autoencoder (default prithvi-eo-1.0-100m; also "
+                        "prithvi-eo-2.0-300m, -300m-tl, -600m, -600m-tl, -100m-tl, -tiny-tl)")
     p.add_argument("--seed", type=int, default=None, help=f"reconstruct: masking seed (default {DEFAULTS.seed})")
     p.add_argument("--weights-dir", type=Path, help=f"folder with the weight files (also ${ENV_WEIGHTS_DIR})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
@@ -82,6 +85,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError("--start, --end, --scene and --stac-url only apply with --bbox.")
     if args.task != "reconstruct" and (args.mask_ratio is not None or args.seed is not None):
         raise InputError("--mask-ratio and --seed only apply to 'reconstruct'.")
+    if args.task != "reconstruct" and args.model is not None:
+        raise InputError("--model only applies to 'reconstruct' (flood and crops each have one published model).")
     if args.mask_ratio is not None and not 0.0 <= args.mask_ratio < 1.0:
         raise InputError(f"--mask-ratio must be at least 0 and below 1; got {args.mask_ratio:g}.")
     if args.batch_size is not None and args.batch_size < 1:
@@ -184,7 +189,8 @@ def run_command(args: argparse.Namespace) -> int:
 
         ratio = DEFAULTS.mask_ratio if args.mask_ratio is None else args.mask_ratio
         seed = DEFAULTS.seed if args.seed is None else args.seed
-        rec = pipeline.run_reconstruction(stack, mask_ratio=ratio, seed=seed, **common)
+        rec = pipeline.run_reconstruction(stack, mask_ratio=ratio, seed=seed, model=args.model or "reconstruct",
+                                          **common)
         write_reconstruction_cog(rec, args.out)
         if args.png:
             _preview_reconstruction(rec, args.png)
