@@ -299,6 +299,30 @@ def test_reconstruction_views_and_error_per_band(env, model_calls):
     assert at.session_state[OUTCOMES]["reconstruct"] is outcome and model_calls["reconstruct"] == 1
 
 
+def test_reconstruction_offers_installed_prithvi_eo_2_models(env, monkeypatch, tmp_path, published_weights_dir):
+    from geofm.config import MODELS
+    from tests.checkpoints import write_mae_checkpoint
+
+    at = go(start(OMAHA_SMALL), "pages/1_Reconstruction.py")
+    assert not [w for w in at.selectbox if w.key == "reconstruct-model"]  # only the default is installed
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for f in published_weights_dir.iterdir():
+        (weights / f.name).symlink_to(f)
+    tiny = MODELS["prithvi-eo-2.0-tiny-tl"]
+    write_mae_checkpoint(weights / tiny.filename, tiny.arch, seed=4)
+    monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(weights))
+    at = go(start(OMAHA_SMALL), "pages/1_Reconstruction.py")
+    choice = at.selectbox(key="reconstruct-model")
+    assert choice.options == [MODELS["prithvi-eo-1.0-100m"].title, tiny.title]
+    choice.set_value(tiny.name).run()
+    at.button(key="reconstruct-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    outcome = at.session_state[OUTCOMES]["reconstruct"]
+    assert outcome.request.model == tiny.name and outcome.result.model == tiny.name
+
+
 # ------------------------------------------------------------------------------------- uploads
 
 

@@ -38,27 +38,31 @@ class RunRequest:
     mask_ratio: float = 0.75
     seed: int = 0
     upload_digest: str = ""  # sha256 of the uploaded files, in order
+    model: str = ""  # reconstruct: registry name of the masked autoencoder ("" = the task's default)
     stac_url: str = ""
     weights_dir: str = ""
 
     @classmethod
     def for_area(cls, task: str, geometry: dict, start: str, end: str, *, max_cloud: float,
-                 scene_ids: tuple[str, ...] = (), mask_ratio: float = 0.75, seed: int = 0) -> "RunRequest":
+                 scene_ids: tuple[str, ...] = (), mask_ratio: float = 0.75, seed: int = 0,
+                 model: str = "") -> "RunRequest":
         """A request over a drawn area; the operator's STAC endpoint and weights folder are part of the key."""
         return cls(task=task, geometry_json=canonical_json(geometry), start=str(start), end=str(end),
                    max_cloud=float(max_cloud), scene_ids=tuple(scene_ids),
                    mask_ratio=_task_mask_ratio(task, mask_ratio), seed=_task_seed(task, seed),
+                   model=model if task == "reconstruct" else "",
                    stac_url=os.environ.get(ENV_STAC_URL, ""), weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
 
     @classmethod
     def for_upload(cls, task: str, files: list[tuple[str, bytes]], *, mask_ratio: float = 0.75,
-                   seed: int = 0) -> "RunRequest":
+                   seed: int = 0, model: str = "") -> "RunRequest":
         """A request over uploaded files (name, content)."""
         digest = hashlib.sha256()
         for name, content in files:
             digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
         return cls(task=task, upload_digest=digest.hexdigest(), mask_ratio=_task_mask_ratio(task, mask_ratio),
-                   seed=_task_seed(task, seed), weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
+                   seed=_task_seed(task, seed), model=model if task == "reconstruct" else "",
+                   weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
 
     @property
     def geometry(self) -> dict | None:
@@ -147,7 +151,7 @@ def _run_model(task: str, stack: HLSStack, request: RunRequest, progress: Progre
         return pipeline.run_crops(stack, progress=progress)
     if task == "reconstruct":
         return pipeline.run_reconstruction(stack, mask_ratio=request.mask_ratio, seed=request.seed,
-                                           progress=progress)
+                                           progress=progress, model=request.model or "reconstruct")
     from geofm.errors import InputError
 
     raise InputError(f"Unknown task {task!r}; choose flood, crops or reconstruct.")

@@ -44,12 +44,18 @@ def execute(page: str, request: RunRequest, work) -> None:
     ui.outcomes()[page] = outcome
 
 
-def reconstruction_controls(key: str) -> tuple[float, int]:
-    """Mask ratio slider and seed."""
+def reconstruction_controls(key: str) -> tuple[float, int, str]:
+    """Mask ratio slider, seed, and the masked autoencoder (when more than one is installed)."""
+    models = ui.installed_mae_models()
+    model = models[0][0]
+    if len(models) > 1:
+        titles = dict(models)
+        model = st.selectbox("Model", list(titles), format_func=titles.__getitem__, key=f"{key}-model",
+                             help="Prithvi-EO-2.0 models are listed when their weights are installed.")
     c1, c2 = st.columns([3, 1])
     mask_ratio = c1.slider("Share of patches to hide (mask ratio)", 0.05, 0.95, 0.75, 0.05, key=f"{key}-ratio")
     seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{key}-seed"))
-    return mask_ratio, seed
+    return mask_ratio, seed, model
 
 
 def task_page(task: str) -> None:
@@ -71,13 +77,13 @@ def task_page(task: str) -> None:
     missing = ui.weights_problem(task)
     if missing:
         st.warning(missing, icon=":material/download:")
-    mask_ratio, seed = reconstruction_controls(page) if task == "reconstruct" else (0.75, 0)
+    mask_ratio, seed, model = reconstruction_controls(page) if task == "reconstruct" else (0.75, 0, "")
     request = None
     if aoi is not None:
         scene_ids = tuple(q.get("scene_ids") or ()) if q.get("task") == task else ()
         request = RunRequest.for_area(task, q["geometry"], ui.fmt_date(q["start"]), ui.fmt_date(q["end"]),
                                       max_cloud=q["max_cloud"], scene_ids=scene_ids, mask_ratio=mask_ratio,
-                                      seed=seed)
+                                      seed=seed, model=model)
     if st.button(f"Run {TASK_TITLES[task].lower()}", type="primary", disabled=request is None,
                  icon=":material/play_arrow:", key=f"{page}-run"):
         execute(page, request, lambda panel: run_area(request, progress=panel))

@@ -182,3 +182,21 @@ def weights_problem(task: str) -> str | None:
     except GeofmError as err:
         return user_message(err)
     return None
+
+
+def installed_mae_models() -> list[tuple[str, str]]:
+    """(registry name, title) of the task default and every other masked autoencoder whose weights are here."""
+    from geofm.config import MODELS, TASK_MODELS
+    from geofm.models import resolve_weights
+
+    default = TASK_MODELS["reconstruct"]
+    found = [(default, MODELS[default].title)]
+    for name, spec in MODELS.items():
+        if spec.kind != "mae" or name == default:
+            continue
+        try:
+            resolve_weights(spec)
+        except GeofmError:
+            continue
+        found.append((name, spec.title))
+    return found

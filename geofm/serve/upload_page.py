@@ -26,11 +26,11 @@ def upload_page() -> None:
     missing = ui.weights_problem(task)
     if missing:
         st.warning(missing, icon=":material/download:")
-    mask_ratio, seed = reconstruction_controls(PAGE) if task == "reconstruct" else (0.75, 0)
+    mask_ratio, seed, model = reconstruction_controls(PAGE) if task == "reconstruct" else (0.75, 0, "")
     if st.button(f"Run {TASK_TITLES[task].lower()}", type="primary", icon=":material/play_arrow:",
                  disabled=not files, key="up-run"):
         contents = [(f.name, f.getvalue()) for f in files]
-        request = RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed)
+        request = RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed, model=model)
 
         def work(panel):
             uploads.check_files(contents, task)
