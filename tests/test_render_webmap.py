@@ -38,7 +38,7 @@ def test_marked_pixel_lands_at_its_true_lon_lat():
     mx = minx + (c + 0.5) * (maxx - minx) / w
     my = maxy - (r + 0.5) * (maxy - miny) / h
     lon, lat = Transformer.from_crs(3857, 4326, always_xy=True).transform(mx, my)
-    x, y = TRANSFORM * (col + 0.5, row + 0.5)
+    x, y = TRANSFORM @ (col + 0.5, row + 0.5)
     true_lon, true_lat = _utm_to_lonlat(x, y)
     # within one 30 m pixel (about 0.0004 degrees)
     assert abs(lon - true_lon) < 4e-4 and abs(lat - true_lat) < 3e-4
@@ -49,7 +49,7 @@ def test_overlay_bounds_cover_the_utm_footprint_and_outside_is_transparent():
     rgba = rgb_to_rgba(np.full((80, 100, 3), 200, np.uint8))
     overlay = reproject_rgba_to_mercator(rgba, UTM15, TRANSFORM)
     (south, west), (north, east) = overlay.latlon_bounds
-    corners = [TRANSFORM * (0, 0), TRANSFORM * (100, 0), TRANSFORM * (100, 80), TRANSFORM * (0, 80)]
+    corners = [TRANSFORM @ (0, 0), TRANSFORM @ (100, 0), TRANSFORM @ (100, 80), TRANSFORM @ (0, 80)]
     lons, lats = zip(*[_utm_to_lonlat(x, y) for x, y in corners])
     tol = 1e-6
     assert west <= min(lons) + tol and east >= max(lons) - tol

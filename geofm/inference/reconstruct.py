@@ -29,6 +29,25 @@ def pad_amount(size: int, window: int) -> int:
     return (window - size % window) % window
 
 
+def tl_coordinates(stack: HLSStack, spec: ModelSpec) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """EO-2.0 "TL" models: (year, day of year) per date, shape (1, T, 2), and the (lon, lat) of the stack's
+    centre, shape (1, 2). ``(None, None)`` for other models; time is None when a date is unknown (the
+    encoders are optional: pretraining dropped them for 10 % of the samples)."""
+    if not spec.encoder.coords_encoding:
+        return None, None
+    from rasterio.warp import transform as warp_transform
+
+    h, w = stack.shape
+    cx, cy = stack.transform @ (w / 2, h / 2)
+    lon, lat = warp_transform(stack.crs, "EPSG:4326", [cx], [cy])
+    location = torch.tensor([[lon[0], lat[0]]], dtype=torch.float32)
+    times = stack.times or []
+    if len(times) != stack.num_frames or any(t is None for t in times):
+        return None, location
+    temporal = torch.tensor([[[t.year, t.timetuple().tm_yday] for t in times]], dtype=torch.float32)
+    return temporal, location
+
+
 def mask_noise(num_windows: int, tokens: int, seed: int) -> torch.Tensor:
     """(num_windows, tokens) uniform noise from one seeded CPU generator: the masks are reproducible."""
     return torch.rand(num_windows, tokens, generator=torch.Generator().manual_seed(int(seed)))
@@ -53,12 +72,18 @@ def reconstruct_stack(model: nn.Module, spec: ModelSpec, stack: HLSStack, *, dev
     composed = torch.empty_like(xp)
     hidden = torch.zeros((t, hp, wp), dtype=torch.bool)
     where = "GPU" if device.type == "cuda" else "CPU"
+    temporal, location = tl_coordinates(stack, spec)
 
     def run(batch: Sequence[int]) -> None:
         idx = list(batch)
         tiles = torch.stack([xp[..., y:y + win, x0:x0 + win] for y, x0 in (origins[i] for i in idx)]).to(device)
         with torch.inference_mode(), autocast_for(device):
-            pred, mask = model(tiles, mask_ratio, noise=noise[idx].to(device))
+            coords = {}
+            if temporal is not None:
+                coords["temporal_coords"] = temporal.expand(len(idx), -1, -1).to(device)
+            if location is not None:
+                coords["location_coords"] = location.expand(len(idx), -1).to(device)
+            pred, mask = model(tiles, mask_ratio, noise=noise[idx].to(device), **coords)
         pred_img = model.unpatchify(pred.float(), t, win, win)
         mask_img = model.unpatchify(mask.float()[..., None].expand_as(pred), t, win, win)[:, 0] > 0.5
         rec = torch.where(mask_img[:, None], pred_img, tiles.float()).cpu()
