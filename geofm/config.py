@@ -275,6 +275,10 @@ ENV_MAX_AOI_KM = "GEOFM_MAX_AOI_KM"
 ENV_HTTP_TIMEOUT = "GEOFM_HTTP_TIMEOUT"  # seconds per STAC/COG request (default 30)
 ENV_HTTP_RETRIES = "GEOFM_HTTP_RETRIES"  # retries after the first try (default 3)
 ENV_CACHE_MAX_MB = "GEOFM_CACHE_MAX_MB"  # size cap of the stack cache (default 2048)
+ENV_CMR_STAC_URL = "GEOFM_CMR_STAC_URL"  # NASA CMR-STAC endpoint used for dates before Planetary Computer's HLS
+ENV_EARTHDATA_TOKEN = "EARTHDATA_TOKEN"  # bearer token for NASA Earthdata (CMR-STAC assets)
+#: Extra host names (comma-separated) that count as Earthdata hosts (a mirror, a test stand-in).
+ENV_EARTHDATA_HOSTS = "GEOFM_EARTHDATA_HOSTS"
 
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"
@@ -283,6 +287,25 @@ STAC_COLLECTIONS: dict[str, dict[str, str]] = {
     "planetary-computer": {"L30": "hls2-l30", "S30": "hls2-s30"},
     "cmr": {"L30": "HLSL30_2.0", "S30": "HLSS30_2.0"},
 }
+#: First date each service holds HLS v2 for (collection extents; Planetary Computer's record starts 2020-01-01,
+#: NASA's L30 2013-04-11 and S30 2015-11-28). Sources: ../shared/docs/hls-stac.md, the collections' `extent`.
+HLS_COVERAGE_START: dict[str, dict[str, str]] = {
+    "planetary-computer": {"L30": "2020-01-01", "S30": "2020-01-01"},
+    "cmr": {"L30": "2013-04-11", "S30": "2015-11-28"},
+}
+#: Host names (exact, or a suffix when they start with ".") whose requests may carry the Earthdata token.
+EARTHDATA_HOSTS: tuple[str, ...] = ("urs.earthdata.nasa.gov", ".earthdata.nasa.gov", ".earthdatacloud.nasa.gov")
+#: Azure blob storage host suffix (Planetary Computer assets); hrefs there are signed with SAS tokens.
+AZURE_BLOB_DOMAIN = ".blob.core.windows.net"
+#: Largest STAC page asked for (Planetary Computer serves up to 1000; one page avoids its paging quirks).
+STAC_PAGE_LIMIT = 1000
+#: Longest total wait on a throttled service (429 Retry-After, 503 ServerBusy) before giving up, seconds.
+THROTTLE_BUDGET_S: float = 60.0
+#: Concurrent Fmask reads in the clear-sky pass over many scenes (blob storage throttles bursts).
+FMASK_PASS_CONCURRENCY = 6
+#: Fmask high aerosol (bits 6-7 == 11) counts as not clear unless a caller allows it (HLS v2 known issues).
+FMASK_AEROSOL_SHIFT = 6
+FMASK_AEROSOL_HIGH = 0b11
 DEFAULT_MAX_AOI_KM: float = 50.0  # side of the largest square area, km
 
 
@@ -294,6 +317,9 @@ class RunDefaults:
 
 
 DEFAULTS = RunDefaults()
+
+#: The explore page's default dates: the last this many days (finds scenes anywhere HLS is collected).
+DEFAULT_SEARCH_DAYS: int = 90
 
 
 def get_model_spec(name_or_task: str) -> ModelSpec:

@@ -36,12 +36,21 @@ class NoScenesError(GeofmError):
     """The search found no scenes for the area and dates."""
 
 
+class CoverageError(NoScenesError):
+    """The dates lie outside what the service holds (e.g. Planetary Computer's HLS starts in 2020)."""
+
+
 class AllCloudyError(GeofmError):
     """Scenes exist but none has enough clear pixels over the area."""
 
 
 class ServiceError(GeofmError):
-    """A remote service (STAC API, COG host) failed, timed out or refused us."""
+    """A remote service (STAC API, COG host) failed, timed out or refused us; ``status_code`` is the HTTP
+    status when there was one."""
+
+    def __init__(self, message: str, hint: str = "", status_code: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status_code = status_code
 
 
 class AuthError(ServiceError):

@@ -160,8 +160,22 @@ class AOI:
         return float(self.projected().area) / 1e6
 
     def to_geojson(self) -> dict[str, Any]:
-        return shapely.geometry.mapping(self.geometry)
+        """GeoJSON geometry with RFC 7946 winding: exterior rings counter-clockwise, holes clockwise
+        (NASA CMR-STAC answers HTTP 400 to clockwise polygons, and Leaflet draws rectangles clockwise)."""
+        return shapely.geometry.mapping(_rfc7946(self.geometry))
 
     def __str__(self) -> str:
         w, s, e, n = self.bounds
         return f"({w:.4f}, {s:.4f}, {e:.4f}, {n:.4f})"
+
+
+def _rfc7946(geom: Any) -> Any:
+    """The geometry with counter-clockwise exteriors (polygons and each part of a multipolygon)."""
+    from shapely.geometry import MultiPolygon, Polygon
+    from shapely.geometry.polygon import orient
+
+    if isinstance(geom, Polygon):
+        return orient(geom, 1.0)
+    if isinstance(geom, MultiPolygon):
+        return MultiPolygon([orient(p, 1.0) for p in geom.geoms])
+    return geom
