@@ -38,7 +38,7 @@ examples:
   geofm run flood --input scene.tif --out flood.tif --png flood.png
   geofm run crops --input t1.tif --input t2.tif --input t3.tif --out crops.tif
   geofm run reconstruct --input scene.tif --out recon.tif --mask-ratio 0.75 --seed 0
-  geofm run flood --bbox -96.0 41.2 -95.9 41.3 --start 2019-03-10 --end 2019-04-30 --out flood.tif
+  geofm run flood --bbox 67.60 26.30 67.80 26.50 --start 2022-08-25 --end 2022-09-12 --out flood.tif
 """
 
 

@@ -12,6 +12,7 @@ from streamlit_folium import st_folium
 from geofm.config import DEFAULT_MAX_AOI_KM, ENV_STAC_URL
 from geofm.data.aoi import max_aoi_km
 from geofm.errors import GeofmError
+from geofm.data.signing import fresh_href
 from geofm.examples import EXAMPLES, Example
 from geofm.render import maps
 from geofm.serve import ui
@@ -151,7 +152,7 @@ def scenes_table(scenes) -> pd.DataFrame:
         "date": s.date.isoformat(), "sensor": SENSORS.get(s.sensor, s.sensor), "tile": s.tile,
         "cloud_cover": round(float(s.cloud_cover), 1),
         "clear_percent": None if s.clear_fraction is None else round(100.0 * s.clear_fraction, 1),
-        "thumbnail": s.thumbnail, "id": s.id,
+        "thumbnail": fresh_href(s.thumbnail), "id": s.id,
     } for s in scenes], columns=["date", "sensor", "tile", "cloud_cover", "clear_percent", "thumbnail", "id"])
 
 

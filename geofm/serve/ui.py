@@ -12,6 +12,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from geofm.errors import GeofmError
 from geofm.serve.progress import STAGE_TITLES
+from geofm.data.stac import default_search_dates
 from geofm.serve.runs import RunOutcome
 
 #: Session-state keys (plain keys, not widget keys, so they survive page switches).
@@ -22,7 +23,7 @@ ERRORS = "geofm_errors"  # dict: page key -> last user-facing error message
 DRAWN = "geofm_drawn_geometry"  # GeoJSON geometry the map returned (AppTest feeds this key)
 
 DEFAULT_QUERY: dict[str, Any] = {
-    "geometry": None, "start": date(2019, 3, 10), "end": date(2019, 4, 30), "max_cloud": 30.0,
+    "geometry": None, "start": None, "end": None, "max_cloud": 30.0,
     "task": "flood", "example": None, "scene_ids": (),
 }
 
@@ -30,7 +31,8 @@ DEFAULT_QUERY: dict[str, Any] = {
 def query() -> dict[str, Any]:
     """This session's search inputs (area, dates, cloud cover, task)."""
     if QUERY not in st.session_state:
-        st.session_state[QUERY] = dict(DEFAULT_QUERY)
+        start, end = default_search_dates()
+        st.session_state[QUERY] = dict(DEFAULT_QUERY, start=start, end=end)
     return st.session_state[QUERY]
 
 
