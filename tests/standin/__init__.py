@@ -24,8 +24,17 @@ from typing import Any
 import requests
 
 from tests.standin.generate import generate
-from tests.standin.server import (ACCOUNT, CONTAINER, CMR_ROOT, Fault, HostRequest, StandInHTTPServer,
-                                  StandInState, Stats, corrupt_copy)
+from tests.standin.server import (
+    ACCOUNT,
+    CMR_ROOT,
+    CONTAINER,
+    Fault,
+    HostRequest,
+    StandInHTTPServer,
+    StandInState,
+    Stats,
+    corrupt_copy,
+)
 
 DATA_HOST_IP, LOGIN_HOST_IP = "127.0.0.2", "127.0.0.3"
 
@@ -54,7 +63,7 @@ class StandIn:
         self.server, self.thread = servers[0]
 
     @classmethod
-    def start(cls, folder: str | Path, port: int = 0, host: str = "127.0.0.1") -> "StandIn":
+    def start(cls, folder: str | Path, port: int = 0, host: str = "127.0.0.1") -> StandIn:
         folder = Path(folder)
         catalog = json.loads(generate(folder).read_text())
         state = StandInState(folder, catalog)
@@ -280,7 +289,7 @@ class StandIn:
             server.server_close()
             thread.join(timeout=5)
 
-    def __enter__(self) -> "StandIn":
+    def __enter__(self) -> StandIn:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -23,11 +23,27 @@ from rasterio.features import rasterize
 from rasterio.io import MemoryFile
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
-from tests.standin.layout import (BLOCK, FLOOD_BELT, FLOOD_ELLIPSE, FMASK_ADJACENT, FMASK_CLOUD, FMASK_SHADOW,
-                                  FMASK_WATER, OVERVIEW_BLOCK, SINDH_TILE, WATER_DN, WATER_LON, SceneDate, Tile,
-                                  item_id, noise_bit, position_code, scenes)
+from tests.standin.layout import (
+    BLOCK,
+    FLOOD_BELT,
+    FLOOD_ELLIPSE,
+    FMASK_ADJACENT,
+    FMASK_CLOUD,
+    FMASK_SHADOW,
+    FMASK_WATER,
+    OVERVIEW_BLOCK,
+    SINDH_TILE,
+    WATER_DN,
+    WATER_LON,
+    SceneDate,
+    Tile,
+    item_id,
+    noise_bit,
+    position_code,
+    scenes,
+)
 
-LAYOUT_VERSION = 5
+LAYOUT_VERSION = 6
 L30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B09", "B10", "B11")
 S30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 ANGLE_ASSETS = ("SZA", "SAA", "VZA", "VAA")
@@ -128,21 +144,20 @@ def write_cog(path: Path, arr: np.ndarray, tile: Tile, nodata: float, *, scale: 
     """A COG laid out like NASA's: deflate + predictor 2, 256-px blocks, overviews (2, 4, 8) with 128-px blocks,
     the CRS without an EPSG code; written to a temporary name and renamed."""
     tmp = path.with_name(path.name + ".part")
-    with rasterio.Env(GDAL_TIFF_OVR_BLOCKSIZE=OVERVIEW_BLOCK):
-        with MemoryFile() as mem:
-            with mem.open(driver="GTiff", width=tile.size, height=tile.size, count=1, dtype=arr.dtype.name,
-                          crs=CRS.from_wkt(tile.file_wkt), transform=tile.transform, nodata=nodata) as m:
-                m.write(arr, 1)
-                if scale is not None:
-                    m.scales = (scale,)
-                    m.offsets = (0.0,)
-                    m.update_tags(1, scale_factor=str(scale), add_offset="0")
-                if tags:
-                    m.update_tags(1, **tags)
-                m.build_overviews([2, 4, 8], Resampling.nearest)
-            with mem.open() as src:
-                rasterio.shutil.copy(src, tmp, driver="GTiff", tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
-                                     compress="deflate", predictor=2, copy_src_overviews=True)
+    with rasterio.Env(GDAL_TIFF_OVR_BLOCKSIZE=OVERVIEW_BLOCK), MemoryFile() as mem:
+        with mem.open(driver="GTiff", width=tile.size, height=tile.size, count=1, dtype=arr.dtype.name,
+                      crs=CRS.from_wkt(tile.file_wkt), transform=tile.transform, nodata=nodata) as m:
+            m.write(arr, 1)
+            if scale is not None:
+                m.scales = (scale,)
+                m.offsets = (0.0,)
+                m.update_tags(1, scale_factor=str(scale), add_offset="0")
+            if tags:
+                m.update_tags(1, **tags)
+            m.build_overviews([2, 4, 8], Resampling.nearest)
+        with mem.open() as src:
+            rasterio.shutil.copy(src, tmp, driver="GTiff", tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
+                                 compress="deflate", zlevel=1, predictor=2, copy_src_overviews=True)
     tmp.replace(path)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlparse
@@ -39,10 +40,10 @@ FILTER = ["https://api.stacspec.org/v1.0.0-rc.1/item-search#filter",
 COLLECTIONS = {"hls2-l30": "HLS v2.0 Landsat (stand-in)", "hls2-s30": "HLS v2.0 Sentinel-2 (stand-in)"}
 PC_START = "2020-01-01T00:00:00Z"  # Planetary Computer's HLS v2 record starts here
 CMR_ROOT = "/stac/LPCLOUD"
-CMR_COLLECTIONS = {"HLSL30_2.0": ("HLS Landsat Operational Land Imager Surface Reflectance and TOA Brightness "
-                                  "Daily Global 30m v2.0", "2013-04-11T00:00:00.000Z"),
-                   "HLSS30_2.0": ("HLS Sentinel-2 Multi-spectral Instrument Surface Reflectance Daily Global 30m "
-                                  "v2.0", "2015-11-28T00:00:00.000Z")}
+CMR_COLLECTIONS = {"HLSL30_2.0": (("HLS Landsat Operational Land Imager Surface Reflectance and TOA Brightness "
+                                   "Daily Global 30m v2.0"), "2013-04-11T00:00:00.000Z"),
+                   "HLSS30_2.0": (("HLS Sentinel-2 Multi-spectral Instrument Surface Reflectance Daily Global 30m "
+                                   "v2.0"), "2015-11-28T00:00:00.000Z")}
 ACCOUNT, CONTAINER = "hls2euwest", "hls2"
 PC_MAX_LIMIT = 1000
 CW_POLYGON = ("The polygon boundary points are listed in the wrong order. Points must be provided in "
@@ -184,7 +185,7 @@ class Handler(BaseHTTPRequestHandler):
     # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's algorithm plus the client's
     # delayed ACK stalls every response by ~40 ms on loopback, which no production object store does.
     disable_nagle_algorithm = True
-    server: "StandInHTTPServer"
+    server: StandInHTTPServer
 
     def log_message(self, *args: Any) -> None:  # quiet
         return
@@ -661,7 +662,7 @@ def corrupt_copy(path: Path) -> Path:
 # ---------------------------------------------------------------------- search predicates
 
 def _ring_area(ring: list[list[float]]) -> float:
-    return sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in zip(ring, ring[1:])) / 2.0
+    return sum(x0 * y1 - x1 * y0 for (x0, y0, *_), (x1, y1, *_) in pairwise(ring)) / 2.0
 
 
 def _has_clockwise_ring(geom: dict[str, Any]) -> bool:
