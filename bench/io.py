@@ -35,7 +35,7 @@ from tests.standin.generate import generate  # noqa: E402
 from tests.standin.layout import DATES, TILES, item_id  # noqa: E402
 
 AREA = (-96.06, 41.30, -95.94, 41.39)  # ~10 x 10 km straddling lon -96 (both tiles)
-DATE_INDEX = 5  # 2019-07-08, S30, clear on both tiles
+DATE_INDEX = 5  # 2022-07-08, S30, clear on both tiles
 
 
 def area_block_bytes(path: Path, grid: Grid) -> int:

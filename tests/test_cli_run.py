@@ -114,7 +114,7 @@ def test_reconstruct_two_dates_is_seeded(scenes, published_weights_dir, tmp_path
 def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_path, capsys):
     out = tmp_path / "bbox.tif"
     code, stdout, _ = _run(capsys, "flood", "--bbox", "-95.94", "41.29", "-95.91", "41.31", "--start",
-                           "2019-03-10", "--end", "2019-04-30", "--max-cloud", "40", "--stac-url", standin.url,
+                           "2022-03-10", "--end", "2022-04-30", "--max-cloud", "40", "--stac-url", standin.url,
                            "--out", out, "--weights-dir", published_weights_dir, "--device", "cpu")
     assert code == 0, stdout
     with rasterio.open(out) as src:

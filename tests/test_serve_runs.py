@@ -17,16 +17,16 @@ GEOM = {"type": "Polygon", "coordinates": [[[-95.93, 41.29], [-95.9, 41.29], [-9
 
 def test_same_inputs_make_the_same_key_and_task_settings_only_count_where_they_matter(monkeypatch):
     monkeypatch.setenv("GEOFM_STAC_URL", "http://stac.example")
-    a = RunRequest.for_area("flood", GEOM, "2019-03-10", "2019-04-30", max_cloud=30, mask_ratio=0.5, seed=7)
+    a = RunRequest.for_area("flood", GEOM, "2022-03-10", "2022-04-30", max_cloud=30, mask_ratio=0.5, seed=7)
     jittered = json.loads(json.dumps(GEOM))
     jittered["coordinates"][0][0][0] += 1e-9  # below 1 cm
-    b = RunRequest.for_area("flood", jittered, "2019-03-10", "2019-04-30", max_cloud=30.0)
+    b = RunRequest.for_area("flood", jittered, "2022-03-10", "2022-04-30", max_cloud=30.0)
     assert a == b and hash(a) == hash(b)  # flood ignores mask ratio and seed
-    r1 = RunRequest.for_area("reconstruct", GEOM, "2019-03-10", "2019-04-30", max_cloud=30, mask_ratio=0.5)
-    r2 = RunRequest.for_area("reconstruct", GEOM, "2019-03-10", "2019-04-30", max_cloud=30, mask_ratio=0.75)
+    r1 = RunRequest.for_area("reconstruct", GEOM, "2022-03-10", "2022-04-30", max_cloud=30, mask_ratio=0.5)
+    r2 = RunRequest.for_area("reconstruct", GEOM, "2022-03-10", "2022-04-30", max_cloud=30, mask_ratio=0.75)
     assert r1 != r2
     monkeypatch.setenv("GEOFM_STAC_URL", "http://other.example")
-    assert RunRequest.for_area("flood", GEOM, "2019-03-10", "2019-04-30", max_cloud=30) != a
+    assert RunRequest.for_area("flood", GEOM, "2022-03-10", "2022-04-30", max_cloud=30) != a
     assert a.geometry == json.loads(canonical_json(GEOM))
 
 
