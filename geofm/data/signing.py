@@ -41,6 +41,11 @@ class BlobContainer:
 class SasToken:
     token: str
     expiry: datetime
+    fetched: float = 0.0  # time.monotonic() when it arrived
+
+    @property
+    def sig(self) -> str:
+        return parse_qs(self.token).get("sig", [""])[0]
 
     def ttl(self) -> float:
         return (self.expiry - datetime.now(timezone.utc)).total_seconds()
@@ -77,6 +82,7 @@ def strip_query(href: str) -> str:
 
 
 _TOKENS: dict[BlobContainer, SasToken] = {}
+_FETCHING: dict[BlobContainer, threading.Lock] = {}
 _LOCK = threading.Lock()
 
 
@@ -98,20 +104,35 @@ def _parse_expiry(text: str) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def sas_token(where: BlobContainer, *, fresh: bool = False) -> str:
-    """A SAS token for the container: cached, else fetched with geofm's time limit and throttling rules."""
+#: A token younger than this is reused even when it looks expired (a pre-expired token is not fetched again for
+#: every href of a page; the read's 403 asks for a fresh one).
+TOKEN_REUSE_S = 10.0
+
+
+def sas_token(where: BlobContainer, *, fresh: bool = False, refused_sig: str = "") -> str:
+    """A SAS token for the container: cached, else fetched with geofm's time limit and throttling rules.
+
+    ``fresh``: the token with signature ``refused_sig`` was refused; a cached token other than that one and
+    still valid is used, else a new one is fetched (so a 403 on many files costs one token request).
+    """
     with _LOCK:
-        cached = _TOKENS.get(where)
-    if cached is not None and not fresh and cached.ttl() >= TOKEN_MARGIN_S:
-        return cached.token
-    token = _fetch_token(where)
-    if token.ttl() >= TOKEN_MARGIN_S:
+        gate = _FETCHING.setdefault(where, threading.Lock())
+    with gate:  # one fetch per container at a time: many reads refused at once cost one token request
+        with _LOCK:
+            cached = _TOKENS.get(where)
+        if cached is not None:
+            good = cached.ttl() >= TOKEN_MARGIN_S
+            if not fresh and (good or time.monotonic() - cached.fetched < TOKEN_REUSE_S):
+                return cached.token
+            if fresh and good and cached.sig != refused_sig:
+                return cached.token
+        token = _fetch_token(where)
+        if token.ttl() < TOKEN_MARGIN_S:  # pre-expired or nearly so (reported on Planetary Computer)
+            log.warning("Planetary Computer issued a token for %s/%s that expires in %.0f s",
+                        where.account, where.container, token.ttl())
         with _LOCK:
             _TOKENS[where] = token
-    else:  # pre-expired or nearly so (reported on Planetary Computer): use it once, never cache it
-        log.warning("Planetary Computer issued a token for %s/%s that expires in %.0f s",
-                    where.account, where.container, token.ttl())
-    return token.token
+        return token.token
 
 
 def _fetch_token(where: BlobContainer) -> SasToken:
@@ -134,7 +155,7 @@ def _fetch_token(where: BlobContainer) -> SasToken:
             continue
         if resp.status_code == 200:
             body = resp.json()
-            return SasToken(str(body["token"]), _parse_expiry(body["msft:expiry"]))
+            return SasToken(str(body["token"]), _parse_expiry(body["msft:expiry"]), time.monotonic())
         if resp.status_code in (429, 503):
             wait = retry_after_s(dict(resp.headers), resp.text)
             wait = policy.backoff_s * 2 ** failures if wait is None else wait
@@ -171,7 +192,8 @@ def sign_href(href: str, *, fresh: bool = False) -> str:
     where = blob_container(href)
     if where is None:
         return href
-    return f"{strip_query(href)}?{sas_token(where, fresh=fresh)}"
+    old_sig = parse_qs(urlparse(href).query).get("sig", [""])[0]
+    return f"{strip_query(href)}?{sas_token(where, fresh=fresh, refused_sig=old_sig)}"
 
 
 def token_expired(href: str, margin_s: float = TOKEN_MARGIN_S) -> bool:
@@ -189,7 +211,7 @@ def fresh_href(href: str | None) -> str | None:
     """A signed href whose token is still good: re-signed when it has expired (e.g. thumbnails shown later)."""
     if not href or blob_container(href) is None or not token_expired(href):
         return href
-    return sign_href(href)
+    return sign_href(href, fresh=True)
 
 
 def _sign_asset_dicts(assets: Any) -> None:
