@@ -54,7 +54,7 @@ def app_url(stac_standin, published_weights_dir, tmp_path):
     port = _free_port()
     env = dict(os.environ)
     env.update(GEOFM_STAC_URL=stac_standin.url, GEOFM_WEIGHTS_DIR=str(published_weights_dir),
-               GEOFM_CACHE_DIR=str(tmp_path / "cache"), PC_SDK_SAS_URL=f"{stac_standin.url}/api/sas/v1/token",
+               GEOFM_CACHE_DIR=str(tmp_path / "cache"), PC_SDK_SAS_URL=stac_standin.sas_url,
                GEOFM_GEOCODER_URL="http://127.0.0.1:9/search", HF_HUB_OFFLINE="1")
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
@@ -117,9 +117,9 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         expect(map_frame.locator(".geofm-offline-note")).to_have_count(1, timeout=30_000)
         _shot(page, "01-explore.png")
 
-        # go to Omaha through an example, then draw our own smaller rectangle
-        page.get_by_role("button", name="Omaha flood 2019").click()
-        expect(page.get_by_text("Missouri River flood at Omaha:")).to_be_visible(timeout=30_000)
+        # go to Lake Manchar (the stand-in's Sindh tile) through an example, then draw our own smaller rectangle
+        page.get_by_role("button", name="Sindh flood 2022").click()
+        expect(page.get_by_text("Lake Manchar overflowing, Sindh, Pakistan:")).to_be_visible(timeout=30_000)
         map_frame = page.frame_locator(MAP_IFRAME).first
         expect(map_frame.locator("path.leaflet-interactive")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(800)  # let fitBounds settle
