@@ -9,17 +9,15 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geofm.config import DEFAULT_MAX_AOI_KM, ENV_STAC_URL
+from geofm.config import DEFAULT_MAX_AOI_KM, ENV_STAC_URL, TASKS
 from geofm.data.aoi import max_aoi_km
 from geofm.errors import GeofmError
 from geofm.examples import EXAMPLES, Example
 from geofm.render import maps
 from geofm.serve import ui
 from geofm.serve.geocode import geocode
-from geofm.serve.runs import TASK_TITLES, canonical_json
+from geofm.serve.runs import canonical_json
 
-TASK_PAGES: dict[str, str] = {"reconstruct": "pages/1_Reconstruction.py", "flood": "pages/2_Flood.py",
-                              "crops": "pages/3_Crops.py"}
 PLACE_VIEW = "geofm_place_view"  # [[s, w], [n, e]] to show after a place search
 LAST_DRAWING = "geofm_last_drawing_seen"
 SEARCH_MSG = "geofm_search_message"
@@ -188,13 +186,13 @@ def scenes_list() -> None:
 def task_picker(aoi) -> None:
     st.subheader("Pick a task")
     q = ui.query()
-    cols = st.columns(3)
-    for col, task in zip(cols, ("flood", "crops", "reconstruct")):
-        primary = q.get("task") == task and q.get("example") is not None
-        if col.button(TASK_TITLES[task], key=f"task-{task}", type="primary" if primary else "secondary",
+    cols = st.columns(len(TASKS))
+    for col, task in zip(cols, TASKS.values()):
+        primary = q.get("task") == task.name and q.get("example") is not None
+        if col.button(task.title, key=f"task-{task.name}", type="primary" if primary else "secondary",
                       icon=":material/arrow_forward:", disabled=aoi is None, width="stretch"):
-            q["task"] = task
-            st.switch_page(TASK_PAGES[task])
+            q["task"] = task.name
+            st.switch_page(task.page)
 
 
 def _limit_km() -> float:
@@ -209,7 +207,7 @@ def explore_page() -> None:
     take_drawn_area()
     st.title("See what a geospatial foundation model sees")
     st.caption("Draw an area on the map, find Harmonized Landsat-Sentinel-2 scenes, and run NASA/IBM's Prithvi "
-               "models on them: flood mapping, crop classification, or masked-image reconstruction.")
+               "models on them: " + ", ".join(t.title.lower() for t in TASKS.values()) + ".")
     c1, c2 = st.columns([1, 2], gap="large")
     with c1:
         place_search()

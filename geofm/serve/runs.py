@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geofm.config import ENV_STAC_URL
+from geofm.config import ENV_STAC_URL, TASKS, get_task
 from geofm.progress import Progress, null_progress
 from geofm.serve.progress import StageRecorder, StageTimes
 from geofm.serve.queue import JobQueue, gpu_queue
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
-TASK_TITLES: dict[str, str] = {"flood": "Flood mapping", "crops": "Crop classification",
-                               "reconstruct": "Reconstruction"}
+#: Heading of each task (from the registry).
+TASK_TITLES: dict[str, str] = {name: task.title for name, task in TASKS.items()}
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class RunRequest:
     mask_ratio: float = 0.75
     seed: int = 0
     upload_digest: str = ""  # sha256 of the uploaded files, in order
-    model: str = ""  # reconstruct: registry name of the masked autoencoder ("" = the task's default)
+    model: str = ""  # masking tasks: registry name of the masked autoencoder ("" = the task's default)
     stac_url: str = ""
     weights_dir: str = ""
 
@@ -50,7 +50,7 @@ class RunRequest:
         return cls(task=task, geometry_json=canonical_json(geometry), start=str(start), end=str(end),
                    max_cloud=float(max_cloud), scene_ids=tuple(scene_ids),
                    mask_ratio=_task_mask_ratio(task, mask_ratio), seed=_task_seed(task, seed),
-                   model=model if task == "reconstruct" else "",
+                   model=_task_model(task, model),
                    stac_url=os.environ.get(ENV_STAC_URL, ""), weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
 
     @classmethod
@@ -61,7 +61,7 @@ class RunRequest:
         for name, content in files:
             digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
         return cls(task=task, upload_digest=digest.hexdigest(), mask_ratio=_task_mask_ratio(task, mask_ratio),
-                   seed=_task_seed(task, seed), model=model if task == "reconstruct" else "",
+                   seed=_task_seed(task, seed), model=_task_model(task, model),
                    weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
 
     @property
@@ -70,11 +70,15 @@ class RunRequest:
 
 
 def _task_mask_ratio(task: str, mask_ratio: float) -> float:
-    return round(float(mask_ratio), 4) if task == "reconstruct" else 0.0
+    return round(float(mask_ratio), 4) if get_task(task).masking else 0.0
 
 
 def _task_seed(task: str, seed: int) -> int:
-    return int(seed) if task == "reconstruct" else 0
+    return int(seed) if get_task(task).masking else 0
+
+
+def _task_model(task: str, model: str) -> str:
+    return model if get_task(task).masking else ""
 
 
 def canonical_json(obj: Any) -> str:
@@ -145,16 +149,8 @@ def results_cache() -> ResultCache:
 def _run_model(task: str, stack: HLSStack, request: RunRequest, progress: Progress):
     from geofm import pipeline
 
-    if task == "flood":
-        return pipeline.run_flood(stack, progress=progress)
-    if task == "crops":
-        return pipeline.run_crops(stack, progress=progress)
-    if task == "reconstruct":
-        return pipeline.run_reconstruction(stack, mask_ratio=request.mask_ratio, seed=request.seed,
-                                           progress=progress, model=request.model or "reconstruct")
-    from geofm.errors import InputError
-
-    raise InputError(f"Unknown task {task!r}; choose flood, crops or reconstruct.")
+    return pipeline.run_task(task, stack, mask_ratio=request.mask_ratio, seed=request.seed,
+                             model=request.model or None, progress=progress)
 
 
 def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder, queue: JobQueue):

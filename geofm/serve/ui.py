@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from geofm.config import TASKS, TaskSpec
 from geofm.errors import GeofmError
 from geofm.serve.progress import STAGE_TITLES
 from geofm.serve.runs import RunOutcome
@@ -23,7 +24,7 @@ DRAWN = "geofm_drawn_geometry"  # GeoJSON geometry the map returned (AppTest fee
 
 DEFAULT_QUERY: dict[str, Any] = {
     "geometry": None, "start": date(2019, 3, 10), "end": date(2019, 4, 30), "max_cloud": 30.0,
-    "task": "flood", "example": None, "scene_ids": (),
+    "task": next(iter(TASKS)), "example": None, "scene_ids": (),
 }
 
 
@@ -72,11 +73,6 @@ def user_message(err: GeofmError) -> str:
     for cli, app in _APP_WORDS.items():
         text = text.replace(cli, app)
     return text
-
-
-def show_error(err: GeofmError) -> None:
-    """One clear message, never a traceback."""
-    st.error(user_message(err), icon=":material/error:")
 
 
 def show_last_error(page: str) -> None:
@@ -184,15 +180,15 @@ def weights_problem(task: str) -> str | None:
     return None
 
 
-def installed_mae_models() -> list[tuple[str, str]]:
-    """(registry name, title) of the task default and every other masked autoencoder whose weights are here."""
-    from geofm.config import MODELS, TASK_MODELS
+def installed_models(task: TaskSpec) -> list[tuple[str, str]]:
+    """(registry name, title) of the task's default model and every other model of its kind whose weights are here."""
+    from geofm.config import MODELS
     from geofm.models import resolve_weights
 
-    default = TASK_MODELS["reconstruct"]
+    default = task.model
     found = [(default, MODELS[default].title)]
     for name, spec in MODELS.items():
-        if spec.kind != "mae" or name == default:
+        if spec.kind != task.model_kind or name == default:
             continue
         try:
             resolve_weights(spec)

@@ -6,7 +6,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from geofm.config import HLS_RESOLUTION_M
+from geofm.config import HLS_RESOLUTION_M, get_task
 from geofm.errors import InputError
 
 ENV_MAX_UPLOAD_MB = "GEOFM_MAX_UPLOAD_MB"
@@ -37,10 +37,10 @@ def check_files(files: list[tuple[str, bytes]], task: str) -> None:
                              hint="Crop the GeoTIFF to a smaller area first (e.g. gdal_translate -projwin).")
         if not content:
             raise InputError(f"{name} is empty.")
-    if task == "crops" and len(files) not in (1, 3):
-        raise InputError(f"Crop classification takes 3 files (one per date) or one 18-band file; got {len(files)}.")
-    if task == "flood" and len(files) != 1:
-        raise InputError(f"Flood mapping takes one 6-band file; got {len(files)}.")
+    spec = get_task(task)
+    lo, hi = spec.date_span()
+    if len(files) != 1 and not lo <= len(files) <= hi:  # one file may hold every date (6 bands per date)
+        raise InputError(f"{spec.title} takes {spec.upload_help}; got {len(files)} files.")
 
 
 def check_raster_size(shape: tuple[int, int]) -> None:

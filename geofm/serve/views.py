@@ -13,7 +13,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 from streamlit_folium import st_folium
 
-from geofm.config import HLS_NODATA
+from geofm.config import HLS_NODATA, TaskSpec, get_task
 from geofm.progress import Progress, null_progress
 from geofm.render import maps
 from geofm.render.preview import colorize_classes, stretch_rgb
@@ -70,19 +70,19 @@ def render_views(outcome: RunOutcome, progress: Progress = null_progress) -> dic
         views["rgb"] = [true_colour(outcome, t) for t in range(frames)]
         views["rgb_overlay"] = _overlay(rgb_to_rgba(views["rgb"][-1], (outcome.stack.data[-1] != HLS_NODATA).all(0)),
                                         outcome)
+        task = get_task(outcome.request.task)
         rgba = colorize_classes(result.classes, result.class_colors)
-        if outcome.request.task == "flood":
+        if task.see_through:
             rgba = rgba.copy()
-            rgba[result.classes == 0, 3] = 0  # "no water" stays see-through: the true colour shows
+            rgba[np.isin(result.classes, task.see_through), 3] = 0  # the true colour shows through
         views["class_overlay"] = _overlay(rgba, outcome)
         views["table"] = class_area_table(result)
-        if outcome.request.task == "flood":
-            views["water"] = water_summary(result)
+        if task.view == "target":
+            views["target"] = water_summary(result, task.target_class)
         progress("render", "Preparing downloads (GeoTIFF, PNG, GeoJSON)", None)
         views["cog"] = _write_bytes(write_class_map_cog, result)
         views["png"] = png_bytes(colorize_classes(result.classes, result.class_colors))
-        skip = (0,) if outcome.request.task == "flood" else ()
-        views["geojson"] = class_polygons_geojson(result, skip_classes=skip)
+        views["geojson"] = class_polygons_geojson(result, skip_classes=task.see_through)
     elif isinstance(result, ReconstructionResult):
         valid = outcome.stack.valid
         has_data = [(outcome.stack.data[t] != HLS_NODATA).all(axis=0) for t in range(frames)]
@@ -169,34 +169,39 @@ def run_facts(outcome: RunOutcome) -> None:
     st.caption(" · ".join(bits))
 
 
-def show_flood(outcome: RunOutcome, *, key: str) -> None:
-    """Water overlay with legend and opacity, water area, split view, downloads."""
+def show_target(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
+    """One target class (water, burn scar) over the true colour: its area, legend, opacity, split view."""
     views = render_views(outcome)
-    water = views["water"]
+    target = views["target"]
+    result: SegmentationResult = outcome.result  # type: ignore[assignment]
+    layer = task.layer
     c1, c2, c3 = st.columns(3)
-    c1.metric("Water area", f"{water.water_km2:.2f} km²")
-    c2.metric("Share of the clear area", f"{water.water_percent:.1f} %")
-    c3.metric("Clear area (no cloud, no gaps)", f"{water.clear_km2:.2f} km²")
-    opacity = st.slider("Water layer opacity", 0.0, 1.0, 0.7, 0.05, key=f"{key}-opacity")
-    water_color = hex_color(outcome.result.class_colors[1])
-    legend([("Water / flood", water_color), ("No water (true colour shows through)", "transparent"),
-            ("Area outline", "#e8590c")], title="Legend")
-    view = st.segmented_control("View", ["Water on the map", "Side by side: true colour | water"],
-                                default="Water on the map", key=f"{key}-view", label_visibility="collapsed")
-    if view == "Side by side: true colour | water":
+    c1.metric(task.target_label, f"{target.water_km2:.2f} km²")
+    c2.metric("Share of the clear area", f"{target.water_percent:.1f} %")
+    c3.metric("Clear area (no cloud, no gaps)", f"{target.clear_km2:.2f} km²")
+    opacity = st.slider(f"{layer} layer opacity", 0.0, 1.0, 0.7, 0.05, key=f"{key}-opacity")
+    items = [(result.class_names[k], hex_color(result.class_colors[k])) for k in range(len(result.class_names))
+             if k not in task.see_through]
+    items += [(f"{result.class_names[k]} (true colour shows through)", "transparent") for k in task.see_through]
+    legend(items + [("Area outline", "#e8590c")], title=task.legend)
+    on_map, side = f"{layer} on the map", f"Side by side: true colour | {layer.lower()}"
+    view = st.segmented_control("View", [on_map, side], default=on_map, key=f"{key}-view",
+                                label_visibility="collapsed")
+    if view == side:
         dual = maps.dual_map(bounds=views["rgb_overlay"].latlon_bounds)
         maps.add_overlay(dual.m1, views["rgb_overlay"], name="True colour")
         if outcome.request.geometry:
             maps.add_area_outline(dual.m1, outcome.request.geometry)
         maps.add_overlay(dual.m2, views["rgb_overlay"], name="True colour")
-        maps.add_overlay(dual.m2, views["class_overlay"], name="Water", opacity=opacity)
+        maps.add_overlay(dual.m2, views["class_overlay"], name=layer, opacity=opacity)
         if outcome.request.geometry:
             maps.add_area_outline(dual.m2, outcome.request.geometry)
         show_static_map(dual, height=MAP_HEIGHT)
-        st.caption("Left: true colour. Right: the model's water map. The two maps pan and zoom together.")
+        st.caption(f"Left: true colour. Right: the model's {layer.lower()} map. The two maps pan and zoom "
+                   "together.")
     else:
         result_map(outcome, [(views["rgb_overlay"], f"True colour {views['labels'][-1]}", 1.0, True),
-                             (views["class_overlay"], "Water", opacity, True)], key=f"{key}-map")
+                             (views["class_overlay"], layer, opacity, True)], key=f"{key}-map")
     downloads(outcome, views, key=key)
     run_facts(outcome)
 
@@ -212,18 +217,19 @@ def class_bar_chart(table: pd.DataFrame) -> alt.Chart:
     ).properties(height=28 * len(table))
 
 
-def show_crops(outcome: RunOutcome, *, key: str) -> None:
-    """The three dates, the class map with the 13-class legend, area per class table and chart."""
+def show_classes(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
+    """The dates seen, the class map with its legend, area per class table and chart."""
     views = render_views(outcome)
-    st.markdown("**The three dates the model saw**")
+    n = len(views["rgb"])
+    st.markdown("**The date the model saw**" if n == 1 else f"**The {n} dates the model saw**")
     cols = st.columns(len(views["rgb"]))
     for col, rgb, label in zip(cols, views["rgb"], views["labels"]):
         col.image(rgb, caption=label, width="stretch")
     opacity = st.slider("Class layer opacity", 0.0, 1.0, 0.85, 0.05, key=f"{key}-opacity")
     table: pd.DataFrame = views["table"]
-    legend(list(zip(table["class"], table["colour"])), title="Crop classes")
+    legend(list(zip(table["class"], table["colour"])), title=task.legend)
     result_map(outcome, [(views["rgb_overlay"], f"True colour {views['labels'][-1]}", 1.0, True),
-                         (views["class_overlay"], "Crop classes", opacity, True)], key=f"{key}-map")
+                         (views["class_overlay"], task.layer, opacity, True)], key=f"{key}-map")
     c1, c2 = st.columns([1, 1])
     with c1:
         st.markdown("**Area per class**")
@@ -238,7 +244,7 @@ def show_crops(outcome: RunOutcome, *, key: str) -> None:
     run_facts(outcome)
 
 
-def show_reconstruction(outcome: RunOutcome, *, key: str) -> None:
+def show_reconstruction(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
     """Original / masked / reconstructed per date, the reconstruction on the map, error per band."""
     views = render_views(outcome)
     result: ReconstructionResult = outcome.result  # type: ignore[assignment]
@@ -267,6 +273,9 @@ def show_reconstruction(outcome: RunOutcome, *, key: str) -> None:
 
 
 def show_outcome(outcome: RunOutcome, *, key: str) -> None:
-    """The views for whichever task produced ``outcome``."""
-    {"flood": show_flood, "crops": show_crops, "reconstruct": show_reconstruction}[outcome.request.task](
-        outcome, key=key)
+    """The views for whichever task produced ``outcome`` (its registry ``view``)."""
+    task = get_task(outcome.request.task)
+    VIEWS[task.view](outcome, task, key=key)
+
+
+VIEWS = {"target": show_target, "classes": show_classes, "reconstruction": show_reconstruction}
