@@ -37,10 +37,12 @@ def geocode(query: str, *, url: str | None = None, timeout_s: float = TIMEOUT_S)
                                 timeout=timeout_s)
         response.raise_for_status()
         hits = response.json()
-    except (requests.RequestException, ValueError):
+    except (requests.RequestException, ValueError) as err:
+        response = getattr(err, "response", None)
         raise ServiceError(
             "Place search is unavailable: the geocoder (OpenStreetMap Nominatim) could not be reached.",
             hint="It needs internet access. Pan and zoom the map by hand or pick an example instead.",
+            status_code=getattr(response, "status_code", None),
         ) from None
     if not hits:
         raise InputError(f"No place called {query!r} was found.", hint="Try a larger town or add the country.")
