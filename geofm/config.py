@@ -408,6 +408,13 @@ ENV_MAX_AOI_KM = "GEOFM_MAX_AOI_KM"
 ENV_HTTP_TIMEOUT = "GEOFM_HTTP_TIMEOUT"  # seconds per STAC/COG request (default 30)
 ENV_HTTP_RETRIES = "GEOFM_HTTP_RETRIES"  # retries after the first try (default 3)
 ENV_CACHE_MAX_MB = "GEOFM_CACHE_MAX_MB"  # size cap of the stack cache (default 2048)
+ENV_MAX_UPLOAD_MB = "GEOFM_MAX_UPLOAD_MB"  # largest uploaded file in MB (default 200)
+ENV_BASEMAP = "GEOFM_BASEMAP"  # osm (default) or none
+ENV_GEOCODER_URL = "GEOFM_GEOCODER_URL"  # Nominatim-compatible /search endpoint
+ENV_APP_CACHE_RUNS = "GEOFM_APP_CACHE_RUNS"  # results the app keeps for all sessions (default 16)
+ENV_EARTHDATA_TOKEN = "EARTHDATA_TOKEN"  # bearer token for NASA Earthdata (CMR-STAC assets)
+NOMINATIM_URL = "https://nominatim.openstreetmap.org/search"
+# Read them through geofm.settings.settings(), never os.environ.
 
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"

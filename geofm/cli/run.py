@@ -85,7 +85,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output GeoTIFF (see below)")
     p.add_argument("--png", type=Path, help="also write a PNG preview")
     p.add_argument("--probabilities", type=Path, metavar="FILE",
-                   help=f"{_class_tasks()}: also write the per-class probabilities (float32 GeoTIFF, one band per class)")
+                   help=f"{_class_tasks()}: also write the per-class probabilities (float32 GeoTIFF, "
+                        "one band per class)")
     p.add_argument("--mask-ratio", type=float, default=None,
                    help=f"{_masking_tasks()}: share of patches hidden, 0 to <1 (default {DEFAULTS.mask_ratio})")
     p.add_argument("--model", default=None, metavar="NAME",
@@ -224,7 +225,7 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
-        seg = pipeline.run_task(args.task, stack, probabilities=args.probabilities is not None, **common)
+        seg = pipeline.run_segmentation(args.task, stack, probabilities=args.probabilities is not None, **common)
         write_class_map_cog(seg, args.out)
         if args.probabilities is not None:
             write_probabilities_cog(seg, args.probabilities)

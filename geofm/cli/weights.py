@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from geofm.config import ENV_WEIGHTS_DIR, MODELS, TASK_MODELS, TASKS, get_model_spec
 from geofm.errors import GeofmError
+from geofm.settings import settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,7 +38,7 @@ def _list(args: argparse.Namespace) -> int:
     from geofm.models.weights import resolve_weights
 
     tasks = {model: task for task, model in TASK_MODELS.items()}
-    env_dir = os.environ.get(ENV_WEIGHTS_DIR)
+    env_dir = settings().weights_dir
     print(f"{ENV_WEIGHTS_DIR}={env_dir or '(not set)'}")
     for name, spec in MODELS.items():
         try:

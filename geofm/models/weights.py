@@ -22,6 +22,7 @@ from geofm.config import ENV_WEIGHTS_DIR, ModelSpec, SegmenterConfig, ViTConfig
 from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
 from geofm.models.checkpoints import load_checkpoint
 from geofm.models.factory import as_spec, empty_model
+from geofm.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +99,14 @@ def find_in_hf_cache(spec: ModelSpec) -> Path | None:
 
 
 def _in_folders(path: Path, weights_dir: str | Path | None) -> bool:
-    folders = [Path(d).expanduser().resolve() for d in (weights_dir, os.environ.get(ENV_WEIGHTS_DIR)) if d]
+    folders = [Path(d).expanduser().resolve() for d in (weights_dir, settings().weights_dir) if d]
     return Path(path).resolve().parent in folders
 
 
 def resolve_weights(spec: ModelSpec | str, weights_dir: str | Path | None = None) -> Path:
     """Path of the spec's weights file on this machine; WeightsNotFoundError when it is nowhere."""
     spec = as_spec(spec)
-    folders = [Path(d) for d in (weights_dir, os.environ.get(ENV_WEIGHTS_DIR)) if d]
+    folders = [Path(d) for d in (weights_dir, settings().weights_dir) if d]
     for folder in folders:
         found = find_in_folder(spec, folder)
         if found:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geofm.config import DEFAULT_MAX_AOI_KM, ENV_STAC_URL, TASKS
+from geofm.config import DEFAULT_MAX_AOI_KM, TASKS
 from geofm.data.aoi import max_aoi_km
 from geofm.errors import GeofmError
 from geofm.examples import EXAMPLES, Example
@@ -17,6 +16,7 @@ from geofm.render import maps
 from geofm.serve import ui
 from geofm.serve.geocode import geocode
 from geofm.serve.runs import canonical_json
+from geofm.settings import settings
 
 PLACE_VIEW = "geofm_place_view"  # [[s, w], [n, e]] to show after a place search
 LAST_DRAWING = "geofm_last_drawing_seen"
@@ -129,7 +129,7 @@ def find_scenes(aoi) -> None:
     try:
         panel("search", f"HLS scenes {ui.fmt_date(q['start'])} to {ui.fmt_date(q['end'])}", None)
         scenes = search_hls(aoi, q["start"], q["end"], max_cloud=q["max_cloud"],
-                            stac_url=os.environ.get(ENV_STAC_URL) or None)
+                            stac_url=settings().stac_url)
         panel("read", f"cloud masks of {len(scenes)} scenes over the area", 0.0)
         fill_clear_fractions(scenes, aoi, progress=panel)
     except GeofmError as err:

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geofm.config import ENV_STAC_URL, TASKS, get_task
+from geofm.config import TASKS, get_task
 from geofm.progress import Progress, null_progress
 from geofm.serve.progress import StageRecorder, StageTimes
 from geofm.serve.queue import JobQueue, gpu_queue
+from geofm.settings import settings
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
 #: Heading of each task (from the registry).
@@ -51,7 +51,7 @@ class RunRequest:
                    max_cloud=float(max_cloud), scene_ids=tuple(scene_ids),
                    mask_ratio=_task_mask_ratio(task, mask_ratio), seed=_task_seed(task, seed),
                    model=_task_model(task, model),
-                   stac_url=os.environ.get(ENV_STAC_URL, ""), weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
+                   stac_url=settings().stac_url, weights_dir=_weights_dir())
 
     @classmethod
     def for_upload(cls, task: str, files: list[tuple[str, bytes]], *, mask_ratio: float = 0.75,
@@ -62,11 +62,16 @@ class RunRequest:
             digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
         return cls(task=task, upload_digest=digest.hexdigest(), mask_ratio=_task_mask_ratio(task, mask_ratio),
                    seed=_task_seed(task, seed), model=_task_model(task, model),
-                   weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
+                   weights_dir=_weights_dir())
 
     @property
     def geometry(self) -> dict | None:
         return json.loads(self.geometry_json) if self.geometry_json else None
+
+
+def _weights_dir() -> str:
+    folder = settings().weights_dir
+    return str(folder) if folder else ""
 
 
 def _task_mask_ratio(task: str, mask_ratio: float) -> float:
@@ -138,12 +143,17 @@ class ResultCache:
             self._items.clear()
 
 
-_CACHE = ResultCache(maxsize=int(os.environ.get("GEOFM_APP_CACHE_RUNS", "16")))
+_CACHE: ResultCache | None = None
+_CACHE_LOCK = threading.Lock()
 
 
 def results_cache() -> ResultCache:
-    """The process-wide results cache shared by all sessions."""
-    return _CACHE
+    """The process-wide results cache shared by all sessions (size: setting GEOFM_APP_CACHE_RUNS)."""
+    global _CACHE
+    with _CACHE_LOCK:
+        if _CACHE is None:
+            _CACHE = ResultCache(maxsize=settings().app_cache_runs)
+        return _CACHE
 
 
 def _run_model(task: str, stack: HLSStack, request: RunRequest, progress: Progress):
@@ -171,7 +181,7 @@ def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: 
     from geofm.data import AOI, load_task_stack
 
     recorder = StageRecorder(progress)
-    aoi = AOI.from_geojson(request.geometry)
+    aoi = AOI.from_geojson(request.geometry or {})
     stack, scenes = load_task_stack(request.task, aoi, request.start, request.end, max_cloud=request.max_cloud,
                                     stac_url=request.stac_url or None, scene_ids=list(request.scene_ids) or None,
                                     progress=recorder)

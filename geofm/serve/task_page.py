@@ -84,8 +84,9 @@ def task_page(name: str) -> None:
                                       max_cloud=q["max_cloud"], scene_ids=scene_ids, mask_ratio=mask_ratio,
                                       seed=seed, model=model)
     if st.button(f"Run {spec.title.lower()}", type="primary", disabled=request is None,
-                 icon=":material/play_arrow:", key=f"{page}-run"):
-        execute(page, request, lambda panel: run_area(request, progress=panel))
+                 icon=":material/play_arrow:", key=f"{page}-run") and request is not None:
+        area_request = request
+        execute(page, area_request, lambda panel: run_area(area_request, progress=panel))
     ui.show_last_error(page)
 
     outcome = ui.outcomes().get(page)

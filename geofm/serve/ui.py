@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import date
@@ -14,6 +15,8 @@ from geofm.config import TASKS, TaskSpec
 from geofm.errors import GeofmError
 from geofm.serve.progress import STAGE_TITLES
 from geofm.serve.runs import RunOutcome
+
+log = logging.getLogger(__name__)
 
 #: Session-state keys (plain keys, not widget keys, so they survive page switches).
 QUERY = "geofm_query"  # dict: geometry, start, end, max_cloud, task, example, scene_ids
@@ -68,7 +71,15 @@ _APP_WORDS = {"(--max-cloud)": "(the cloud-cover slider on the Explore page)",
 
 
 def user_message(err: GeofmError) -> str:
-    """The error's sentence, with command-line option names replaced by the app's controls."""
+    """The error's sentence, with command-line option names replaced by the app's controls.
+
+    A bad operator setting is logged for the operator; the user only learns that the server is misconfigured.
+    """
+    from geofm.settings import SettingsError
+
+    if isinstance(err, SettingsError):
+        log.error("bad setting: %s", err)
+        return "This server is misconfigured, so this cannot run now. The operator's log says why."
     text = err.user_message()
     for cli, app in _APP_WORDS.items():
         text = text.replace(cli, app)
@@ -88,7 +99,7 @@ class ProgressPanel:
         self.status = st.status(label, expanded=True)
         self._lines: dict[str, Any] = {}
         self._started: dict[str, float] = {}
-        self._bar = None
+        self._bar: Any = None
         self._current: str | None = None
         self._ctx = get_script_run_ctx()
         self._lock = threading.RLock()

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 from geofm.config import HLS_RESOLUTION_M, get_task
 from geofm.errors import InputError
-
-ENV_MAX_UPLOAD_MB = "GEOFM_MAX_UPLOAD_MB"
-DEFAULT_MAX_UPLOAD_MB = 200.0
-
+from geofm.settings import settings
 
 def max_upload_mb() -> float:
-    """Largest accepted file in MB (env GEOFM_MAX_UPLOAD_MB; Streamlit's server.maxUploadSize caps it too)."""
-    return float(os.environ.get(ENV_MAX_UPLOAD_MB, DEFAULT_MAX_UPLOAD_MB))
+    """Largest accepted file in MB (setting GEOFM_MAX_UPLOAD_MB; Streamlit's server.maxUploadSize caps it too)."""
+    return settings().max_upload_mb
 
 
 def max_side_px() -> int:
@@ -79,5 +75,6 @@ def check_raster_files(paths: list[Path]) -> None:
         except RasterioIOError:
             name = Path(path).name.split("_", 1)[-1]
             raise InputError(f"{name} is not a readable GeoTIFF.",
-                             hint="Upload a GeoTIFF with the six HLS bands (Blue, Green, Red, NIR, SWIR 1, SWIR 2).") from None
+                             hint="Upload a GeoTIFF with the six HLS bands (Blue, Green, Red, NIR, SWIR 1, "
+                                  "SWIR 2).") from None
         check_raster_size(shape)

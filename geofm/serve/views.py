@@ -30,7 +30,8 @@ MAP_HEIGHT = 520
 
 def _frame_label(outcome: RunOutcome, t: int) -> str:
     times = outcome.stack.times
-    when = times[t].date().isoformat() if t < len(times) and times[t] is not None else f"date {t + 1}"
+    moment = times[t] if t < len(times) else None
+    when = moment.date().isoformat() if moment is not None else f"date {t + 1}"
     if t < len(outcome.scenes):
         sensor = {"L30": "Landsat", "S30": "Sentinel-2"}.get(outcome.scenes[t].sensor, outcome.scenes[t].sensor)
         return f"{when} ({sensor})"
@@ -266,7 +267,8 @@ def show_reconstruction(outcome: RunOutcome, task: TaskSpec, *, key: str) -> Non
     st.markdown("**Error per band** over the hidden pixels (surface reflectance, 0–1)")
     table: pd.DataFrame = views["errors"]
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"band": "Band", "mean_abs_error": st.column_config.NumberColumn("Mean abs. error", format="%.4f"),
+                 column_config={"band": "Band",
+                                "mean_abs_error": st.column_config.NumberColumn("Mean abs. error", format="%.4f"),
                                 "rmse": st.column_config.NumberColumn("RMSE", format="%.4f"), "pixels": "Pixels"})
     downloads(outcome, views, key=key)
     run_facts(outcome)
