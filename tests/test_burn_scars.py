@@ -153,4 +153,4 @@ def test_app_burn_scar_page_numbers_match_the_result(env):
     assert metric(at, "Share of the clear area") == f"{100 * burnt_km2 / clear_km2:.1f} %"
     assert "Burn scar" in texts(at) and "Unburnt land (true colour shows through)" in texts(at)
     assert [b.label for b in at.get("download_button")] == ["GeoTIFF (COG)", "PNG image", "GeoJSON polygons"]
-    assert outcome.views["geojson"]  # polygons of the burn scars (unburnt land left out)
+    assert outcome.views.geojson  # polygons of the burn scars (unburnt land left out)

@@ -16,6 +16,7 @@ from typing import Any
 
 from geofm.config import TASKS, get_task
 from geofm.progress import Progress, null_progress
+from geofm.render.products import Products
 from geofm.serve.progress import StageRecorder, StageTimes
 from geofm.serve.queue import JobQueue, gpu_queue
 from geofm.settings import settings
@@ -100,6 +101,13 @@ def canonical_json(obj: Any) -> str:
 
 
 @dataclass
+class Rendered:
+    """A slot for an outcome's rendered products, shared by the outcome and its cached copies."""
+
+    products: Products | None = None
+
+
+@dataclass
 class RunOutcome:
     """A finished run: the model result, the input stack it saw, the scenes used and the stage times."""
 
@@ -108,7 +116,16 @@ class RunOutcome:
     stack: HLSStack
     scenes: list = field(default_factory=list)  # geofm.data.Scene, one per frame (empty for uploads)
     times: StageTimes = field(default_factory=StageTimes)
-    views: dict[str, Any] = field(default_factory=dict)  # rendered products, filled once by the app
+    rendered: Rendered = field(default_factory=lambda: Rendered())  # shared with the cached copies
+
+    @property
+    def views(self) -> Products | None:
+        """The rendered products (None until the app renders them once)."""
+        return self.rendered.products
+
+    @views.setter
+    def views(self, products: Products | None) -> None:
+        self.rendered.products = products
     from_cache: bool = False
 
 
@@ -213,4 +230,4 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
 def _cached_copy(outcome: RunOutcome) -> RunOutcome:
     """The cached outcome, marked as coming from the cache (shares arrays and rendered views)."""
     return RunOutcome(request=outcome.request, result=outcome.result, stack=outcome.stack,
-                      scenes=outcome.scenes, times=outcome.times, views=outcome.views, from_cache=True)
+                      scenes=outcome.scenes, times=outcome.times, rendered=outcome.rendered, from_cache=True)

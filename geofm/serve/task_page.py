@@ -14,7 +14,7 @@ from geofm.serve.runs import RunOutcome, RunRequest, run_area
 
 def finish_run(outcome: RunOutcome, panel: ui.ProgressPanel) -> RunOutcome:
     """Render the views once (timed as the render stage) and close the progress panel."""
-    if not outcome.views:
+    if outcome.views is None:
         started = time.perf_counter()
         views.render_views(outcome, panel)
         outcome.times.seconds["render"] = time.perf_counter() - started
