@@ -93,3 +93,19 @@ def test_the_cli_offers_every_task():
     run.add_parser(parser.add_subparsers())
     action = next(a for a in parser._subparsers._group_actions[0].choices["run"]._actions if a.dest == "task")
     assert list(action.choices) == list(TASKS)
+
+
+def test_public_api_is_exported_lazily():
+    import subprocess
+    import sys
+
+    import geofm
+    from geofm import pipeline
+
+    assert geofm.run_task is pipeline.run_task and geofm.TASKS is TASKS
+    assert set(geofm.__all__) <= set(dir(geofm)) | {"__version__"}
+    code = "import sys, geofm; print('torch' in sys.modules, 'streamlit' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+    with pytest.raises(AttributeError):
+        geofm.no_such_thing  # noqa: B018
