@@ -330,6 +330,16 @@ class TaskSpec:
         lo, hi = self.date_span(model)
         return f"{lo} date{'s' if lo > 1 else ''}" if lo == hi else f"{lo} to {hi} dates"
 
+    def check_dates(self, n: int, model: ModelSpec | None = None) -> None:
+        """InputError when this task (with ``model``) does not take ``n`` dates: the one date-count check."""
+        lo, hi = self.date_span(model)
+        if lo <= n <= hi:
+            return
+        from geofm.errors import InputError
+
+        want = f"{lo} date(s) ({6 * lo} bands in all)" if lo == hi else f"{lo} to {hi} dates (6 bands per date)"
+        raise InputError(f"{self.name} takes {want}; the input has {n} ({6 * n} bands).")
+
     @property
     def model_kind(self) -> str:
         return MODELS[self.model].kind

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from geofm.config import DEFAULTS, TASKS, ModelSpec, TaskSpec, get_model_spec, get_task, models_of_kind
+from geofm.config import DEFAULTS, TASKS, ModelSpec, get_model_spec, get_task, models_of_kind
 from geofm.errors import InputError
 from geofm.inference.device import resolve_device, tune_for_device
 from geofm.inference.fold import fold_segmenter
@@ -63,18 +63,14 @@ def run_segmentation(task: str, stack: HLSStack, *, weights_dir: str | Path | No
         raise InputError(f"{spec.title} does not make a class map.")
     dev = resolve_device(device)
     model_spec = get_model_spec(spec.model)
-    check_dates(spec, stack.num_frames, model_spec)
+    spec.check_dates(stack.num_frames, model_spec)
     progress("infer", f"loading {model_spec.title}", None)
     model, model_spec = get_model(model_spec.name, weights_dir=weights_dir, device=dev)
     return segment_stack(model, model_spec, stack, device=dev, batch_size=batch_size,
                          probabilities=probabilities, progress=progress)
 
 
-def check_dates(task: TaskSpec, n: int, model: ModelSpec | None = None) -> None:
-    """InputError when ``task`` (with ``model``) does not take ``n`` dates."""
-    lo, hi = task.date_span(model)
-    if not lo <= n <= hi:
-        raise InputError(f"{task.title} takes {task.dates_text(model)} (6 bands per date); the input has {n}.")
+
 
 
 def run_flood(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
@@ -109,7 +105,7 @@ def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_rat
     if spec.kind != task_spec.model_kind:
         raise InputError(f"{spec.name} is not a masked autoencoder; {task_spec.title.lower()} takes one of "
                          f"{', '.join(models_of_kind(task_spec.model_kind))}.")
-    check_dates(task_spec, stack.num_frames, spec)
+    task_spec.check_dates(stack.num_frames, spec)
     progress("infer", f"loading {spec.title}", None)
     net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
     return reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,

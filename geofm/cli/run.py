@@ -150,16 +150,9 @@ def _load_stack(args: argparse.Namespace) -> HLSStack:
         aoi = AOI.from_bbox(*args.bbox)
         stack, _scenes = load_task_stack(args.task, aoi, args.start, args.end, max_cloud=args.max_cloud,
                                          stac_url=args.stac_url, scene_ids=args.scene or None, progress=_note)
-    _check_dates(get_task(args.task), stack.num_frames, args.model)
+    task = get_task(args.task)
+    task.check_dates(stack.num_frames, get_model_spec(args.model or task.model))
     return stack
-
-
-def _check_dates(task: TaskSpec, n: int, model: str | None) -> None:
-    spec = get_model_spec(model or task.model)
-    lo, hi = task.date_span(spec)
-    if not lo <= n <= hi:
-        want = f"{lo} date(s) ({6 * lo} bands in all)" if lo == hi else f"{lo} to {hi} dates (6 bands per date)"
-        raise InputError(f"{task.name} takes {want}; the input has {n} ({6 * n} bands).")
 
 
 def _segmentation_summary(result: SegmentationResult) -> str:
