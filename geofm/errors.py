@@ -1,4 +1,8 @@
-"""Errors that carry a message meant for the user (CLI and app show it instead of a traceback)."""
+"""Errors that carry a message meant for the user (CLI and app show it instead of a traceback).
+
+Callers can catch them generically: bad input is also a ``ValueError``, a missing weights file also a
+``FileNotFoundError``, and a service error carries the HTTP status (``status_code``) when there was one.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,11 @@ class GeofmError(Exception):
         return f"{self} {self.hint}".strip()
 
 
-class InputError(GeofmError):
+class InputError(GeofmError, ValueError):
     """A file, band count, argument or area the user supplied is unusable."""
 
 
-class WeightsNotFoundError(GeofmError):
+class WeightsNotFoundError(GeofmError, FileNotFoundError):
     """Model weights are not on disk and cannot be downloaded."""
 
 
@@ -45,10 +49,12 @@ class AllCloudyError(GeofmError):
 
 
 class ServiceError(GeofmError):
-    """A remote service (STAC API, COG host) failed, timed out or refused us; ``status_code`` is the HTTP
-    status when there was one."""
+    """A remote service (STAC API, COG host) failed, timed out or refused us.
 
-    def __init__(self, message: str, hint: str = "", status_code: int | None = None) -> None:
+    ``status_code`` is the HTTP status of the failed response (None: no response, e.g. a timeout).
+    """
+
+    def __init__(self, message: str, hint: str = "", *, status_code: int | None = None) -> None:
         super().__init__(message, hint)
         self.status_code = status_code
 

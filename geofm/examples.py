@@ -76,6 +76,19 @@ EXAMPLES: tuple[Example, ...] = (
         description="City blocks, piers and the bay: hide 75% of the patches and let Prithvi fill them in.",
         label=":material/auto_fix_high: San Francisco 2023",
     ),
+    Example(
+        key="hermits-peak-burn-scars",
+        title="Hermits Peak / Calf Canyon fire scar, New Mexico",
+        task="burn-scars",
+        bounds=(-105.55, 35.72, -105.45, 35.80),
+        start="2022-09-15",
+        end="2022-10-31",
+        max_cloud=20.0,
+        description="New Mexico's largest fire (April-August 2022) started here, near Hermits Peak. Autumn "
+                    "2022 is after the monsoon clouds and before snow, and the fire is newer than the model's "
+                    "2018-2021 training fires.",
+        label=":material/local_fire_department: Hermits Peak fire 2022",
+    ),
 )
 
 

@@ -17,7 +17,7 @@ from affine import Affine
 from streamlit.testing.v1 import AppTest
 
 from geofm import pipeline
-from geofm.config import CLASS_NODATA
+from geofm.config import CLASS_NODATA, TASKS
 from geofm.examples import get_example
 from geofm.serve.runs import results_cache
 
@@ -54,15 +54,14 @@ def env(standin, published_weights_dir, monkeypatch, tmp_path):
 @pytest.fixture
 def model_calls(monkeypatch):
     """Counts real model runs (the pipeline functions still run)."""
-    calls = {"flood": 0, "crops": 0, "reconstruct": 0}
-    for task, name in (("flood", "run_flood"), ("crops", "run_crops"), ("reconstruct", "run_reconstruction")):
-        real = getattr(pipeline, name)
+    calls = dict.fromkeys(TASKS, 0)
+    real = pipeline.run_task
 
-        def counted(*a, _real=real, _task=task, **kw):
-            calls[_task] += 1
-            return _real(*a, **kw)
+    def counted(task, *a, **kw):
+        calls[task] += 1
+        return real(task, *a, **kw)
 
-        monkeypatch.setattr(pipeline, name, counted)
+    monkeypatch.setattr(pipeline, "run_task", counted)
     return calls
 
 

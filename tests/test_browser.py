@@ -116,6 +116,12 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         # offline: the basemap tiles fail quietly, with one note on the map instead of broken images
         expect(map_frame.locator(".geofm-offline-note")).to_have_count(1, timeout=30_000)
         _shot(page, "01-explore.png")
+        # every task of the registry has its button on the explore page and its page in the menu
+        from geofm.config import TASKS
+
+        for task in TASKS.values():
+            expect(page.get_by_role("button", name=task.title)).to_be_visible()
+            expect(page.locator('[data-testid="stSidebarNav"]')).to_contain_text(task.menu_title)
 
         # go to Lake Manchar (the stand-in's Sindh tile) through an example, then draw our own smaller rectangle
         page.get_by_role("button", name="Sindh flood 2022").click()

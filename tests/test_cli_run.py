@@ -136,7 +136,7 @@ def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_pat
      "--model only applies to 'reconstruct'"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.png"], "--out must end in .tif"),
     (["reconstruct", "--input", "{t0}", "--out", "{tmp}/o.tif", "--probabilities", "{tmp}/p.tif"],
-     "--probabilities only applies to 'flood' and 'crops'"),
+     "--probabilities only applies to 'flood', 'crops' and 'burn-scars'"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.tif", "--weights-dir", "{tmp}"], "were not found"),
 ])
 def test_bad_input_is_one_line_exit_2(scenes, tmp_path, capsys, monkeypatch, argv, message):

@@ -13,7 +13,8 @@ from geofm.data import AOI, Scene, get_scenes, read_aoi
 from geofm.data.cache import StackCache
 from geofm.data.grid import Grid
 from geofm.data.reader import fill_clear_fractions, frame_order
-from geofm.data.stac import RESIGNERS, strip_query
+from geofm.data.signing import strip_query
+from geofm.data.stac import RESIGNERS
 from geofm.errors import AuthError, ServiceError
 from tests.standin import StandIn
 from tests.standin.layout import DATES, OMAHA, TILE_PX, TILES, Tile, decode, dn, item_id

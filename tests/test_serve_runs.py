@@ -96,8 +96,10 @@ def test_geocode_parses_nominatim_and_reports_offline():
 def test_upload_checks():
     with pytest.raises(InputError, match="No file uploaded"):
         check_files([], "flood")
-    with pytest.raises(InputError, match="takes 3 files .* got 2"):
+    with pytest.raises(InputError, match="takes three 6-band GeoTIFFs .* got 2 files"):
         check_files([("a.tif", b"x"), ("b.tif", b"y")], "crops")
+    with pytest.raises(InputError, match="Burn scar mapping takes one 6-band GeoTIFF; got 2 files"):
+        check_files([("a.tif", b"x"), ("b.tif", b"y")], "burn-scars")
     check_files([("a.tif", b"x")], "crops")  # one 18-band file is fine
     with pytest.raises(InputError, match="a.tif is empty"):
         check_files([("a.tif", b"")], "flood")

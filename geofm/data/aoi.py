@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from geofm.config import DEFAULT_MAX_AOI_KM, ENV_MAX_AOI_KM
+from geofm.config import ENV_MAX_AOI_KM
 from geofm.errors import AOIError
 
 #: UTM zones are defined between these latitudes (HLS uses the MGRS/UTM grid).
@@ -23,17 +22,10 @@ UTM_LAT_LIMIT = 84.0
 
 
 def max_aoi_km() -> float:
-    """The largest allowed side of an area in km (env GEOFM_MAX_AOI_KM, default 50)."""
-    raw = os.environ.get(ENV_MAX_AOI_KM)
-    if not raw:
-        return DEFAULT_MAX_AOI_KM
-    try:
-        value = float(raw)
-    except ValueError:
-        raise AOIError(f"{ENV_MAX_AOI_KM}={raw!r} is not a number of kilometres.") from None
-    if not value > 0:
-        raise AOIError(f"{ENV_MAX_AOI_KM}={raw!r} must be a positive number of kilometres.")
-    return value
+    """The largest allowed side of an area in km (setting GEOFM_MAX_AOI_KM, default 50)."""
+    from geofm.settings import settings
+
+    return settings().max_aoi_km
 
 
 def utm_crs_for(lon: float, lat: float) -> CRS:

@@ -15,12 +15,11 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
-from geofm.config import ENV_CACHE_DIR, ENV_CACHE_MAX_MB
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
+from geofm.settings import settings
 from geofm.stack import HLSStack
 
-DEFAULT_CACHE_MAX_MB = 2048
 CACHE_VERSION = 2  # 2: entries carry a checksum
 
 log = logging.getLogger(__name__)
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 
 def cache_root() -> Path:
     """$GEOFM_CACHE_DIR, else ~/.cache/geofm."""
-    return Path(os.environ.get(ENV_CACHE_DIR) or Path.home() / ".cache" / "geofm")
+    return settings().cache_dir
 
 
 #: A temporary file older than this is an orphan (its writer died): removed by the next eviction.
@@ -48,7 +47,7 @@ class StackCache:
     def __init__(self, root: str | Path | None = None, max_bytes: int | None = None) -> None:
         self.dir = Path(root or cache_root()) / "stacks"
         if max_bytes is None:
-            max_bytes = int(float(os.environ.get(ENV_CACHE_MAX_MB, DEFAULT_CACHE_MAX_MB)) * 1024 * 1024)
+            max_bytes = int(settings().cache_max_mb * 1024 * 1024)
         self.max_bytes = max_bytes
 
     @staticmethod

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from urllib.parse import urlparse
 
-from geofm.config import (EARTHDATA_HOSTS, ENV_EARTHDATA_HOSTS, ENV_EARTHDATA_TOKEN, ENV_HTTP_RETRIES,
-                          ENV_HTTP_TIMEOUT)
+from geofm.config import EARTHDATA_HOSTS
+from geofm.settings import settings
 
 EARTHDATA_LOGIN_HOST = "urs.earthdata.nasa.gov"
 
@@ -30,11 +30,10 @@ class HttpPolicy:
 
 
 def http_policy() -> HttpPolicy:
-    """The policy from the environment (GEOFM_HTTP_TIMEOUT, GEOFM_HTTP_RETRIES)."""
-    timeout = float(os.environ.get(ENV_HTTP_TIMEOUT, "30") or 30)
-    retries = int(os.environ.get(ENV_HTTP_RETRIES, "3") or 3)
-    backoff = min(0.5, timeout / 4)
-    return HttpPolicy(timeout_s=max(timeout, 0.1), retries=max(retries, 0), backoff_s=backoff)
+    """The policy from the settings (GEOFM_HTTP_TIMEOUT, GEOFM_HTTP_RETRIES)."""
+    s = settings()
+    return HttpPolicy(timeout_s=max(s.http_timeout_s, 0.1), retries=s.http_retries,
+                      backoff_s=min(0.5, s.http_timeout_s / 4))
 
 
 def gdal_http_options(policy: HttpPolicy | None = None, *, earthdata: bool = False,
@@ -60,7 +59,7 @@ def gdal_http_options(policy: HttpPolicy | None = None, *, earthdata: bool = Fal
         "GDAL_HTTP_NETRC": "YES",  # Earthdata login from ~/.netrc (CMR-STAC assets)
     }
     if earthdata:  # NASA LP DAAC: bearer token or .netrc login, redirects keep their cookies
-        token = bearer_token if bearer_token is not None else os.environ.get(ENV_EARTHDATA_TOKEN)
+        token = bearer_token if bearer_token is not None else settings().earthdata_token
         if token:
             opts["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {token}"
         cookie = earthdata_cookie_jar()
@@ -102,13 +101,12 @@ def is_earthdata_url(url: str) -> bool:
         return False
     if not host:
         return False
-    extra = tuple(h for h in os.environ.get(ENV_EARTHDATA_HOSTS, "").split(",") if h.strip())
-    return _host_matches(host, EARTHDATA_HOSTS + extra)
+    return _host_matches(host, EARTHDATA_HOSTS + settings().earthdata_hosts)
 
 
 def earthdata_credentials() -> str | None:
     """How an Earthdata login is configured ("token" or "netrc"), or None."""
-    if os.environ.get(ENV_EARTHDATA_TOKEN, "").strip():
+    if settings().earthdata_token:
         return "token"
     netrc_path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
     try:
@@ -189,7 +187,7 @@ def _gdal() -> ctypes.CDLL | None:
                 break
             except OSError:
                 continue
-    return _gdal_lib or None
+    return _gdal_lib if isinstance(_gdal_lib, ctypes.CDLL) else None
 
 
 def forget_http_file(url: str) -> None:

@@ -29,7 +29,8 @@ from geofm.data.grid import Grid
 from geofm.data.net import (forget_http_file, gdal_http_options, http_policy, http_status_in, is_earthdata_url,
                             is_timeout_message, redact)
 from geofm.data.scene import Scene
-from geofm.data.stac import RESIGNERS, strip_query
+from geofm.data.signing import strip_query
+from geofm.data.stac import RESIGNERS
 from geofm.errors import AuthError, ServiceError
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack

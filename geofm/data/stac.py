@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
@@ -15,12 +14,13 @@ from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from urllib3 import Retry
 
-from geofm.config import (CMR_STAC_LPCLOUD, DEFAULT_SEARCH_DAYS, ENV_CMR_STAC_URL, ENV_STAC_URL, HLS_COVERAGE_START,
-                          PLANETARY_COMPUTER_STAC, STAC_COLLECTIONS, STAC_PAGE_LIMIT, THROTTLE_BUDGET_S)
+from geofm.config import (CMR_STAC_LPCLOUD, DEFAULT_SEARCH_DAYS, HLS_COVERAGE_START, STAC_COLLECTIONS,
+                          STAC_PAGE_LIMIT, THROTTLE_BUDGET_S)
 from geofm.data.aoi import AOI
 from geofm.data.net import HttpPolicy, earthdata_credentials, http_policy, redact
 from geofm.data.scene import Scene, sensor_of
-from geofm.data.signing import sign_href, sign_in_place, strip_query
+from geofm.data.signing import sign_href, sign_in_place
+from geofm.settings import settings
 from geofm.errors import AuthError, CoverageError, InputError, NoScenesError, ServiceError
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Endpoint:
 
 def resolve_stac_url(stac_url: str | None = None) -> str:
     """The endpoint to use: the argument, else $GEOFM_STAC_URL, else Planetary Computer."""
-    url = (stac_url or os.environ.get(ENV_STAC_URL) or PLANETARY_COMPUTER_STAC).strip()
+    url = (stac_url or settings().stac_url).strip()
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InputError(f"The STAC URL {url!r} is not an http(s) URL.")
@@ -193,7 +193,7 @@ def coverage_start(flavour: str) -> date:
 
 def cmr_stac_url() -> str:
     """NASA CMR-STAC: $GEOFM_CMR_STAC_URL, else the public LPCLOUD endpoint."""
-    return resolve_stac_url(os.environ.get(ENV_CMR_STAC_URL) or CMR_STAC_LPCLOUD)
+    return resolve_stac_url(settings().cmr_stac_url)
 
 
 def route_for_dates(d0: date, stac_url: str | None = None) -> str | None:

@@ -28,7 +28,8 @@ def segment_stack(model: nn.Module, spec: ModelSpec, stack: HLSStack, *, device:
     bs = batch_size or default_batch_size(device, spec)
     logits = slide_logits(model, x, len(spec.classes), window=spec.window, stride=spec.stride,
                           batch_size=bs, device=device, progress=progress)
-    classes, probs = classify(logits, np.asarray(stack.valid).all(axis=0), probabilities=probabilities)
+    valid = np.asarray(np.asarray(stack.valid).all(axis=0))
+    classes, probs = classify(logits, valid, probabilities=probabilities)
     return SegmentationResult(
         classes=classes, crs=stack.crs, transform=stack.transform, model=spec.name,
         class_names=tuple(c.name for c in spec.classes), class_colors=tuple(c.color for c in spec.classes),
