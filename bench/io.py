@@ -120,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GEOFM_CACHE_DIR"] = tempfile.mkdtemp(prefix="geofm-bench-cache-")
     generate(args.dir)
     standin = RemoteStandIn(args.dir, args.latency_ms / 1000, args.bandwidth_mbit)
+    # the stand-in is Planetary-Computer-like: its hrefs are signed with tokens from its own token API
+    os.environ["PC_SDK_SAS_URL"] = f"{standin.url}/api/sas/v1/token"
+    from planetary_computer.settings import Settings
+
+    Settings.get().sas_url = os.environ["PC_SDK_SAS_URL"]
     try:
         aoi = AOI.from_bbox(*AREA)
         grid = Grid.for_aoi(aoi)

@@ -140,7 +140,8 @@ def test_planetary_computer_items_are_nasas_items(standin: StandIn) -> None:
     l30 = _one(standin.url, item_id(DATES[2], TILES[1]))
     p = s30["properties"]
     assert p["datetime"] == p["start_datetime"] == "2022-03-22T17:19:00.000000Z" and p["end_datetime"] > p["datetime"]
-    assert p["platform"] == "sentinel-2a" and p["instruments"] == ["msi"] and l30["properties"]["platform"] == "landsat-9"
+    assert p["platform"] == "sentinel-2a" and p["instruments"] == ["msi"]
+    assert l30["properties"]["platform"] == "landsat-9" and l30["properties"]["instruments"] == ["oli", "tirs"]
     assert p["proj:epsg"] == 32615 and p["proj:shape"] == [TILE_PX, TILE_PX]
     assert p["proj:transform"][:6] == [30.0, 0.0, 240000.0, 0.0, -30.0, 4609920.0]
     assert {"view:sun_elevation", "view:sun_azimuth", "view:azimuth", "sci:doi", "eo:cloud_cover"} <= set(p)
@@ -202,6 +203,11 @@ def test_cmr_flaky_answers_are_html_oops_pages(standin: StandIn) -> None:
     r = _search(standin.cmr_url, bbox=OMAHA_BOX)
     assert r.status_code == 500 and r.headers["Content-Type"].startswith("text/html") and "Oops!" in r.text
     assert _search(standin.cmr_url, bbox=OMAHA_BOX).status_code == 200
+    standin.fail_next(1, status=500, match='"token": "next:')  # CMR's reported 500 on a next-page cursor
+    first = _search(standin.cmr_url, bbox=OMAHA_BOX, limit=2).json()
+    nxt = next(link for link in first["links"] if link["rel"] == "next")
+    assert requests.post(nxt["href"], json=nxt["body"], timeout=10).status_code == 500
+    assert requests.post(nxt["href"], json=nxt["body"], timeout=10).status_code == 200
 
 
 # ------------------------------------------------------------------------------------------- PC signing
@@ -335,3 +341,19 @@ def test_all_tiles_are_searchable(standin: StandIn) -> None:
                                                      if tile.index in d.tiles))["geometry"]).centroid.coords[0]
         found = _search(standin.url, bbox=[lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01], limit=100).json()
         assert {f["id"].split(".")[2] for f in found["features"]} >= {f"T{tile.name}"}
+
+
+def test_earthdata_data_host_can_redirect_to_presigned_s3(standin: StandIn) -> None:
+    href = _one(standin.cmr_url, item_id(DATES[1], TILES[1]))["assets"]["B02"]["href"]
+    standin.s3_redirect(True)
+    rng = {"Range": "bytes=0-15"}
+    auth = {"Authorization": f"Bearer {standin.earthdata_token}"}
+    hop = requests.get(href, headers={**rng, **auth}, allow_redirects=False, timeout=10)
+    assert hop.status_code == 307 and hop.headers["Location"].startswith(f"{standin.s3_url}/lp-prot/")
+    assert "X-Amz-Signature=" in hop.headers["Location"]
+    forwarded = requests.get(hop.headers["Location"], headers={**rng, **auth}, timeout=10)  # token sent on: refused
+    assert forwarded.status_code == 400 and "<Code>InvalidArgument</Code>" in forwarded.text
+    assert requests.get(hop.headers["Location"], headers=rng, timeout=10).status_code == 206
+    assert requests.get(hop.headers["Location"].split("?")[0], headers=rng, timeout=10).status_code == 403
+    s3_seen = [r.authorization for r in standin.host_requests("s3")]
+    assert s3_seen == ["Bearer", "", ""]

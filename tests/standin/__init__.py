@@ -36,7 +36,7 @@ from tests.standin.server import (
     corrupt_copy,
 )
 
-DATA_HOST_IP, LOGIN_HOST_IP = "127.0.0.2", "127.0.0.3"
+DATA_HOST_IP, LOGIN_HOST_IP, S3_HOST_IP = "127.0.0.2", "127.0.0.3", "127.0.0.4"
 
 
 def _serve(host: str, port: int, state: StandInState, role: str) -> tuple[StandInHTTPServer, threading.Thread]:
@@ -70,10 +70,12 @@ class StandIn:
         main = _serve(host, port, state, "pc")
         data = _other_loopback(DATA_HOST_IP, state, "data")
         login = _other_loopback(LOGIN_HOST_IP, state, "login")
+        s3 = _other_loopback(S3_HOST_IP, state, "s3")
         state.base_url = f"http://{host}:{main[0].server_address[1]}"
         state.data_url = "http://{}:{}".format(*data[0].server_address[:2])
         state.login_url = "http://{}:{}".format(*login[0].server_address[:2])
-        return cls(folder, [main, data, login])
+        state.s3_url = "http://{}:{}".format(*s3[0].server_address[:2])
+        return cls(folder, [main, data, login, s3])
 
     # ------------------------------------------------------------------ observe
     @property
@@ -109,6 +111,11 @@ class StandIn:
     def login_url(self) -> str:
         """The Earthdata login host (like https://urs.earthdata.nasa.gov)."""
         return self.state.login_url
+
+    @property
+    def s3_url(self) -> str:
+        """The object store the data host redirects to with ``s3_redirect(True)`` (not an Earthdata host)."""
+        return self.state.s3_url
 
     @property
     def data_host(self) -> str:
@@ -148,7 +155,7 @@ class StandIn:
         return self.state.cmr_items
 
     def host_requests(self, host: str | None = None) -> list[HostRequest]:
-        """Requests as each host saw them: host is "pc" (main), "data" (Earthdata data) or "login" (URS)."""
+        """Requests as each host saw them: host is "pc" (main), "data" (Earthdata data), "login" (URS) or "s3"."""
         with self.state.lock:
             return [r for r in self.state.stats.hosts if host is None or r.host == host]
 
@@ -161,7 +168,8 @@ class StandIn:
 
     # ------------------------------------------------------------------ drive: generic faults
     def fail_next(self, count: int, *, status: int = 503, match: str = "") -> None:
-        """Answer the next ``count`` requests whose path (with query) contains ``match`` with HTTP ``status``
+        """Answer the next ``count`` requests whose path (with query; POST: and body, e.g. ``"next:"`` for a
+        next-page request) contains ``match`` with HTTP ``status``
         (a JSON body on the STAC API, Azure's XML on blobs, an HTML "Oops!" page on the CMR root and the
         Earthdata hosts)."""
         with self.state.lock:
@@ -246,6 +254,13 @@ class StandIn:
         """``href`` with a fresh SAS token as its query (what planetary_computer.sign does for real blobs)."""
         return f"{href.split('?', 1)[0]}?{self.token()['token']}"
 
+    # ------------------------------------------------------------------ drive: Earthdata
+    def s3_redirect(self, on: bool = True) -> None:
+        """Authorized data-host requests get a 307 to a presigned URL on the S3 host (LP DAAC's answer outside
+        its cloud region); the S3 host refuses a request that also carries an Authorization header (HTTP 400
+        InvalidArgument, "Only one auth mechanism allowed"), so a client must not forward the bearer token."""
+        self.state.s3_redirect = on
+
     # ------------------------------------------------------------------ drive: corrupt data
     def corrupt_file(self, name: str) -> None:
         """Serve ``name`` (a served file name like HLS...v2.0.B04.tif, or the disk name) with intact header
@@ -280,6 +295,7 @@ class StandIn:
         self.set_token_lifetime(45 * 60.0)
         self.single_collection_only(False)
         self.set_paging()
+        self.s3_redirect(False)
         self.new_epoch()
         self.reset_stats()
 

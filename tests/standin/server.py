@@ -6,6 +6,7 @@ Azure-blob-like COG hosting in path style (``/{account}/{container}/{blob}``, li
 SAS checks and Azure's XML errors. CMR mode on the same host: a CMR-STAC-like API at ``/stac/LPCLOUD``.
 Data host (127.0.0.2): LP DAAC's ``/lp-prot`` (Earthdata login: bearer token or session cookie, else a redirect
 to the login host) and ``/lp-public``. Login host (127.0.0.3): ``/oauth/authorize`` with HTTP basic auth.
+S3 host (127.0.0.4): presigned URLs the data host redirects to when ``s3_redirect`` is on.
 Files support Range requests; bytes are counted; faults can be injected per path."""
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class Fault:
 class HostRequest:
     """One request as a host saw it (for checking where credentials went)."""
 
-    host: str  # pc | data | login
+    host: str  # pc | data | login | s3
     method: str
     path: str  # without the query
     authorization: str  # the scheme of the Authorization header ("Bearer", "Basic") or ""
@@ -137,6 +138,10 @@ class StandInState:
         self.earthdata_token = "edl-" + secrets.token_urlsafe(24)
         self.sessions: set[str] = set()
         self.codes: set[str] = set()
+        #: LP DAAC answers authorized downloads from outside us-west-2 with a 307 to a presigned S3 URL
+        self.s3_redirect = False
+        self.s3_url = ""
+        self.s3_signatures: set[str] = set()
 
     # ------------------------------------------------------------------ faults
     def take_fault(self, path: str) -> Fault | None:
@@ -243,10 +248,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(status, body, "application/xml", {"x-ms-error-code": code, "x-ms-request-id": rid,
                                                      "x-ms-version": "2024-05-04", **(headers or {})})
 
-    def _fault(self, role: str) -> bool:
+    def _fault(self, role: str, body: bytes = b"") -> bool:
         if self.st.latency_s:
             time.sleep(self.st.latency_s)
-        f = self.st.take_fault(self.path)
+        f = self.st.take_fault(self.path + (" " + body.decode("utf-8", "replace") if body else ""))
         if f is None:
             return False
         if f.stall_s:  # accept, read the request, never answer; then drop the connection
@@ -289,6 +294,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._data_host(parts, params)
         if self.server.role == "login":
             return self._login_host(parts, params)
+        if self.server.role == "s3":
+            return self._s3_host(parts, params)
         if parts in (["_stats"], ["_reset"]):  # for tools that run the stand-in in another process (bench/io.py)
             return self._control(parts[0])
         if self._fault("pc"):
@@ -311,7 +318,7 @@ class Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         if self.server.role != "pc":
             return self._send(405, b"", "text/plain")
-        if self._fault("pc"):
+        if self._fault("pc", raw):  # a POST body counts for ``match`` (e.g. a next-page token)
             return
         with self.st.lock:
             self.st.stats.stac_requests += 1
@@ -537,16 +544,48 @@ class Handler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization") or ""
         if auth.startswith("Bearer "):
             if secrets.compare_digest(auth[7:].strip(), self.st.earthdata_token):
-                return self._file(parts[-1])
+                return self._authorized_data(parts)
             return self._send(401, b'{"error": "invalid_token", "error_description": "The token is not valid"}',
                               "application/json")
         cookies = dict(c.strip().split("=", 1) for c in (self.headers.get("Cookie") or "").split(";") if "=" in c)
         if cookies.get(SESSION_COOKIE) in self.st.sessions:
-            return self._file(parts[-1])
+            return self._authorized_data(parts)
         back = quote(f"{self.st.data_url}/login", safe="")
         target = (f"{self.st.login_url}/oauth/authorize?client_id=standin-lpdaac&response_type=code"
                   f"&redirect_uri={back}&state={quote(self.path, safe='')}")
         self._send(302, b"", "text/plain", {"Location": target})
+
+    def _authorized_data(self, parts: list[str]) -> None:
+        """Serve the file, or (``s3_redirect``) answer 307 with a presigned URL on the S3 host, as LP DAAC's
+        download endpoint does for requests from outside its cloud region."""
+        if not self.st.s3_redirect:
+            return self._file(parts[-1])
+        sig = secrets.token_hex(32)
+        with self.st.lock:
+            self.st.s3_signatures.add(sig)
+        now = datetime.now(timezone.utc)
+        query = urlencode({"A-userid": self.st.earthdata_user, "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+                           "X-Amz-Credential": f"ASIASTANDIN/{now:%Y%m%d}/us-west-2/s3/aws4_request",
+                           "X-Amz-Date": f"{now:%Y%m%dT%H%M%SZ}", "X-Amz-Expires": "3600",
+                           "X-Amz-SignedHeaders": "host", "X-Amz-Signature": sig})
+        self._send(307, b"", "text/plain", {"Location": f"{self.st.s3_url}/lp-prot/{'/'.join(parts[2:])}?{query}"})
+
+    def _s3_host(self, parts: list[str], params: dict[str, str]) -> None:
+        """A presigned-URL object store: the signature in the query, and no other auth mechanism allowed."""
+        if self._fault("s3"):
+            return
+        if self.headers.get("Authorization"):
+            return self._s3_error(400, "InvalidArgument", "Only one auth mechanism allowed; only the X-Amz-Algorithm "
+                                  "query parameter, Signature query string parameter or the Authorization header "
+                                  "should be specified")
+        if params.get("X-Amz-Signature") not in self.st.s3_signatures:
+            return self._s3_error(403, "AccessDenied", "Access Denied")
+        self._file(parts[-1])
+
+    def _s3_error(self, status: int, code: str, message: str) -> None:
+        body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+                f"<RequestId>{secrets.token_hex(8).upper()}</RequestId></Error>").encode()
+        self._send(status, body, "application/xml")
 
     def _login_host(self, parts: list[str], params: dict[str, str]) -> None:
         if parts != ["oauth", "authorize"]:
@@ -757,7 +796,7 @@ class StandInHTTPServer(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], state: StandInState, role: str = "pc") -> None:
         super().__init__(addr, Handler)
         self.state = state
-        self.role = role  # pc (STAC APIs, token API, blobs) | data (Earthdata data host) | login (URS)
+        self.role = role  # pc (STAC APIs, token API, blobs) | data (Earthdata data host) | login (URS) | s3
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that hang up early (GDAL after a time-out, aborted downloads) are normal here."""
