@@ -173,7 +173,7 @@ def test_cmr_items_and_collections(standin: StandIn) -> None:
     conf = requests.get(f"{standin.cmr_url}/conformance", timeout=10).json()["conformsTo"]
     assert any(c.endswith("item-search#query") for c in conf) and not any("cql2" in c for c in conf)
     item = _one(standin.cmr_url, item_id(DATES[1], TILES[1]))
-    assert item["collection"] == "HLSS30_2.0"
+    assert item["collection"] == "HLSS30_2.0" and item["properties"]["datetime"] == "2022-03-22T17:19:00.000Z"
     assert set(item["properties"]) == {"datetime", "start_datetime", "end_datetime", "eo:cloud_cover",
                                        "storage:schemes"}
     assert {"B02", "B8A", "Fmask", "browse", "thumbnail"} <= set(item["assets"])

@@ -43,7 +43,7 @@ from tests.standin.layout import (
     scenes,
 )
 
-LAYOUT_VERSION = 7
+LAYOUT_VERSION = 8
 L30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B09", "B10", "B11")
 S30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 ANGLE_ASSETS = ("SZA", "SAA", "VZA", "VAA")
@@ -231,10 +231,11 @@ def _record(iid: str, date: SceneDate, tile: Tile, footprint: Polygon, cover: in
             "cmr": cmr_item(iid, date, tile, footprint, cover)}
 
 
-def _times(date: SceneDate) -> dict[str, str]:
-    fmt = "%Y-%m-%dT%H:%M:%S.%fZ"
+def _times(date: SceneDate, *, millis: bool = False) -> dict[str, str]:
+    """datetime and start/end: NASA's items write microseconds, CMR-STAC milliseconds."""
     from datetime import timedelta
 
+    fmt = "%Y-%m-%dT%H:%M:%S.000Z" if millis else "%Y-%m-%dT%H:%M:%S.%fZ"
     return {"datetime": date.when.strftime(fmt), "start_datetime": date.when.strftime(fmt),
             "end_datetime": (date.when + timedelta(seconds=13 if date.sensor == "L30" else 4)).strftime(fmt)}
 
@@ -297,7 +298,7 @@ def cmr_item(iid: str, date: SceneDate, tile: Tile, footprint: Polygon, cover: i
         "stac_extensions": ["https://stac-extensions.github.io/eo/v1.0.0/schema.json",
                             "https://stac-extensions.github.io/storage/v2.0.0/schema.json"],
         "geometry": mapping(footprint.simplify(0.001)), "bbox": [round(v, 6) for v in footprint.bounds],
-        "properties": {**_times(date), "eo:cloud_cover": cover,
+        "properties": {**_times(date, millis=True), "eo:cloud_cover": cover,
                        "storage:schemes": {"aws": {"type": "aws-s3", "platform": "https://{bucket}.s3.{region}"
                                                    ".amazonaws.com", "bucket": "lp-prot", "region": "us-west-2"}}},
         "assets": assets, "links": [],
