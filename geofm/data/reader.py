@@ -123,12 +123,12 @@ def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None
                 raise AuthError(f"Reading {name} needs a login (HTTP 401).",
                                 hint="For NASA Earthdata put your login in ~/.netrc or set EARTHDATA_TOKEN.",
                                 status_code=401) from None
-            if status == 403:
+            if status in (403, 409):  # expired or refused token; 409: Azure's PublicAccessNotPermitted (none)
                 if signer in RESIGNERS and not resigned:
                     href, resigned = RESIGNERS[signer](href), True
                     continue
-                raise AuthError(f"Reading {name} was refused (HTTP 403): the signed link has expired or access "
-                                "is denied.", hint="Search again to get fresh links.", status_code=403) from None
+                raise AuthError(f"Reading {name} was refused (HTTP {status}): the signed link has expired or access "
+                                "is denied.", hint="Search again to get fresh links.", status_code=status) from None
             if status == 404:
                 raise ServiceError(f"The image {name} was not found (HTTP 404).", status_code=404) from None
             if status in (429, 503):
