@@ -143,6 +143,25 @@ def test_explore_no_scenes_suggests_wider_dates(env):
     assert "No HLS scenes" in message and "wider date range" in message and "allow more cloud" in message
 
 
+def test_explore_defaults_to_the_last_90_days(env):
+    from datetime import timedelta
+
+    at = start()
+    assert at.date_input(key="w_dates").value == (date.today() - timedelta(days=90), date.today())
+
+
+def test_explore_dates_before_2020_name_planetary_computers_start(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.delenv("EARTHDATA_TOKEN", raising=False)
+    at = start(OMAHA_SMALL, dates=(date(2019, 3, 10), date(2019, 4, 30)))
+    at.button(key="w_find").click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "starts on 2020-01-01" in message and "2019-03-10" in message
+    assert at.session_state["geofm_query"]["geometry"] is not None  # the area is kept
+
+
 def test_explore_service_unreachable(env, monkeypatch):
     monkeypatch.setenv("GEOFM_STAC_URL", "http://127.0.0.1:9/api/stac/v1")
     at = start(OMAHA_SMALL)
