@@ -11,11 +11,11 @@ EXIT_USER_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from geofm.cli import run, search, weights
+    from geofm.cli import region, run, search, weights
 
     parser = argparse.ArgumentParser(prog="geofm", description="Run Prithvi models on HLS imagery.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, search, weights):
+    for module in (run, search, weights, region):
         module.add_parser(sub)
     return parser
 

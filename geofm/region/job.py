@@ -1,0 +1,302 @@
+"""The work of one chunk, run on a Dask worker: choose scenes, read core + halo, run the model, write a COG.
+
+Nothing heavy travels through the scheduler: a job carries the chunk's geometry, the region's scene list
+and paths; the model comes from the worker process's cache (``geofm.pipeline.get_model``, loaded once per
+process, by the worker plugin when the cluster starts). The tile is written under a temporary name and
+renamed into place, so a killed worker leaves either a complete tile or none.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from geofm.config import REGION, CLASS_NODATA, HLS_FMASK_ASSET, HLS_NODATA, MODEL_BANDS, ModelSpec, get_model_spec
+from geofm.data.grid import Grid
+from geofm.data.reader import _is_earthdata, _mosaic, _read_pool, _SceneRead, frame_order, read_band, read_fmask
+from geofm.data.scene import Scene
+from geofm.data.select import choose_scenes, group_by_day
+from geofm.errors import GeofmError, ServiceError
+from geofm.region.chunks import Chunk, Span, ZonePart, chunk_aoi, read_span, span_lonlat
+from geofm.stack import HLSStack
+
+
+@dataclass
+class ChunkJob:
+    """Everything a worker needs for one chunk (small: geometry, scene records, paths)."""
+
+    task: str
+    model: str  # registry name
+    chunk: Chunk
+    part: ZonePart
+    scenes: list[Scene]
+    start: date
+    end: date
+    out_dir: str  # the run folder; the tile goes to <out_dir>/tiles/<chunk id>.tif
+    weights_dir: str | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    mask_ratio: float = 0.75
+    seed: int = 0
+    scene_ids: list[str] | None = None
+    attempts: int = 3
+    retry_delay_s: float = 2.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def sha256_of(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def worker_device(device: str) -> torch.device:
+    """The device of this worker: CUDA when asked/available, one GPU per worker by worker name."""
+    from geofm.inference.device import resolve_device
+
+    dev = resolve_device(device)
+    if dev.type != "cuda" or dev.index is not None:
+        return dev
+    count = torch.cuda.device_count()
+    try:
+        from distributed import get_worker
+
+        name = get_worker().name
+        index = int(name) if str(name).isdigit() else abs(hash(str(name)))
+    except (ImportError, ValueError):
+        index = 0
+    return torch.device("cuda", index % max(1, count))
+
+
+# ------------------------------------------------------------------------------------------ scenes + read
+
+def chunk_frames(job: ChunkJob, extent: Span) -> list[list[Scene]]:
+    """The chunk's frames: the clearest date(s) over the chunk's part of the area, among scenes over it."""
+    aoi = chunk_aoi(job.chunk, job.part)
+    if aoi is None:
+        raise GeofmError(f"Chunk {job.chunk.id} does not overlap the area.")
+    foot = span_lonlat(extent, job.part.grid)
+    from shapely.geometry import box
+
+    near = [_fresh(s) for s in job.scenes if s.bbox is None or box(*s.bbox).intersects(foot)]
+    if job.scene_ids:
+        from geofm.data.reader import fill_clear_fractions
+
+        named = [s for s in near if s.id in set(job.scene_ids)]
+        if not named:
+            from geofm.errors import NoScenesError
+
+            raise NoScenesError(f"None of the named scenes covers chunk {job.chunk.id}.")
+        fill_clear_fractions(named, aoi)
+        frames = [frame_order(f) for f in group_by_day(named)]
+    else:
+        frames = choose_scenes(near, job.task, aoi, start=job.start, end=job.end)
+    return sorted(frames, key=lambda f: f[0].datetime)
+
+
+def _fresh(scene: Scene) -> Scene:
+    s = copy.copy(scene)
+    s.clear_fraction = None
+    return s
+
+
+def read_frames(frames: list[list[Scene]], grid: Grid, area: np.ndarray) -> HLSStack:
+    """Read each frame's scenes onto ``grid`` (a window of the zone grid) exactly as ``read_aoi`` does."""
+    jobs = [(s, b) for f in frames for s in f for b in (*MODEL_BANDS, HLS_FMASK_ASSET)]
+
+    def one(item: tuple[Scene, str]) -> np.ndarray:
+        scene, band = item
+        if band == HLS_FMASK_ASSET:
+            return read_fmask(scene, grid)
+        return read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer,
+                         earthdata=_is_earthdata(scene)).astype(np.int16)
+
+    futures = {_read_pool().submit(one, j): j for j in jobs}
+    results: dict[tuple[str, str], np.ndarray] = {}
+    try:
+        for fut, (scene, band) in futures.items():
+            results[(scene.id, band)] = fut.result()
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+    data = np.empty((len(frames), len(MODEL_BANDS), grid.height, grid.width), dtype=np.int16)
+    valid = np.empty((len(frames), grid.height, grid.width), dtype=bool)
+    for t, frame in enumerate(frames):
+        reads = [_SceneRead(np.stack([results[(s.id, b)] for b in MODEL_BANDS]), results[(s.id, HLS_FMASK_ASSET)])
+                 for s in frame]
+        data[t], valid[t] = _mosaic(reads, area)
+    return HLSStack(data=data, valid=valid, crs=grid.crs, transform=grid.transform,
+                    times=[f[0].datetime for f in frames], scene_ids=["+".join(s.id for s in f) for f in frames])
+
+
+# ------------------------------------------------------------------------------------------ inference
+
+def segment_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, extent: Span, core: Span, *,
+                 device: torch.device, batch_size: int | None) -> tuple[np.ndarray, int]:
+    """Class map of the core from a stack covering ``extent``; returns (classes, windows run)."""
+    from geofm.inference.device import default_batch_size
+    from geofm.inference.prepare import prepare_input
+    from geofm.inference.sliding import classify, slide_logits, window_origins
+
+    x = torch.from_numpy(prepare_input(stack.data, spec))
+    bs = batch_size or default_batch_size(device, spec)
+    logits = slide_logits(model, x, len(spec.classes), window=spec.window, stride=spec.stride, batch_size=bs,
+                          device=device)
+    rows, cols = core.within(extent)
+    valid = np.asarray(stack.valid)[:, rows, cols].all(axis=0)
+    classes, _ = classify(logits[:, rows, cols], valid)
+    h, w = extent.height, extent.width
+    return classes, len(window_origins(max(h, spec.window), max(w, spec.window), spec.window, spec.stride))
+
+
+def reconstruct_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, extent: Span, core: Span,
+                     zone: Grid, *, device: torch.device, batch_size: int | None, mask_ratio: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """MAE reconstruction of the core, windows and masks exactly as ``reconstruct_stack`` on the zone grid.
+
+    Returns ((T, 6, h, w) float32 DN with nodata -9999, (T, h, w) hidden mask, windows run).
+    """
+    from geofm.inference.device import autocast_for, default_batch_size, map_in_batches
+    from geofm.inference.prepare import denormalise_mae, prepare_input
+    from geofm.inference.reconstruct import mask_noise, pad_amount, tl_coordinates
+
+    win, p = spec.window, spec.encoder.patch_size
+    t = stack.num_frames
+    x = prepare_input(stack.data, spec)
+    ph = pad_amount(zone.height, win) if extent.row1 == zone.height else 0
+    pw = pad_amount(zone.width, win) if extent.col1 == zone.width else 0
+    xp = torch.from_numpy(np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="reflect"))
+    per_row = (zone.width + pad_amount(zone.width, win)) // win
+    gys = list(range(core.row0, core.row1, win))
+    gxs = list(range(core.col0, core.col1, win))
+    origins = [(gy, gx) for gy in gys for gx in gxs]
+    index = [(gy // win) * per_row + gx // win for gy, gx in origins]
+    tokens = (t // spec.encoder.tubelet_size) * (win // p) ** 2
+    noise = mask_noise(max(index) + 1, tokens, seed)[index]
+    ch, cw = len(gys) * win, len(gxs) * win
+    composed = torch.empty((xp.shape[0], t, ch, cw), dtype=xp.dtype)
+    hidden = torch.zeros((t, ch, cw), dtype=torch.bool)
+    whole = HLSStack(np.broadcast_to(np.zeros((), np.int16), (t, 6, zone.height, zone.width)),
+                     np.broadcast_to(np.zeros((), bool), (t, zone.height, zone.width)), zone.crs, zone.transform,
+                     stack.times, stack.scene_ids)
+    temporal, location = tl_coordinates(whole, spec)
+
+    def run(batch: list[int]) -> None:
+        tiles = torch.stack([xp[..., gy - extent.row0:gy - extent.row0 + win, gx - extent.col0:gx - extent.col0 + win]
+                             for gy, gx in (origins[i] for i in batch)]).to(device)
+        with torch.inference_mode(), autocast_for(device):
+            coords = {}
+            if temporal is not None:
+                coords["temporal_coords"] = temporal.expand(len(batch), -1, -1).to(device)
+            if location is not None:
+                coords["location_coords"] = location.expand(len(batch), -1).to(device)
+            pred, mask = model(tiles, mask_ratio, noise=noise[batch].to(device), **coords)
+        pred_img = model.unpatchify(pred.float(), t, win, win)
+        mask_img = model.unpatchify(mask.float()[..., None].expand_as(pred), t, win, win)[:, 0] > 0.5
+        rec = torch.where(mask_img[:, None], pred_img, tiles.float()).cpu()
+        for j, i in enumerate(batch):
+            y, x0 = origins[i][0] - core.row0, origins[i][1] - core.col0
+            composed[..., y:y + win, x0:x0 + win] = rec[j]
+            hidden[:, y:y + win, x0:x0 + win] = mask_img[j].cpu()
+
+    map_in_batches(list(range(len(origins))), run, batch_size or default_batch_size(device, spec), device=device)
+    h, w = core.height, core.width
+    rows, cols = core.within(extent)
+    rec_dn = denormalise_mae(composed[..., :h, :w].numpy(), spec.norm).transpose(1, 0, 2, 3)
+    mask = hidden[:, :h, :w].numpy()
+    data = stack.data[:, :, rows, cols]
+    valid = np.asarray(stack.valid, dtype=bool)[:, rows, cols]
+    rec_dn = np.where(mask[:, None], rec_dn, data)
+    rec_dn = np.where(valid[:, None], rec_dn, np.float32(HLS_NODATA)).astype(np.float32)
+    return rec_dn, mask, len(origins)
+
+
+# ------------------------------------------------------------------------------------------ the job
+
+def _write_tile(job: ChunkJob, spec: ModelSpec, grid: Grid, out: np.ndarray, mask: np.ndarray | None) -> Path:
+    from geofm.io.geotiff import write_class_map_cog, write_reconstruction_cog
+    from geofm.stack import ReconstructionResult, SegmentationResult
+
+    final = Path(job.out_dir) / REGION.tiles_dir / job.chunk.file_name
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{final.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp.tif")
+    try:
+        if spec.kind == "mae":
+            t = out.shape[0]
+            empty = np.zeros((t, 0, 0, 3), np.uint8)
+            write_reconstruction_cog(ReconstructionResult(empty, empty, empty, mask, out, grid.crs, grid.transform,
+                                                          spec.name, job.mask_ratio, job.seed), tmp)
+        else:
+            write_class_map_cog(SegmentationResult(out, grid.crs, grid.transform, spec.name,
+                                                   tuple(c.name for c in spec.classes),
+                                                   tuple(c.color for c in spec.classes)), tmp)
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+def _compute(job: ChunkJob) -> dict[str, Any]:
+    from geofm.pipeline import get_model
+
+    spec = get_model_spec(job.model)
+    zone = job.part.grid
+    extent = read_span(job.chunk.core, zone, spec)
+    frames = chunk_frames(job, extent)
+    grid = extent.grid(zone)
+    stack = read_frames(frames, grid, grid.area_mask(job.part.aoi))
+    device = worker_device(job.device)
+    model, spec = get_model(job.model, weights_dir=job.weights_dir, device=device)
+    core = job.chunk.core
+    counts: list[int] = []
+    if spec.kind == "mae":
+        out, mask, windows = reconstruct_core(model, spec, stack, extent, core, zone, device=device,
+                                              batch_size=job.batch_size, mask_ratio=job.mask_ratio, seed=job.seed)
+        valid_px = int((out[:, 0] != HLS_NODATA).all(axis=0).sum())
+    else:
+        out, windows = segment_core(model, spec, stack, extent, core, device=device, batch_size=job.batch_size)
+        mask = None
+        counts = np.bincount(out[out != CLASS_NODATA], minlength=len(spec.classes)).astype(int).tolist()
+        valid_px = int(sum(counts))
+    path = _write_tile(job, spec, core.grid(zone), out, mask)
+    return {"file": f"{REGION.tiles_dir}/{path.name}", "sha256": sha256_of(path), "scenes": [[s.id for s in f] for f in frames],
+            "dates": [str(f[0].date) for f in frames], "windows": windows, "valid_pixels": valid_px,
+            "class_counts": counts, "read_pixels": extent.height * extent.width, "device": str(device)}
+
+
+def run_chunk(job: ChunkJob) -> dict[str, Any]:
+    """Run one chunk with retries for transient faults; never raises for a GeofmError.
+
+    Returns a record for the manifest: ``status`` ``done`` or ``failed`` (with ``error``), ``attempts``,
+    ``seconds`` and, when done, the tile's file name, sha256, scenes and counts.
+    """
+    start = time.perf_counter()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            record = _compute(job)
+            record.update(status="done", attempts=attempt, error=None)
+            break
+        except ServiceError as err:  # transient: the image host or the network
+            if attempt >= job.attempts:
+                record = {"status": "failed", "attempts": attempt, "error": err.user_message()}
+                break
+            time.sleep(job.retry_delay_s * 2 ** (attempt - 1))
+        except GeofmError as err:  # permanent: no scene over the chunk, all cloudy, bad weights ...
+            record = {"status": "failed", "attempts": attempt, "error": err.user_message()}
+            break
+    record.update(id=job.chunk.id, seconds=round(time.perf_counter() - start, 3), pid=os.getpid())
+    return record
