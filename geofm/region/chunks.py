@@ -48,7 +48,7 @@ class Span:
 
     def grid(self, zone: Grid) -> Grid:
         """The sub-grid of ``zone`` this span covers (same CRS and pixel lattice)."""
-        return Grid(zone.crs, zone.transform * Affine.translation(self.col0, self.row0), self.width, self.height)
+        return Grid(zone.crs, zone.transform @ Affine.translation(self.col0, self.row0), self.width, self.height)
 
     def within(self, outer: "Span") -> tuple[slice, slice]:
         """Slices that cut this span out of an array covering ``outer``."""
@@ -126,8 +126,8 @@ def make_chunks(part: ZonePart, size_px: int) -> list[Chunk]:
     for i, r0 in enumerate(range(0, g.height, size_px)):
         for j, c0 in enumerate(range(0, g.width, size_px)):
             span = Span(r0, min(r0 + size_px, g.height), c0, min(c0 + size_px, g.width))
-            x0, y0 = g.transform * (span.col0, span.row1)
-            x1, y1 = g.transform * (span.col1, span.row0)
+            x0, y0 = g.transform @ (span.col0, span.row1)
+            x1, y1 = g.transform @ (span.col1, span.row0)
             if not poly.intersects(box(x0, y0, x1, y1)):
                 continue
             chunks.append(Chunk(f"{part.epsg}_{i:04d}_{j:04d}", part.epsg, span))
@@ -163,8 +163,8 @@ def read_span(core: Span, zone: Grid, spec: ModelSpec) -> Span:
 
 def span_lonlat(span: Span, zone: Grid) -> BaseGeometry:
     """The span's footprint as a lon/lat polygon (edges densified)."""
-    x0, y0 = zone.transform * (span.col0, span.row1)
-    x1, y1 = zone.transform * (span.col1, span.row0)
+    x0, y0 = zone.transform @ (span.col0, span.row1)
+    x1, y1 = zone.transform @ (span.col1, span.row0)
     ring = shapely.segmentize(box(x0, y0, x1, y1), max(x1 - x0, y1 - y0) / 16)
     tr = Transformer.from_crs(ProjCRS.from_wkt(zone.crs.to_wkt()), ProjCRS.from_epsg(4326), always_xy=True)
     return shapely.transform(ring, tr.transform, interleaved=False)

@@ -282,6 +282,8 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     for plan in plans:
         if plan.error:
             continue
+        for stale in (plan.folder / REGION.tiles_dir).glob(".*.tmp.tif"):  # left by a killed worker
+            stale.unlink(missing_ok=True)
         for c in plan.chunks:
             if resume and plan.manifest.is_complete(c.id):
                 continue

@@ -97,7 +97,7 @@ def build_mosaic(tiles: list[Path], grid: Grid, out: Path) -> Path | None:
     fd, cog = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".cog.tif", dir=out.parent)
     os.close(fd)
     try:
-        with rasterio.open(work, "w", **profile) as dst:
+        with rasterio.open(work, "w+", **profile) as dst:
             band = np.full((grid.height if grid.height * grid.width <= 4096 ** 2 else 512, grid.width),
                            nodata, dtype=profile["dtype"])
             for row in range(0, grid.height, band.shape[0]):  # initialise to nodata in strips
