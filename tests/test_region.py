@@ -100,3 +100,143 @@ def test_region_equals_single_process_run_pixel_for_pixel(standin, published_wei
     assert item["assets"]["mosaic"]["href"] == f"./{REGION.mosaic_name}"
     with rasterio.open(res.mosaic) as src:
         assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+
+
+def _feature(fid: str, w: float, s: float, e: float, n: float) -> dict:
+    return {"type": "Feature", "id": fid, "properties": {},
+            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
+
+
+@pytest.mark.slow
+def test_batch_with_a_chunk_that_keeps_failing_then_resume(standin, published_weights_dir, tmp_path, capsys,
+                                                          monkeypatch):
+    """A FeatureCollection of three small features on 2 worker processes: the one whose tile's image host keeps
+    answering 503 fails (listed with its reason, exit status 1, summary row), the others complete; --resume
+    after the host recovers runs only the failed chunk."""
+    monkeypatch.setenv("GEOFM_HTTP_RETRIES", "0")
+    east = TILES[1].name
+    fc = {"type": "FeatureCollection", "features": [
+        _feature("fremont-a", LON - 0.03, LAT - 0.02, LON, LAT),
+        _feature("fremont-b", LON + 0.01, LAT + 0.01, LON + 0.04, LAT + 0.03),
+        _feature("omaha-east", -95.62, 41.40, -95.59, 41.42),  # tile 15TTG only
+    ]}
+    gj = tmp_path / "towns.geojson"
+    gj.write_text(json.dumps(fc))
+    out = tmp_path / "batch"
+    argv = ["region", "flood", "--geojson", str(gj), "--start", DAY, "--end", DAY, "--out", str(out),
+            "--workers", "2", "--weights-dir", str(published_weights_dir), "--device", "cpu"]
+    standin.fail_next(100000, status=503, match=f"T{east}")
+    code = main(argv)
+    stdout, stderr = capsys.readouterr()
+    assert code == 1, stderr
+    assert "geofm: omaha-east: chunk" in stderr and "failed" in stderr and "503" in stderr
+    assert "Dask dashboard: http" in stderr
+    rows = (out / REGION.summary_name).read_text().splitlines()
+    assert rows[0].startswith("id,area_km2,scenes,No water km2,Water / flood km2,chunks,chunks_done,status")
+    by_id = {r.split(",")[0]: r for r in rows[1:]}
+    assert set(by_id) == {"fremont-a", "fremont-b", "omaha-east"}
+    assert by_id["fremont-a"].endswith(",complete") and by_id["fremont-b"].endswith(",complete")
+    assert "partial: 1 of 1 chunks failed" in by_id["omaha-east"]
+    for fid in ("fremont-a", "fremont-b"):
+        cells = by_id[fid].split(",")
+        area, water, dry = float(cells[1]), float(cells[3]), float(cells[4])
+        assert f"T{TILES[0].name}" in cells[2] and 0 < water + dry <= area * 1.2
+        assert (out / fid / REGION.mosaic_name).is_file() and (out / fid / REGION.item_name).is_file()
+    failed = json.loads((out / "omaha-east" / REGION.manifest_name).read_text())["chunks"]
+    assert [c["status"] for c in failed] == ["failed"] and failed[0]["attempts"] == REGION.chunk_attempts
+    assert not (out / "omaha-east" / REGION.mosaic_name).exists()
+    kept = {fid: json.loads((out / fid / REGION.manifest_name).read_text())["chunks"] for fid in ("fremont-a", "fremont-b")}
+
+    assert main(argv) == 2  # the folder holds a run: --resume or another folder
+    assert "add --resume" in capsys.readouterr().err
+    standin.clear_faults()
+    standin.reset_stats()
+    code = main([*argv, "--resume"])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert "2 of 3 chunks already complete" in stderr
+    assert all(f"T{east}" in name for _, name, *_ in standin.stats.requests_log if "HLS." in name)
+    for fid, chunks in kept.items():  # untouched: same files, same checksums, same worker records
+        assert json.loads((out / fid / REGION.manifest_name).read_text())["chunks"] == chunks
+    assert "omaha-east,"in (out / REGION.summary_name).read_text()
+    assert (out / "omaha-east" / REGION.mosaic_name).is_file()
+
+
+@pytest.mark.slow
+def test_region_across_two_utm_zones(standin, published_weights_dir, tmp_path):
+    out = tmp_path / "zones"
+    res = run_region("flood", ACROSS_ZONES, DAY, DAY, out, workers=2, processes=False, chunk_km=CHUNK_KM,
+                     weights_dir=published_weights_dir, device="cpu")
+    assert res.ok and res.chunks_total == 2
+    manifest = json.loads((out / REGION.manifest_name).read_text())
+    assert [z["epsg"] for z in manifest["zones"]] == [TILES[0].epsg, TILES[1].epsg]
+    tiles = {rec["epsg"]: out / rec["file"] for rec in manifest["chunks"]}
+    assert set(tiles) == {TILES[0].epsg, TILES[1].epsg}
+    for epsg, path in tiles.items():
+        with rasterio.open(path) as src:
+            assert src.crs.to_epsg() == epsg and (src.read(1) != 255).mean() > 0.5
+    mosaic, t, crs = _read(res.mosaic)
+    assert crs.to_epsg() == TILES[1].epsg == manifest["mosaic"]["epsg"]  # the zone of the region's centre
+    # the zone-15 tile is copied exactly; the zone-14 tile fills the west part (reprojected)
+    tile15, t15, _ = _read(tiles[TILES[1].epsg])
+    c0, r0 = int(round((t15.c - t.c) / 30)), int(round((t.f - t15.f) / 30))
+    window = mosaic[0, r0:r0 + tile15.shape[1], c0:c0 + tile15.shape[2]]
+    assert (window[tile15[0] != 255] == tile15[0][tile15[0] != 255]).all()
+    west = mosaic[0, :, : max(1, c0 - 2)]
+    assert west.size and (west != 255).mean() > 0.8
+    assert (mosaic != 255).mean() > 0.85
+
+
+@pytest.mark.slow
+def test_resume_after_a_worker_and_then_the_whole_run_are_killed(standin, published_weights_dir, tmp_path):
+    """SIGKILL one worker mid-run (its chunk is rescheduled), then the whole run; the manifest names exactly the
+    complete tiles, no mosaic is left half-written, and --resume computes only the missing chunks."""
+    standin.set_latency(0.15)  # reads take a few seconds: time to kill in the middle
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "geofm", "region", "flood", "--bbox", *map(str, FREMONT_BOX), "--start", DAY,
+           "--end", DAY, "--out", str(out), "--workers", "2", "--chunk-km", str(CHUNK_KM),
+           "--weights-dir", str(published_weights_dir), "--device", "cpu"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    manifest = out / REGION.manifest_name
+
+    def done_records() -> list[dict]:
+        try:
+            return [c for c in json.loads(manifest.read_text())["chunks"] if c["status"] == "done"]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    def wait_for(n: int) -> list[dict]:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            recs = done_records()
+            if len(recs) >= n:
+                return recs
+            time.sleep(0.1)
+        raise AssertionError(f"run ended or stalled before {n} chunks: {proc.poll()}")
+
+    try:
+        first = wait_for(1)
+        os.kill(first[0]["pid"], signal.SIGKILL)  # a worker dies holding its next chunk
+        wait_for(2)
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole run dies
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = done_records()
+    assert 2 <= len(before) < 4
+    assert not (out / REGION.mosaic_name).exists()
+    from geofm.region.job import sha256_of
+
+    for rec in before:
+        assert sha256_of(out / rec["file"]) == rec["sha256"]
+    standin.set_latency(0.0)
+    res = run_region("flood", FREMONT_BOX, DAY, DAY, out, workers=2, processes=False, chunk_km=CHUNK_KM,
+                     weights_dir=published_weights_dir, device="cpu", resume=True)
+    assert res.ok and res.chunks_done == 4
+    after = {c["id"]: c for c in json.loads(manifest.read_text())["chunks"]}
+    for rec in before:  # kept, not recomputed
+        assert after[rec["id"]] == rec
+    assert {os.path.basename(p) for p in os.listdir(out / REGION.tiles_dir)} == {f"{i}.tif" for i in after}
+    with rasterio.open(res.mosaic) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and (src.read(1) != 255).mean() > 0.9
