@@ -240,3 +240,30 @@ def test_resume_after_a_worker_and_then_the_whole_run_are_killed(standin, publis
     assert {os.path.basename(p) for p in os.listdir(out / REGION.tiles_dir)} == {f"{i}.tif" for i in after}
     with rasterio.open(res.mosaic) as src:
         assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and (src.read(1) != 255).mean() > 0.9
+
+
+@pytest.mark.slow
+def test_reconstruction_region_equals_single_process_run(standin, published_weights_dir, tmp_path, capsys):
+    """MAE windows do not overlap; the edge chunks read the rows the bottom/right reflection mirrors and each
+    window gets the masking noise of its single-process index."""
+    single = tmp_path / "single.tif"
+    assert main(["run", "reconstruct", "--bbox", *map(str, FREMONT_BOX), "--start", DAY, "--end", DAY, "--out",
+                 str(single), "--weights-dir", str(published_weights_dir), "--device", "cpu"]) == 0
+    capsys.readouterr()
+    res = run_region("reconstruct", FREMONT_BOX, DAY, DAY, tmp_path / "region", workers=2, processes=False,
+                     chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device="cpu")
+    assert res.ok and res.chunks_total == 4
+    want, t_want, _ = _read(single)
+    got, t_got, _ = _read(res.mosaic)
+    assert t_got == t_want and got.shape == want.shape and got.dtype == np.int16
+    assert (got == want).all()
+
+
+def test_bad_region_arguments_are_one_clear_error(tmp_path, capsys):
+    base = ["region", "flood", "--start", DAY, "--end", DAY, "--out", str(tmp_path / "o")]
+    assert main([*base, "--bbox", "-96", "41", "-95.9", "41.1", "--workers", "0"]) == 2
+    assert capsys.readouterr().err.startswith("geofm: error: --workers must be at least 1")
+    assert main([*base, "--geojson", str(tmp_path / "missing.geojson")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main([*base, "--bbox", "-96", "41", "-95.9", "41.1", "--chunk-km", "0"]) == 2
+    assert "--chunk-km must be a positive" in capsys.readouterr().err
