@@ -231,12 +231,14 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
                scene_ids: list[str] | None = None, batch_size: int | None = None,
                mask_ratio: float = DEFAULTS.mask_ratio, seed: int = DEFAULTS.seed,
                attempts: int = REGION.chunk_attempts, retry_delay_s: float = REGION.retry_delay_s,
-               processes: bool = True, progress: Progress = null_progress) -> RegionResult | BatchResult:
+               processes: bool = True, threads_per_worker: int | None = None,
+               progress: Progress = null_progress) -> RegionResult | BatchResult:
     """Run ``task`` over a region of any size, chunk by chunk on Dask; see the module and README.
 
     ``region``: (W, S, E, N), an AOI, a GeoJSON geometry / Feature / FeatureCollection, or a GeoJSON file.
     A FeatureCollection of several features is a batch (one sub-folder per feature and ``summary.csv``).
-    ``processes=False`` runs the LocalCluster's workers as threads of this process (tests, debugging).
+    ``processes=False`` runs the LocalCluster's workers as threads of this process (tests, debugging);
+    ``threads_per_worker`` sets each worker's torch threads (default: the cores divided among local workers).
     Raises InputError for bad arguments; chunk failures are reported in the result, not raised.
     """
     from geofm.data.stac import date_range, get_scenes, search_hls
@@ -294,7 +296,7 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     skipped = total - len(todo)
     if skipped:
         progress("region", f"{skipped} of {total} chunks already complete (checksums match); skipping them", None)
-    plugin = ModelPlugin(model, wdir, device, None)
+    plugin = ModelPlugin(model, wdir, device, threads_per_worker)
     if todo:
         with open_client(workers=workers, scheduler=scheduler, processes=processes, plugin=plugin,
                          on_dashboard=lambda link: progress("cluster", f"Dask dashboard: {link}", None)) as client:
