@@ -325,12 +325,13 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
     parts = {(id(plan), part.epsg): part for plan, _ in todo for part in plan.parts}
     run_id = uuid.uuid4().hex[:8]
     futures = {}
-    for plan, chunk in todo:
+    for order, (plan, chunk) in enumerate(todo):
         job = ChunkJob(task=task, model=model, chunk=chunk, part=parts[(id(plan), chunk.epsg)], scenes=plan.scenes,
                        start=d0, end=d1, out_dir=str(plan.folder.resolve()), weights_dir=wdir, device=device,
                        batch_size=batch_size, mask_ratio=mask_ratio, seed=seed, scene_ids=scene_ids,
                        attempts=attempts, retry_delay_s=retry_delay_s)
-        fut = client.submit(run_chunk, job, key=f"geofm-chunk-{run_id}-{plan.id}-{chunk.id}", pure=False)
+        fut = client.submit(run_chunk, job, key=f"geofm-chunk-{run_id}-{plan.id}-{chunk.id}", pure=False,
+                            priority=len(todo) - order)  # row-major: neighbours run close in time
         futures[fut] = (plan, chunk)
     done, failed = skipped, 0
     started = time.perf_counter()
