@@ -98,12 +98,11 @@ def build_mosaic(tiles: list[Path], grid: Grid, out: Path) -> Path | None:
     os.close(fd)
     try:
         with rasterio.open(work, "w+", **profile) as dst:
-            band = np.full((grid.height if grid.height * grid.width <= 4096 ** 2 else 512, grid.width),
-                           nodata, dtype=profile["dtype"])
-            for row in range(0, grid.height, band.shape[0]):  # initialise to nodata in strips
-                h = min(band.shape[0], grid.height - row)
-                for b in range(1, first.count + 1):
-                    dst.write(band[:h], b, window=Window(0, row, grid.width, h))
+            strip = np.full((min(512, grid.height), grid.width), nodata, dtype=profile["dtype"])
+            for row in range(0, grid.height, strip.shape[0]):  # every block starts as nodata, in strips
+                h = min(strip.shape[0], grid.height - row)
+                for b in range(1, profile["count"] + 1):
+                    dst.write(strip[:h], b, window=Window(0, row, grid.width, h))
             if cmap:
                 dst.write_colormap(1, cmap)
             for i, d in enumerate(descriptions, start=1):
