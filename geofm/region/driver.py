@@ -22,7 +22,7 @@ from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
 from geofm.errors import GeofmError, InputError
 from geofm.progress import Progress, null_progress
-from geofm.region.chunks import Chunk, ZonePart, chunk_pixels, make_chunks, zone_parts
+from geofm.region.chunks import Chunk, ZonePart, chunk_pixels, make_chunks, read_span, span_lonlat, zone_parts
 from geofm.region.job import ChunkJob, run_chunk
 from geofm.region.manifest import DONE, FAILED, PENDING, Manifest, open_manifest, write_json_atomic
 
@@ -322,11 +322,17 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
                 progress: Progress) -> None:
     from distributed import as_completed
 
+    from shapely.geometry import box
+
+    spec = get_model_spec(model)
     parts = {(id(plan), part.epsg): part for plan, _ in todo for part in plan.parts}
     run_id = uuid.uuid4().hex[:8]
     futures = {}
     for order, (plan, chunk) in enumerate(todo):
-        job = ChunkJob(task=task, model=model, chunk=chunk, part=parts[(id(plan), chunk.epsg)], scenes=plan.scenes,
+        part = parts[(id(plan), chunk.epsg)]
+        foot = span_lonlat(read_span(chunk.core, part.grid, spec), part.grid)
+        near = [s for s in plan.scenes if s.bbox is None or box(*s.bbox).intersects(foot)]  # only what it may read
+        job = ChunkJob(task=task, model=model, chunk=chunk, part=part, scenes=near,
                        start=d0, end=d1, out_dir=str(plan.folder.resolve()), weights_dir=wdir, device=device,
                        batch_size=batch_size, mask_ratio=mask_ratio, seed=seed, scene_ids=scene_ids,
                        attempts=attempts, retry_delay_s=retry_delay_s)
