@@ -27,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from geofm.config import HLS_FMASK_ASSET, MODEL_BANDS, MODELS  # noqa: E402
-from geofm.data import AOI, Grid  # noqa: E402
-from geofm.data.stac import search_hls, strip_query  # noqa: E402
-from tests.checkpoints import write_mmseg_checkpoint  # noqa: E402
-from tests.standin import StandIn  # noqa: E402
-from tests.standin.layout import DATES, TILES  # noqa: E402
+from geofm.config import HLS_FMASK_ASSET, MODEL_BANDS, MODELS
+from geofm.data import AOI, Grid
+from geofm.data.stac import search_hls, strip_query
+from tests.checkpoints import write_mmseg_checkpoint
+from tests.standin import StandIn
+from tests.standin.layout import DATES
 
 CLEAR = next(d for d in DATES if not d.clouds and not d.fill_columns)
 DAY = CLEAR.when.date().isoformat()

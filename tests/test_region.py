@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,10 +20,10 @@ import rasterio
 
 from geofm.cli import main
 from geofm.config import REGION
-from geofm.region import BatchResult, run_region
-from geofm.region.chunks import Span, _sliding_extent, chunk_pixels, read_span
 from geofm.inference.sliding import window_starts
-from tests.standin.layout import DATES, FREMONT, TILES
+from geofm.region import run_region
+from geofm.region.chunks import _sliding_extent, chunk_pixels
+from tests.standin.layout import DATES, FREMONT, TILES, item_id
 
 #: A date without clouds on either tile (so per-chunk and whole-area choices agree), and a 224-px chunk.
 CLEAR = next(d for d in DATES if not d.clouds and not d.fill_columns)
@@ -90,8 +89,7 @@ def test_region_equals_single_process_run_pixel_for_pixel(standin, published_wei
         assert (tile[0] == want[0, r0:r1, c0:c1]).all()
         assert (t_tile.c, t_tile.f) == (t_want.c + 30 * c0, t_want.f - 30 * r0)
         assert rec["status"] == "done" and len(rec["sha256"]) == 64
-        assert rec["scenes"] == [[f"HLS.{CLEAR.sensor}.T{TILES[0].name}.{CLEAR.when.year}"
-                                  f"{CLEAR.when.timetuple().tm_yday:03d}T{CLEAR.when:%H%M%S}.v2.0"]]
+        assert rec["scenes"] == [[item_id(CLEAR, TILES[0])]]
     assert manifest["mosaic"]["file"] == REGION.mosaic_name
     item = json.loads((out / REGION.item_name).read_text())
     import pystac
@@ -154,6 +152,7 @@ def test_batch_with_a_chunk_that_keeps_failing_then_resume(standin, published_we
     code = main([*argv, "--resume"])
     stdout, stderr = capsys.readouterr()
     assert code == 0, stderr
+    assert "omaha-east: complete; 1 of 1 chunks" in stdout
     assert "2 of 3 chunks already complete" in stderr
     assert all(f"T{east}" in name for _, name, *_ in standin.stats.requests_log if "HLS." in name)
     for fid, chunks in kept.items():  # untouched: same files, same checksums, same worker records
@@ -179,7 +178,7 @@ def test_region_across_two_utm_zones(standin, published_weights_dir, tmp_path):
     assert crs.to_epsg() == TILES[1].epsg == manifest["mosaic"]["epsg"]  # the zone of the region's centre
     # the zone-15 tile is copied exactly; the zone-14 tile fills the west part (reprojected)
     tile15, t15, _ = _read(tiles[TILES[1].epsg])
-    c0, r0 = int(round((t15.c - t.c) / 30)), int(round((t.f - t15.f) / 30))
+    c0, r0 = round((t15.c - t.c) / 30), round((t.f - t15.f) / 30)
     window = mosaic[0, r0:r0 + tile15.shape[1], c0:c0 + tile15.shape[2]]
     assert (window[tile15[0] != 255] == tile15[0][tile15[0] != 255]).all()
     west = mosaic[0, :, : max(1, c0 - 2)]
@@ -267,3 +266,26 @@ def test_bad_region_arguments_are_one_clear_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main([*base, "--bbox", "-96", "41", "-95.9", "41.1", "--chunk-km", "0"]) == 2
     assert "--chunk-km must be a positive" in capsys.readouterr().err
+
+
+def test_geojson_polygon_is_a_region_and_a_feature_collection_of_several_is_a_batch(tmp_path):
+    from geofm.errors import InputError
+    from geofm.region import parse_regions
+
+    poly = _feature("x", LON - 0.01, LAT - 0.01, LON, LAT)
+    regions, batch = parse_regions(poly["geometry"])
+    assert not batch and [r[0] for r in regions] == ["region"]
+    regions, batch = parse_regions({"type": "FeatureCollection", "features": [poly]})
+    assert not batch and len(regions) == 1
+    path = tmp_path / "many.geojson"
+    feats = [_feature("a/b", LON, LAT, LON + 0.01, LAT + 0.01), _feature("a/b", LON, LAT, LON + 0.02, LAT + 0.01),
+             {**_feature("", LON, LAT, LON + 0.01, LAT + 0.02), "id": None}]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    regions, batch = parse_regions(path)
+    assert batch and [r[0] for r in regions] == ["a-b", "a-b-2", "feature-3"]
+    assert regions[1][1].area_km2 > regions[0][1].area_km2 > 0
+    big = _feature("state", -104.0, 40.0, -95.3, 43.0)  # ~700 km wide: no size cap for regions
+    assert parse_regions(big)[0][0][1].size_km[0] > 600
+    with pytest.raises(InputError, match="Feature bad"):
+        parse_regions({"type": "FeatureCollection", "features": [poly, {**_feature("bad", 0, 0, 1, 1),
+                                                                         "geometry": {"type": "Point"}}]})

@@ -73,7 +73,7 @@ class _Bar:
             print(f"geofm: {message}", file=sys.stderr, flush=True)
             return
         width = 30
-        filled = int(round(width * min(1.0, max(0.0, fraction))))
+        filled = round(width * min(1.0, max(0.0, fraction)))
         line = f"geofm: [{'#' * filled}{'.' * (width - filled)}] {message}"
         if self.tty:
             print(f"\r{line}", end="\n" if fraction >= 1.0 else "", file=sys.stderr, flush=True)

@@ -7,4 +7,4 @@ records chunks, scenes, status and checksums; the mosaic and a STAC Item describ
 
 from geofm.region.driver import BatchResult, RegionResult, parse_regions, run_region
 
-__all__ = ["run_region", "RegionResult", "BatchResult", "parse_regions"]
+__all__ = ["BatchResult", "RegionResult", "parse_regions", "run_region"]

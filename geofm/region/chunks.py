@@ -50,7 +50,7 @@ class Span:
         """The sub-grid of ``zone`` this span covers (same CRS and pixel lattice)."""
         return Grid(zone.crs, zone.transform @ Affine.translation(self.col0, self.row0), self.width, self.height)
 
-    def within(self, outer: "Span") -> tuple[slice, slice]:
+    def within(self, outer: Span) -> tuple[slice, slice]:
         """Slices that cut this span out of an array covering ``outer``."""
         return (slice(self.row0 - outer.row0, self.row1 - outer.row0),
                 slice(self.col0 - outer.col0, self.col1 - outer.col0))
@@ -83,7 +83,7 @@ class Chunk:
 
 
 def zone_of(lon: float) -> int:
-    return min(60, int(math.floor((lon + 180.0) / 6.0)) + 1)
+    return min(60, math.floor((lon + 180.0) / 6.0) + 1)
 
 
 def zone_parts(aoi: AOI) -> list[ZonePart]:

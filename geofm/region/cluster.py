@@ -45,7 +45,7 @@ class ModelPlugin(WorkerPlugin):
             from geofm.region.job import worker_device
 
             get_model(self.model, weights_dir=self.weights_dir, device=worker_device(self.device))
-        except Exception as err:  # the chunk job reports the same error as the chunk's reason
+        except Exception as err:  # noqa: BLE001 - the chunk job reports the same error as the chunk's reason
             log.warning("model preload on worker failed: %s", err)
 
 

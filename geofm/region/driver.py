@@ -22,9 +22,24 @@ from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
 from geofm.errors import GeofmError, InputError
 from geofm.progress import Progress, null_progress
-from geofm.region.chunks import Chunk, ZonePart, chunk_pixels, make_chunks, read_span, span_lonlat, zone_parts
+from geofm.region.chunks import (
+    Chunk,
+    ZonePart,
+    chunk_pixels,
+    make_chunks,
+    read_span,
+    span_lonlat,
+    zone_parts,
+)
 from geofm.region.job import ChunkJob, run_chunk
-from geofm.region.manifest import DONE, FAILED, PENDING, Manifest, open_manifest, write_json_atomic
+from geofm.region.manifest import (
+    DONE,
+    FAILED,
+    PENDING,
+    Manifest,
+    open_manifest,
+    write_json_atomic,
+)
 
 TASKS = ("flood", "crops", "reconstruct")
 RegionInput = AOI | tuple[float, float, float, float] | list[float] | dict[str, Any] | str | Path
@@ -321,7 +336,6 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
                 scene_ids: list[str] | None, attempts: int, retry_delay_s: float, total: int, skipped: int,
                 progress: Progress) -> None:
     from distributed import as_completed
-
     from shapely.geometry import box
 
     spec = get_model_spec(model)
@@ -346,7 +360,7 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
         plan, chunk = futures[fut]
         try:
             record = fut.result()
-        except Exception as err:  # a worker died too often (KilledWorker), or a bug: the chunk fails
+        except Exception as err:  # noqa: BLE001 - a worker died too often (KilledWorker), or a bug: the chunk fails
             record = {"status": FAILED, "error": f"{type(err).__name__}: {err}"[:500]}
         plan.manifest.record(chunk.id, record)
         plan.manifest.save()

@@ -20,9 +20,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from geofm.config import REGION, CLASS_NODATA, HLS_FMASK_ASSET, HLS_NODATA, MODEL_BANDS, ModelSpec, get_model_spec
+from geofm.config import (
+    CLASS_NODATA,
+    HLS_FMASK_ASSET,
+    HLS_NODATA,
+    MODEL_BANDS,
+    REGION,
+    ModelSpec,
+    get_model_spec,
+)
 from geofm.data.grid import Grid
-from geofm.data.reader import _is_earthdata, _mosaic, _read_pool, _SceneRead, frame_order, read_band, read_fmask
+from geofm.data.reader import (
+    _is_earthdata,
+    _mosaic,
+    _read_pool,
+    _SceneRead,
+    frame_order,
+    read_band,
+    read_fmask,
+)
 from geofm.data.scene import Scene
 from geofm.data.select import choose_scenes, group_by_day
 from geofm.errors import GeofmError, ServiceError

@@ -61,7 +61,7 @@ class Manifest:
         write_json_atomic(self.path, self.to_json())
 
     @classmethod
-    def load(cls, path: Path) -> "Manifest":
+    def load(cls, path: Path) -> Manifest:
         try:
             raw = json.loads(path.read_text())
             return cls(path, raw["params"], raw.get("zones", []), {c["id"]: c for c in raw["chunks"]},

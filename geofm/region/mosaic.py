@@ -43,7 +43,7 @@ def _paste(dst: rasterio.io.DatasetWriter, grid: Grid, src: rasterio.io.DatasetR
         col = (src.transform.c - grid.transform.c) / grid.transform.a
         row = (src.transform.f - grid.transform.f) / grid.transform.e
         if abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6:  # same lattice: copy exactly
-            col, row = int(round(col)), int(round(row))
+            col, row = round(col), round(row)
             c0, r0 = max(0, col), max(0, row)
             c1, r1 = min(grid.width, col + src.width), min(grid.height, row + src.height)
             if c1 > c0 and r1 > r0:
@@ -81,9 +81,9 @@ def build_mosaic(tiles: list[Path], grid: Grid, out: Path) -> Path | None:
     if not tiles:
         return None
     with rasterio.open(tiles[0]) as first:
-        profile = dict(driver="GTiff", width=grid.width, height=grid.height, count=first.count,
-                       dtype=first.dtypes[0], crs=grid.crs, transform=grid.transform, nodata=first.nodata,
-                       tiled=True, blockxsize=512, blockysize=512, compress="DEFLATE", BIGTIFF="IF_SAFER")
+        profile = {"driver": "GTiff", "width": grid.width, "height": grid.height, "count": first.count,
+                   "dtype": first.dtypes[0], "crs": grid.crs, "transform": grid.transform, "nodata": first.nodata,
+                   "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "DEFLATE", "BIGTIFF": "IF_SAFER"}
         nodata = first.nodata
         cmap = None
         try:
