@@ -162,10 +162,16 @@ def test_batch_with_a_chunk_that_keeps_failing_then_resume(standin, published_we
 
 
 @pytest.mark.slow
-def test_region_across_two_utm_zones(standin, published_weights_dir, tmp_path):
+def test_region_across_two_utm_zones_on_an_existing_scheduler(standin, published_weights_dir, tmp_path):
+    from distributed import LocalCluster
+
     out = tmp_path / "zones"
-    res = run_region("flood", ACROSS_ZONES, DAY, DAY, out, workers=2, processes=False, chunk_km=CHUNK_KM,
-                     weights_dir=published_weights_dir, device="cpu")
+    notes = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        res = run_region("flood", ACROSS_ZONES, DAY, DAY, out, scheduler=cluster.scheduler_address,
+                         chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device="cpu",
+                         progress=lambda stage, msg, frac=None: notes.append(msg))
+    assert any(m.startswith("Dask dashboard: http") for m in notes)
     assert res.ok and res.chunks_total == 2
     manifest = json.loads((out / REGION.manifest_name).read_text())
     assert [z["epsg"] for z in manifest["zones"]] == [TILES[0].epsg, TILES[1].epsg]
