@@ -272,6 +272,10 @@ def test_bad_region_arguments_are_one_clear_error(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert main([*base, "--bbox", "-96", "41", "-95.9", "41.1", "--chunk-km", "0"]) == 2
     assert "--chunk-km must be a positive" in capsys.readouterr().err
+    assert main([*base, "--bbox", "-95.9", "41", "-96", "41.1"]) == 2
+    assert "West (-95.9) is east of East (-96)" in capsys.readouterr().err
+    assert main([*base, "--bbox", "-96", "41", "-95.9", "41.1", "--workers", "2", "--scheduler", "tcp://x:1"]) == 2
+    assert "not both" in capsys.readouterr().err
 
 
 def test_geojson_polygon_is_a_region_and_a_feature_collection_of_several_is_a_batch(tmp_path):

@@ -271,14 +271,16 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     model = TASK_MODELS[task]
     spec = get_model_spec(model)
     wdir = str(Path(weights_dir).resolve()) if weights_dir else None
-    if not scheduler:  # the local workers see this disk: a missing weight file is one clear error up front
-        from geofm.models import resolve_weights
-
-        resolve_weights(spec, wdir)
     regions, batch = parse_regions(region)
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} is a file; --out must be a folder.")
+    if not scheduler:  # local workers share this machine: missing weights or GPU are one clear error up front
+        from geofm.inference.device import resolve_device
+        from geofm.models import resolve_weights
+
+        resolve_device(device)
+        resolve_weights(spec, wdir)
     size_px = chunk_pixels(chunk_km)
     plans = [
         _plan(fid, aoi, out / fid if batch else out,
