@@ -18,7 +18,6 @@ import shapely
 from affine import Affine
 from pyproj import CRS as ProjCRS
 from pyproj import Transformer
-from rasterio.crs import CRS
 from shapely.geometry import box
 from shapely.geometry.base import BaseGeometry
 
@@ -176,7 +175,3 @@ def chunk_aoi(chunk: Chunk, part: ZonePart) -> AOI | None:
     if geom.is_empty or geom.area == 0:
         return None
     return AOI(geom)
-
-
-def epsg_crs(epsg: int) -> CRS:
-    return CRS.from_epsg(epsg)
