@@ -276,6 +276,44 @@ ENV_HTTP_TIMEOUT = "GEOFM_HTTP_TIMEOUT"  # seconds per STAC/COG request (default
 ENV_HTTP_RETRIES = "GEOFM_HTTP_RETRIES"  # retries after the first try (default 3)
 ENV_CACHE_MAX_MB = "GEOFM_CACHE_MAX_MB"  # size cap of the stack cache (default 2048)
 
+ENV_QUEUE_MAX = "GEOFM_QUEUE_MAX"  # runs waiting for the model at most (beyond: "busy, about N minutes")
+ENV_RUNS_PER_MINUTE = "GEOFM_RUNS_PER_MINUTE"  # model runs one browser session may start per minute
+ENV_JOBS_PER_SESSION = "GEOFM_JOBS_PER_SESSION"  # queued or running runs one browser session may have
+ENV_JOB_SECONDS = "GEOFM_JOB_SECONDS"  # first guess of one run's model time, for the wait estimate
+ENV_PRELOAD = "GEOFM_PRELOAD"  # app start: load these task models in the background (comma list, "none", "all")
+ENV_AUTO_DOWNLOAD = "GEOFM_AUTO_DOWNLOAD"  # "0" = never fetch weights on first use (default: fetch when online)
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """Admission control of the shared model queue (fair use of one accelerator by many visitors)."""
+
+    max_waiting: int = 8  # runs in line behind the running one
+    runs_per_minute: int = 4  # per browser session, counted when a run joins the line
+    jobs_per_session: int = 1  # queued or running at once, per browser session
+    job_seconds: float = 45.0  # first guess of one run's time in the slot (then measured)
+
+    @classmethod
+    def from_env(cls, env: "dict[str, str] | None" = None) -> "QueueLimits":
+        """Limits from the operator's environment (unset or unusable values keep the defaults)."""
+        import os
+
+        env = os.environ if env is None else env
+        base = cls()
+
+        def _num(name: str, default, cast):
+            try:
+                value = cast(env.get(name, ""))
+            except ValueError:
+                return default
+            return value if value > 0 else default
+
+        return cls(max_waiting=_num(ENV_QUEUE_MAX, base.max_waiting, int),
+                   runs_per_minute=_num(ENV_RUNS_PER_MINUTE, base.runs_per_minute, int),
+                   jobs_per_session=_num(ENV_JOBS_PER_SESSION, base.jobs_per_session, int),
+                   job_seconds=_num(ENV_JOB_SECONDS, base.job_seconds, float))
+
+
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"
 STAC_COLLECTIONS: dict[str, dict[str, str]] = {

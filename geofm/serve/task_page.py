@@ -8,6 +8,7 @@ import streamlit as st
 
 from geofm.errors import GeofmError
 from geofm.serve import nav, ui, views
+from geofm.serve.queue import RunAbandoned
 from geofm.serve.runs import TASK_TITLES, RunOutcome, RunRequest, run_area
 
 
@@ -36,6 +37,9 @@ def execute(page: str, request: RunRequest, work) -> None:
     panel = ui.ProgressPanel(f"Starting {TASK_TITLES[request.task].lower()}…")
     try:
         outcome = finish_run(work(panel), panel)
+    except RunAbandoned:  # the visitor left or asked for something else: nothing to show
+        panel.failed()
+        return
     except GeofmError as err:
         panel.failed()
         ui.errors()[page] = ui.user_message(err)
@@ -86,7 +90,7 @@ def task_page(task: str) -> None:
                                       seed=seed, model=model)
     if st.button(f"Run {TASK_TITLES[task].lower()}", type="primary", disabled=request is None,
                  icon=":material/play_arrow:", key=f"{page}-run"):
-        execute(page, request, lambda panel: run_area(request, progress=panel))
+        execute(page, request, lambda panel: run_area(request, progress=panel, visitor=ui.visitor()))
     ui.show_last_error(page)
 
     outcome = ui.outcomes().get(page)

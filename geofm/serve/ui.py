@@ -12,6 +12,7 @@ from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ct
 
 from geofm.errors import GeofmError
 from geofm.serve.progress import STAGE_TITLES
+from geofm.serve.queue import ANONYMOUS, Visitor
 from geofm.serve.runs import RunOutcome
 
 #: Session-state keys (plain keys, not widget keys, so they survive page switches).
@@ -144,6 +145,26 @@ class ProgressPanel:
     def failed(self) -> None:
         self._close_current(time.perf_counter())
         self.status.update(label="Stopped — see the message below", state="error", expanded=False)
+
+
+def visitor() -> Visitor:
+    """This browser session as the queue sees it: its id, and a probe that turns False when the tab is
+    closed (the session left the server) or the visitor asked for something else (a stop or rerun)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return ANONYMOUS
+    session_id = ctx.session_id
+
+    def alive() -> bool:
+        from streamlit import runtime
+
+        if runtime.exists() and not runtime.get_instance().is_active_session(session_id):
+            return False
+        requests = getattr(ctx, "script_requests", None)
+        state = getattr(requests, "_state", None)  # STOP / RERUN pending: this script run is over
+        return state is None or getattr(state, "name", "CONTINUE") == "CONTINUE"
+
+    return Visitor(id=session_id, alive=alive)
 
 
 def area_caption(aoi) -> str:

@@ -36,7 +36,7 @@ def upload_page() -> None:
             uploads.check_files(contents, task)
             paths = uploads.save_files(contents, request.upload_digest)
             uploads.check_raster_files(paths)
-            return run_files(request, paths, progress=panel)
+            return run_files(request, paths, progress=panel, visitor=ui.visitor())
 
         execute(PAGE, request, work)
     ui.show_last_error(PAGE)
