@@ -16,7 +16,6 @@ from torch import nn
 from geofm.config import DEFAULTS, MODELS, ModelSpec, get_model_spec
 from geofm.errors import InputError
 from geofm.inference.device import resolve_device, tune_for_device
-from geofm.inference.fold import fold_segmenter
 from geofm.inference.reconstruct import reconstruct_stack
 from geofm.inference.segment import segment_stack
 from geofm.progress import Progress, null_progress
@@ -34,7 +33,8 @@ def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
 
     Segmenters come back folded (same logits, fewer FLOPs); all models are in eval mode.
     """
-    from geofm.models import load_model, resolve_weights
+    from geofm.models import resolve_weights
+    from geofm.models.prepared import load_ready_model
 
     spec = get_model_spec(task_or_name)
     dev = resolve_device(device)
@@ -43,12 +43,20 @@ def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:
-            model = load_model(spec, weights_dir=weights_dir, device=dev)
-            if spec.kind == "segmenter":
-                model = fold_segmenter(model, inplace=True)
+            # the ready copy (folded, safetensors) when it matches the file's checksum; else load + fold + write it
+            model = load_ready_model(spec, weights_dir=weights_dir).to(dev).eval()
             model = tune_for_device(model, dev)
             _CACHE[key] = model
     return model, spec
+
+
+def is_loaded(task_or_name: str, *, weights_dir: str | Path | None = None,
+              device: str | torch.device = "auto") -> bool:
+    """True when the model is already in this process's cache (no file is read)."""
+    spec = get_model_spec(task_or_name)
+    dev = str(resolve_device(device))
+    with _LOCK:
+        return any(k[0] == spec.name and k[2] == dev for k in _CACHE)
 
 
 def clear_model_cache() -> None:
