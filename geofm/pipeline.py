@@ -59,6 +59,18 @@ def is_loaded(task_or_name: str, *, weights_dir: str | Path | None = None,
         return any(k[0] == spec.name and k[2] == dev for k in _CACHE)
 
 
+def ensure_model_weights(task_or_name: str | ModelSpec, *, weights_dir: str | Path | None = None,
+                         progress: Progress = null_progress) -> Path:
+    """The model's weights file; with a network, downloaded on first use (progress as stage ``weights``).
+
+    Offline (or with ``GEOFM_AUTO_DOWNLOAD=0``) a missing file raises WeightsNotFoundError saying how to get it.
+    """
+    from geofm.models.download import ensure_weights_reporting
+
+    spec = task_or_name if isinstance(task_or_name, ModelSpec) else get_model_spec(task_or_name)
+    return ensure_weights_reporting(spec, weights_dir, progress)
+
+
 def clear_model_cache() -> None:
     """Forget every cached model (frees memory; the next call loads again)."""
     with _LOCK:
@@ -71,6 +83,7 @@ def _segment(task: str, stack: HLSStack, *, weights_dir: str | Path | None, devi
     spec = get_model_spec(task)
     if stack.num_frames != spec.num_frames:
         raise InputError(f"{spec.title} takes {spec.num_frames} date(s); the input has {stack.num_frames}.")
+    ensure_model_weights(spec, weights_dir=weights_dir, progress=progress)
     progress("infer", f"loading {spec.title}", None)
     model, spec = get_model(task, weights_dir=weights_dir, device=dev)
     return segment_stack(model, spec, stack, device=dev, batch_size=batch_size, probabilities=probabilities,
@@ -109,6 +122,7 @@ def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_rat
                          f"{', '.join(n for n, s in MODELS.items() if s.kind == 'mae')}.")
     if not 1 <= stack.num_frames <= spec.num_frames:
         raise InputError(f"{spec.title} takes 1 to {spec.num_frames} dates; the input has {stack.num_frames}.")
+    ensure_model_weights(spec, weights_dir=weights_dir, progress=progress)
     progress("infer", f"loading {spec.title}", None)
     net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
     return reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,

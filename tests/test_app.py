@@ -42,6 +42,7 @@ def env(standin, published_weights_dir, monkeypatch, tmp_path):
     """Stand-in STAC (GEOFM_STAC_URL, GEOFM_CACHE_DIR set by the fixture), test weights, empty result cache."""
     monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(published_weights_dir))
     monkeypatch.setenv("GEOFM_GEOCODER_URL", "http://127.0.0.1:9/search")  # nothing listens: offline
+    monkeypatch.setenv("GEOFM_PRELOAD", "none")  # no "warming up" banner among the messages checked here
     results_cache().clear()
     yield standin
     results_cache().clear()

@@ -22,14 +22,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from geofm.models.weights import download_weights
+    from geofm.cli.run import download_note
+    from geofm.models.download import download_reporter, fetch_weights
+    from geofm.models.weights import find_in_hf_cache
 
     names = args.models or list(TASK_MODELS.values())
     specs = [get_model_spec(n) for n in names]  # validate every name before downloading anything
     for spec in specs:
-        print(f"{spec.name}: fetching {spec.filename} from huggingface.co/{spec.hf_repo} "
-              f"(about {spec.size_mb} MB) ...", flush=True)
-        path = download_weights(spec)
+        if find_in_hf_cache(spec) is None:
+            print(f"{spec.name}: fetching {spec.filename} from huggingface.co/{spec.hf_repo} "
+                  f"(about {spec.size_mb} MB) ...", flush=True)
+        path = fetch_weights(spec, download_reporter(spec, lambda _s, m, f: download_note(m, f or 0.0)))
         print(f"{spec.name}: {path}")
     return 0
 

@@ -168,6 +168,14 @@ def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder,
                      owner=visitor.id, alive=visitor.alive)
 
 
+def _weights_first(request: RunRequest, progress: Progress) -> None:
+    """Download the model's weights on first use before searching or queueing (a download never holds the GPU)."""
+    from geofm.pipeline import ensure_model_weights
+
+    ensure_model_weights(request.model or request.task, weights_dir=request.weights_dir or None,
+                         progress=progress)
+
+
 def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: JobQueue | None = None,
              cache: ResultCache | None = None, visitor: Visitor = ANONYMOUS) -> RunOutcome:
     """Search, read and run the model over the request's area (cached by the request).
@@ -184,6 +192,7 @@ def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: 
     from geofm.data import AOI, load_task_stack
 
     recorder = StageRecorder(progress)
+    _weights_first(request, recorder)
     aoi = AOI.from_geojson(request.geometry)
     stack, scenes = load_task_stack(request.task, aoi, request.start, request.end, max_cloud=request.max_cloud,
                                     stac_url=request.stac_url or None, scene_ids=list(request.scene_ids) or None,
@@ -208,6 +217,7 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
     from geofm.io.geotiff import read_input_stack
 
     recorder = StageRecorder(progress)
+    _weights_first(request, recorder)
     recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
     stack = read_input_stack([Path(p) for p in paths])
     result = _queued_model(request, stack, recorder, queue, visitor)

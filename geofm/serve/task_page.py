@@ -78,9 +78,7 @@ def task_page(task: str) -> None:
                     f"at most {q['max_cloud']:.0f} % cloud")
     st.page_link(nav.explore(), label="Change the area or the dates on the Explore page", icon=":material/map:")
 
-    missing = ui.weights_problem(task)
-    if missing:
-        st.warning(missing, icon=":material/download:")
+    ui.show_weights_notice(task)
     mask_ratio, seed, model = reconstruction_controls(page) if task == "reconstruct" else (0.75, 0, "")
     request = None
     if aoi is not None:

@@ -193,6 +193,40 @@ def page_style() -> None:
     st.html(PAGE_CSS)
 
 
+def show_weights_notice(task: str) -> None:
+    """Before a run: say that a missing model is fetched on the first run, or (offline) how to get it."""
+    missing = weights_problem(task)
+    if not missing:
+        return
+    from geofm.config import get_model_spec
+    from geofm.models.download import can_download
+
+    if can_download():
+        spec = get_model_spec(task)
+        st.info(f"The {spec.title} model (about {spec.size_mb:,} MB) is downloaded on the first run, once "
+                "for everyone; the progress shows here.", icon=":material/download:")
+    else:
+        st.warning(missing, icon=":material/download:")
+
+
+def warming_up_banner() -> None:
+    """Start the background preload (first script run of the process) and show its state while it lasts."""
+    from geofm.serve.warmup import warmup
+
+    preload = warmup()
+    preload.start()
+    if not preload.status().warming:
+        return
+
+    @st.fragment(run_every=2.0)
+    def _banner() -> None:
+        text = preload.status().summary()
+        if text:
+            st.info(text, icon=":material/hourglass_top:")
+
+    _banner()
+
+
 def weights_problem(task: str) -> str | None:
     """The user-facing message when the task's weights are not on this machine (a quick file look-up)."""
     from geofm.config import get_model_spec

@@ -23,9 +23,7 @@ def upload_page() -> None:
     task = st.radio("Task", list(TASK_TITLES), format_func=TASK_TITLES.get, horizontal=True, key="up-task")
     files = st.file_uploader(f"GeoTIFF(s): {FILE_HELP[task]}", type=["tif", "tiff"], accept_multiple_files=True,
                              key="up-files")
-    missing = ui.weights_problem(task)
-    if missing:
-        st.warning(missing, icon=":material/download:")
+    ui.show_weights_notice(task)
     mask_ratio, seed, model = reconstruction_controls(PAGE) if task == "reconstruct" else (0.75, 0, "")
     if st.button(f"Run {TASK_TITLES[task].lower()}", type="primary", icon=":material/play_arrow:",
                  disabled=not files, key="up-run"):
