@@ -16,6 +16,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dl.add_argument("models", nargs="*", metavar="MODEL",
                     help="registry names or task names (flood, crops, reconstruct); default: the three task models")
     dl.set_defaults(handler=_download)
+    prep = wsub.add_parser("prepare", help="write the ready copies (folded, safetensors) beside the weight files")
+    prep.add_argument("models", nargs="*", metavar="MODEL",
+                      help="registry names or task names; default: the three task models")
+    prep.add_argument("--weights-dir", default=None, help=f"folder to look in first (also ${ENV_WEIGHTS_DIR})")
+    prep.set_defaults(handler=_prepare)
     ls = wsub.add_parser("list", help="show each model's file and where it was found")
     ls.add_argument("--weights-dir", default=None, help=f"folder to look in first (also ${ENV_WEIGHTS_DIR})")
     ls.set_defaults(handler=_list)
@@ -34,6 +39,19 @@ def _download(args: argparse.Namespace) -> int:
                   f"(about {spec.size_mb} MB) ...", flush=True)
         path = fetch_weights(spec, download_reporter(spec, lambda _s, m, f: download_note(m, f or 0.0)))
         print(f"{spec.name}: {path}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from geofm.models.prepared import LoadTimes, load_ready_model
+
+    specs = [get_model_spec(n) for n in (args.models or list(TASK_MODELS.values()))]
+    for spec in specs:
+        times = LoadTimes()
+        load_ready_model(spec, weights_dir=args.weights_dir, times=times)
+        state = {"used": "up to date", "written": "written", "stale": "rebuilt",
+                 "unwritable": "could not be written"}.get(times.prepared, times.prepared)
+        print(f"{spec.name}: {times.copy} ({state}, {sum(times.seconds.values()):.1f} s)")
     return 0
 
 

@@ -40,6 +40,7 @@ class LoadTimes:
 
     seconds: dict[str, float] = field(default_factory=dict)
     prepared: str = ""  # "used", "written", "stale" (rebuilt), "unwritable" or "" (not tried)
+    copy: Path | None = None  # the ready copy's path
 
     def add(self, stage: str, started: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
@@ -192,6 +193,7 @@ def load_ready_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = 
     digest = sha256_file(Path(source).resolve())
     times.add("checksum", started)
     target = prepared_path(source, digest)
+    times.copy = target
     started = time.perf_counter()
     model = load_prepared(spec, target, digest, folded=folded)
     if model is not None:
