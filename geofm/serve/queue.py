@@ -66,10 +66,14 @@ class JobQueue:
         self._clock = clock
         self.limits = limits if limits is not None else QueueLimits()
         self._joined: dict[str, deque[float]] = {}  # owner -> join times within the rate window
-        self._run_seconds = float(self.limits.job_seconds)  # measured (EWMA) time a job holds the slot
+        self._measured: float | None = None  # measured (EWMA) seconds a job holds the slot
         self._started_at = 0.0
 
     # ------------------------------------------------------------------ admission
+
+    @property
+    def _run_seconds(self) -> float:
+        return self._measured if self._measured is not None else float(self.limits.job_seconds)
 
     def wait_minutes(self, ahead: int | None = None) -> int:
         """Rough minutes until a run joining now would start (at least 1)."""
@@ -188,7 +192,7 @@ class JobQueue:
             if self._running == ticket:
                 self._running = None
                 held = self._clock() - self._started_at
-                self._run_seconds = (1 - _EWMA) * self._run_seconds + _EWMA * max(held, 0.0)
+                self._measured = (1 - _EWMA) * self._run_seconds + _EWMA * max(held, 0.0)
             else:
                 try:
                     self._waiting.remove(ticket)
