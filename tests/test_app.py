@@ -452,6 +452,7 @@ def test_full_queue_says_busy_with_minutes_instead_of_waiting(env, monkeypatch, 
     """The line is full: the visitor is told at once how busy the demo is; nothing is searched or run."""
     queue = gpu_queue()
     monkeypatch.setattr(queue, "limits", QueueLimits(max_waiting=1, runs_per_minute=100, job_seconds=90))
+    monkeypatch.setattr(queue, "_measured", None)  # forget the run times of earlier tests: 90 s per run
     running = queue.join("other visitor", owner="someone-else")
     queue.wait_turn(running)
     waiting = queue.join("third visitor", owner="another-one")
