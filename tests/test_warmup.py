@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -33,8 +34,12 @@ def test_preload_runs_once_in_the_background_and_skips_missing_weights():
     names = list(TASK_MODELS.values())
     assert pre.start(names) is True
     assert pre.start(names) is False  # idempotent: one preload per process
+    assert pre.status().warming  # at once, before the thread got anywhere
+    deadline = time.time() + 10
+    while LOADING not in pre.status().states.values() and time.time() < deadline:
+        time.sleep(0.01)
     status = pre.status()
-    assert status.warming and LOADING in status.states.values()
+    assert status.warming and status.states[TASK_MODELS["reconstruct"]] == LOADING
     assert "Warming up: loading" in status.summary() and "0 of 3 models ready" in status.summary()
     gate.set()
     pre.join(10)

@@ -210,7 +210,11 @@ def show_weights_notice(task: str) -> None:
 
 
 def warming_up_banner() -> None:
-    """Start the background preload (first script run of the process) and show its state while it lasts."""
+    """Start the background preload (first script run of the process) and show its state while it lasts.
+
+    The note sits in the sidebar and refreshes itself every few seconds (a fragment, so the page is not
+    rerun); when the models are ready it reruns the app once, which drops the note and its timer.
+    """
     from geofm.serve.warmup import warmup
 
     preload = warmup()
@@ -218,13 +222,15 @@ def warming_up_banner() -> None:
     if not preload.status().warming:
         return
 
-    @st.fragment(run_every=2.0)
-    def _banner() -> None:
+    @st.fragment(run_every=3.0)
+    def _note() -> None:
         text = preload.status().summary()
-        if text:
-            st.info(text, icon=":material/hourglass_top:")
+        if not text:
+            st.rerun(scope="app")
+        st.info(text, icon=":material/hourglass_top:")
 
-    _banner()
+    with st.sidebar:
+        _note()
 
 
 def weights_problem(task: str) -> str | None:
