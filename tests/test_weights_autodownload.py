@@ -113,3 +113,20 @@ def test_cli_weights_download_draws_a_progress_bar(hub, capsys):
     assert lines[-1].startswith("geofm: [########################]") and lines[-1].endswith("25 of 25 MB")
     assert out.strip().splitlines()[-1].endswith(FLOOD.filename)
     assert hub.gets[f"{FLOOD.hf_repo}/{FLOOD.filename}"] == 1
+
+
+def test_task_page_says_the_model_comes_on_the_first_run_when_online(hub, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GEOFM_PRELOAD", "none")
+    monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(tmp_path / "empty"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/2_Flood.py")
+    at.run()
+    assert not at.exception
+    notes = [i.value for i in at.info if "downloaded on the first run" in i.value]
+    assert notes == [f"The {FLOOD.title} model (about {FLOOD.size_mb:,} MB) is downloaded on the first run, "
+                     "once for everyone; the progress shows here."]
+    assert not [w.value for w in at.warning if FLOOD.filename in w.value]  # not today's "not found" warning
+    assert sum(hub.gets.values()) == 0  # nothing is fetched before a run asks for it
