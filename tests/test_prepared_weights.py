@@ -6,7 +6,6 @@ import dataclasses
 import os
 import pickle
 
-import pytest
 import torch
 
 from geofm.config import MODELS

@@ -42,7 +42,7 @@ def test_one_queued_or_running_job_per_session():
     queue.wait_turn(running)
     with pytest.raises(SessionLimitError, match="already have a run"):
         queue.join("crops", owner="alice")  # while running
-    bob = queue.join("crops", owner="bob")  # other sessions are not affected
+    queue.join("crops", owner="bob")  # other sessions are not affected
     with pytest.raises(SessionLimitError):
         queue.join("flood", owner="bob")  # while waiting
     with pytest.raises(SessionLimitError):
