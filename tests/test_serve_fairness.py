@@ -151,3 +151,31 @@ def test_app_run_is_refused_before_searching_when_the_session_has_one_in_line(mo
     full.join(owner="x")
     with pytest.raises(QueueFullError, match="about 1 minute for the runs"):
         run_area(request, queue=full, visitor=Visitor(id="tab-2"))
+
+
+def test_app_visitor_is_gone_when_its_session_closes_or_it_asks_for_something_else(monkeypatch):
+    """``ui.visitor()``: the session id, and a probe that turns False when the tab is closed (the runtime
+    drops the session) or a stop/rerun is pending for this script run."""
+    from types import SimpleNamespace
+
+    import streamlit.runtime as st_runtime
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+
+    from geofm.serve import ui
+
+    sessions = {"tab-7"}
+    requests = SimpleNamespace(_state=ScriptRequestType.CONTINUE)
+    ctx = SimpleNamespace(session_id="tab-7", script_requests=requests)
+    monkeypatch.setattr(ui, "get_script_run_ctx", lambda suppress_warning=False: ctx)
+    monkeypatch.setattr(st_runtime, "exists", lambda: True)
+    monkeypatch.setattr(st_runtime, "get_instance",
+                        lambda: SimpleNamespace(is_active_session=lambda sid: sid in sessions))
+    visitor = ui.visitor()
+    assert visitor.id == "tab-7" and visitor.alive()
+    requests._state = ScriptRequestType.RERUN  # pressed something else while waiting
+    assert not visitor.alive()
+    requests._state = ScriptRequestType.CONTINUE
+    sessions.clear()  # tab closed: the runtime no longer knows the session
+    assert not visitor.alive()
+    monkeypatch.setattr(ui, "get_script_run_ctx", lambda suppress_warning=False: None)
+    assert ui.visitor().id == "" and ui.visitor().alive is None  # outside the app: no limits, no probe
