@@ -429,6 +429,34 @@ ENV_EARTHDATA_HOSTS = "GEOFM_EARTHDATA_HOSTS"
 NOMINATIM_URL = "https://nominatim.openstreetmap.org/search"
 # Read them through geofm.settings.settings(), never os.environ.
 
+ENV_QUEUE_MAX = "GEOFM_QUEUE_MAX"  # runs waiting for the model at most (beyond: "busy, about N minutes")
+ENV_RUNS_PER_MINUTE = "GEOFM_RUNS_PER_MINUTE"  # model runs one browser session may start per minute
+ENV_JOBS_PER_SESSION = "GEOFM_JOBS_PER_SESSION"  # queued or running runs one browser session may have
+ENV_JOB_SECONDS = "GEOFM_JOB_SECONDS"  # first guess of one run's model time, for the wait estimate
+ENV_PRELOAD = "GEOFM_PRELOAD"  # app start: load these task models in the background (comma list, "none", "all")
+ENV_AUTO_DOWNLOAD = "GEOFM_AUTO_DOWNLOAD"  # "0" = never fetch weights on first use (default: fetch when online)
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """Admission control of the shared model queue (fair use of one accelerator by many visitors)."""
+
+    max_waiting: int = 8  # runs in line behind the running one
+    runs_per_minute: int = 4  # per browser session, counted when a run joins the line
+    jobs_per_session: int = 1  # queued or running at once, per browser session
+    job_seconds: float = 45.0  # first guess of one run's time in the slot (then measured)
+
+    @classmethod
+    def from_env(cls, env: "dict[str, str] | None" = None) -> "QueueLimits":
+        """Limits from the operator's settings (``env``: parse these variables instead of the environment);
+        a bad value raises SettingsError naming the variable."""
+        from geofm.settings import from_environment, settings
+
+        s = settings() if env is None else from_environment(env)
+        return cls(max_waiting=s.queue_max, runs_per_minute=s.runs_per_minute, jobs_per_session=s.jobs_per_session,
+                   job_seconds=s.job_seconds)
+
+
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"
 STAC_COLLECTIONS: dict[str, dict[str, str]] = {
