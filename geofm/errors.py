@@ -65,3 +65,7 @@ class AuthError(ServiceError):
 
 class DeviceOutOfMemoryError(GeofmError):
     """The accelerator ran out of memory even at batch size 1."""
+
+
+class OutputError(GeofmError):
+    """An output file cannot be written (a bad or colliding path, a full disk); the previous file is kept."""

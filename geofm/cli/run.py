@@ -128,6 +128,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--out must end in .tif or .tiff (it is a GeoTIFF); got {args.out.name}.")
     if args.png is not None and args.png.suffix.lower() != ".png":
         raise InputError(f"--png must end in .png; got {args.png.name}.")
+    from geofm.io.safewrite import check_outputs
+
+    check_outputs([("--out", args.out), ("--probabilities", args.probabilities), ("--png", args.png)],
+                  inputs=list(args.input))
 
 
 def _note(stage: str, message: str, fraction: float | None = None) -> None:

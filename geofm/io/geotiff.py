@@ -8,6 +8,8 @@ official demo did, and the caller is told so through ``progress``.
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import warnings
 from datetime import datetime
@@ -22,7 +24,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.io import MemoryFile
 
 from geofm.config import CLASS_NODATA, HLS_NODATA, MODEL_BANDS
-from geofm.errors import InputError
+from geofm.errors import InputError, OutputError
+from geofm.io.safewrite import atomic_output
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -30,6 +33,7 @@ BANDS_PER_DATE = len(MODEL_BANDS)
 #: Mean (over valid pixels) at or below which float input is taken to be reflectance, not DN.
 REFLECTANCE_MEAN_MAX = 2.0
 COG_OPTIONS = {"COMPRESS": "DEFLATE", "BLOCKSIZE": 512, "OVERVIEWS": "AUTO", "BIGTIFF": "IF_SAFER"}
+log = logging.getLogger(__name__)
 _HLS_TIME = re.compile(r"(\d{4})(\d{3})T(\d{6})")
 
 
@@ -125,7 +129,6 @@ def _write_cog(array: np.ndarray, path: str | Path, *, crs: CRS, transform: Affi
                photometric: str | None = None) -> Path:
     """Write a (bands, H, W) array as a deflate-compressed Cloud-Optimised GeoTIFF (512 px tiles)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     count, height, width = array.shape
     profile = dict(driver="GTiff", width=width, height=height, count=count, dtype=array.dtype.name,
                    crs=crs, transform=transform, nodata=nodata)
@@ -141,9 +144,34 @@ def _write_cog(array: np.ndarray, path: str | Path, *, crs: CRS, transform: Affi
                 ds.set_band_description(i, desc)
             if tags:
                 ds.update_tags(**tags)
-        with mem.open() as src:
-            rasterio.shutil.copy(src, path, driver="COG", **options)
+        with mem.open() as src, atomic_output(path, verify=lambda tmp: _verify_written(tmp, array)) as tmp:
+            try:
+                with rasterio.Env(CPL_LOG=os.devnull):  # GDAL prints write failures itself; they are reported below
+                    rasterio.shutil.copy(src, tmp, driver="COG", **options)
+            except (RasterioError, SystemError) as err:  # rasterio raises SystemError for an unreported failure
+                log.info("COG write of %s failed: %s", path, err)
+                raise OutputError(f"Writing {path} failed: the file could not be written completely (is the disk "
+                                  f"full?).{_kept(path)}") from None
     return path
+
+
+def _verify_written(path: Path, array: np.ndarray) -> None:
+    """Read the written file back: a short write (full disk, size limit) that GDAL did not report shows here."""
+    try:
+        with rasterio.open(path) as src:
+            ok = src.count == array.shape[0] and (src.height, src.width) == array.shape[1:]
+            for i in range(array.shape[0]):
+                if not ok:
+                    break
+                ok = np.array_equal(src.read(i + 1), array[i], equal_nan=array.dtype.kind == "f")
+    except RasterioError:
+        ok = False
+    if not ok:
+        raise OutputError(f"Writing {path.name} failed: the file on disk is incomplete (is the disk full?).")
+
+
+def _kept(path: Path) -> str:
+    return " The previous file was kept." if path.exists() else ""
 
 
 def write_class_map_cog(result: SegmentationResult, path: str | Path) -> Path:
