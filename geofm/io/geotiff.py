@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import warnings
 from datetime import datetime
 from pathlib import Path
 
@@ -20,11 +19,13 @@ import rasterio
 import rasterio.shutil
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.errors import RasterioError
 from rasterio.io import MemoryFile
 
 from geofm.config import CLASS_NODATA, HLS_NODATA, MODEL_BANDS
 from geofm.errors import InputError, OutputError
+from geofm.io import header as _header
+from geofm.io.header import RasterHeader, check_budget, check_header, read_header
 from geofm.io.safewrite import atomic_output
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
@@ -56,22 +57,14 @@ def _time_from_name(name: str) -> datetime | None:
 class _Raster:
     """One opened input: its bands as int16 DN (T, 6, H, W), a validity mask, and georeference."""
 
-    def __init__(self, path: Path, progress: Progress) -> None:
-        if not path.exists():
-            raise InputError(f"Input file {path} does not exist.")
+    def __init__(self, path: Path, header: RasterHeader, progress: Progress) -> None:
+        assert header.crs is not None  # check_header refused rasters without one
+        self.crs: CRS = header.crs
+        count, self.transform = header.count, header.transform
+        self.shape = (header.height, header.width)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", NotGeoreferencedWarning)  # reported below as an InputError
-                src = rasterio.open(path)
-            with src:
-                count, self.crs, self.transform = src.count, src.crs, src.transform
-                self.shape = (src.height, src.width)
+            with rasterio.open(path) as src:
                 dtype, nodata = src.dtypes[0], src.nodata
-                if count % BANDS_PER_DATE != 0 or count == 0:
-                    raise InputError(f"{path.name} has {count} band(s); expected {_expected()}.")
-                if self.crs is None or self.transform == Affine.identity():
-                    raise InputError(f"{path.name} has no georeference (CRS and geotransform); "
-                                     "geofm needs a georeferenced GeoTIFF.")
                 raw = src.read()
         except RasterioError as err:
             raise InputError(f"Cannot read {path.name} as a GeoTIFF ({err}).") from None
@@ -93,11 +86,30 @@ class _Raster:
         self.data = np.where(self.valid[:, None], data, HLS_NODATA).astype(np.int16)
 
 
-def read_input_stack(paths: list[Path] | list[str], *, progress: Progress = null_progress) -> HLSStack:
-    """Read 6-band DN GeoTIFFs (one per date, in time order) or one multi-date file into an HLSStack."""
+def check_inputs(paths: list[Path], *, budget_bytes: int | None = None, where: str = "the command line",
+                 progress: Progress = null_progress) -> list[RasterHeader]:
+    """Judge the inputs from their headers (band count, sample type, georeference, pixel size, memory) before
+    any pixel is decoded; unusual pixel sizes are reported through ``progress``."""
+    headers = [read_header(Path(p)) for p in paths]
+    for h in headers:
+        for note in check_header(h):
+            progress("read", note, None)
+    check_budget(headers, _header.cli_budget_bytes() if budget_bytes is None else budget_bytes, where=where)
+    return headers
+
+
+def read_input_stack(paths: list[Path] | list[str], *, progress: Progress = null_progress,
+                     budget_bytes: int | None = None, where: str = "the command line") -> HLSStack:
+    """Read 6-band DN GeoTIFFs (one per date, in time order) or one multi-date file into an HLSStack.
+
+    Headers are checked first (``check_inputs``): inputs that would need more than ``budget_bytes`` of memory
+    (default: the command line's budget) are refused before anything is decoded.
+    """
     if not paths:
         raise InputError("No input file given.")
-    rasters = [_Raster(Path(p), progress) for p in paths]
+    files = [Path(p) for p in paths]
+    headers = check_inputs(files, budget_bytes=budget_bytes, where=where, progress=progress)
+    rasters = [_Raster(p, h, progress) for p, h in zip(files, headers)]
     first = rasters[0]
     for r in rasters[1:]:
         if r.crs != first.crs:
