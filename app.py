@@ -3,9 +3,11 @@
 import streamlit as st
 
 from geofm.serve.nav import all_pages
-from geofm.serve.ui import page_style
+from geofm.serve.ui import page_style, settings_ok
 
 st.set_page_config(page_title="geofm — see what a geospatial foundation model sees", page_icon="🛰️",
                    layout="wide")
 page_style()
+if not settings_ok():
+    st.stop()
 st.navigation(all_pages()).run()
