@@ -186,6 +186,11 @@ def _kept(path: Path) -> str:
     return " The previous file was kept." if path.exists() else ""
 
 
+def _provenance(result: SegmentationResult | ReconstructionResult) -> dict[str, str]:
+    """Tags naming what made the result: the checkpoint's SHA-256 (when known)."""
+    return {"CHECKPOINT_SHA256": result.checkpoint_sha256} if result.checkpoint_sha256 else {}
+
+
 def write_class_map_cog(result: SegmentationResult, path: str | Path) -> Path:
     """uint8 class map COG, nodata 255, the input's CRS/transform, colour table and class names."""
     cmap = {k: (*color, 255) for k, color in enumerate(result.class_colors)}
@@ -193,7 +198,7 @@ def write_class_map_cog(result: SegmentationResult, path: str | Path) -> Path:
     classes = {f"CLASS_{k}": name for k, name in enumerate(result.class_names)}
     return _write_cog(result.classes[None].astype(np.uint8), path, crs=result.crs, transform=result.transform,
                       nodata=CLASS_NODATA, colormap=cmap, descriptions=["class"],
-                      tags={"MODEL": result.model, **classes})
+                      tags={"MODEL": result.model, **_provenance(result), **classes})
 
 
 def write_probabilities_cog(result: SegmentationResult, path: str | Path) -> Path:
@@ -202,7 +207,7 @@ def write_probabilities_cog(result: SegmentationResult, path: str | Path) -> Pat
         raise ValueError("the result holds no probabilities (run with probabilities=True)")
     probs = np.where(result.classes[None] == CLASS_NODATA, np.nan, result.probabilities).astype(np.float32)
     return _write_cog(probs, path, crs=result.crs, transform=result.transform, nodata=float("nan"),
-                      descriptions=list(result.class_names), tags={"MODEL": result.model})
+                      descriptions=list(result.class_names), tags={"MODEL": result.model, **_provenance(result)})
 
 
 def write_rgb_cog(rgb: np.ndarray, crs: CRS, transform: Affine, path: str | Path) -> Path:
@@ -224,5 +229,6 @@ def write_reconstruction_cog(result: ReconstructionResult, path: str | Path) -> 
     dn = np.where(np.isfinite(rec), np.clip(np.rint(rec), -32768, 32767), HLS_NODATA).astype(np.int16)
     return _write_cog(dn, path, crs=result.crs, transform=result.transform, nodata=HLS_NODATA,
                       descriptions=reconstruction_band_names(t),
-                      tags={"MODEL": result.model, "MASK_RATIO": str(result.mask_ratio), "SEED": str(result.seed),
+                      tags={"MODEL": result.model, **_provenance(result), "MASK_RATIO": str(result.mask_ratio),
+                            "SEED": str(result.seed),
                             "HIDDEN_FRACTION": f"{float(result.mask.mean()):.4f}"})
