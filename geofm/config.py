@@ -473,6 +473,8 @@ class InputLimits:
     refuse_pixel_factor: float = 10.0
     #: Pixel sizes further than this factor from 30 m are run with a warning.
     warn_pixel_factor: float = 1.5
+    #: Side of the blocks a command-line input over its memory budget is segmented in, px (plus the windows' halo).
+    block_px: int = 1024
     #: Sample types a GeoTIFF of HLS DN or reflectance can hold.
     dtype_kinds: str = "iuf"  # numpy kinds: signed, unsigned, float (not complex, not bool)
 

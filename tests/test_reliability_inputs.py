@@ -68,7 +68,7 @@ def test_cli_refuses_an_input_over_its_memory_budget_before_decoding(tmp_path, c
     monkeypatch.setattr(header, "cli_budget_bytes", lambda: 512 * 2**20)  # as on a small machine
     path = _declared(tmp_path / "bomb.tif", 1600, 1600, 600)
     started = time.perf_counter()
-    code = main(["run", "flood", "--input", str(path), "--out", str(tmp_path / "o.tif"), "--weights-dir",
+    code = main(["run", "reconstruct", "--input", str(path), "--out", str(tmp_path / "o.tif"), "--weights-dir",
                  str(tmp_path)])
     _, err = capsys.readouterr()
     assert code == 2 and time.perf_counter() - started < 5
@@ -78,12 +78,13 @@ def test_cli_refuses_an_input_over_its_memory_budget_before_decoding(tmp_path, c
 
 
 # ---------------------------------------------------------------- 6: a 100 000² file on the command line
+# (class maps of inputs over the budget run block by block: tests/test_reliability_blockwise.py)
 
 def test_cli_refuses_a_huge_sparse_input_with_its_size_and_the_limit(tmp_path, capsys):
     from geofm.io.header import cli_budget_bytes
 
     path = _declared(tmp_path / "huge.tif", 100_000, 100_000, 6)
-    code = main(["run", "flood", "--input", str(path), "--out", str(tmp_path / "o.tif"), "--weights-dir",
+    code = main(["run", "reconstruct", "--input", str(path), "--out", str(tmp_path / "o.tif"), "--weights-dir",
                  str(tmp_path)])
     _, err = capsys.readouterr()
     assert code == 2

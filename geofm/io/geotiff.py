@@ -54,13 +54,37 @@ def _time_from_name(name: str) -> datetime | None:
         return None
 
 
+def decode_valid(raw: np.ndarray, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(bands, H, W) samples -> float32 (T, 6, H, W) and the valid mask (T, H, W): finite, not fill, not nodata."""
+    count, h, w = raw.shape
+    data = raw.astype(np.float32, copy=False).reshape(count // BANDS_PER_DATE, BANDS_PER_DATE, h, w)
+    bad = ~np.isfinite(data) | (data == HLS_NODATA)
+    if nodata is not None and np.isfinite(nodata):
+        bad |= data == nodata
+    elif nodata is not None:  # nodata = nan
+        bad |= np.isnan(data)
+    return data, ~bad.any(axis=1)
+
+
+def to_dn(data: np.ndarray, valid: np.ndarray, scale: bool) -> np.ndarray:
+    """float32 (T, 6, H, W) -> int16 DN, x10000 when ``scale`` (reflectance), fill where not valid."""
+    if scale:
+        data = data * np.float32(10_000.0)
+    data = np.clip(np.rint(np.where(np.isfinite(data), data, 0)), -32768, 32767)
+    return np.where(valid[:, None], data, HLS_NODATA).astype(np.int16)
+
+
+def reflectance_note(name: str, mean: float) -> str:
+    return f"{name} looks like reflectance (mean {mean:.3f}); scaled x10000 to HLS DN."
+
+
 class _Raster:
     """One opened input: its bands as int16 DN (T, 6, H, W), a validity mask, and georeference."""
 
     def __init__(self, path: Path, header: RasterHeader, progress: Progress) -> None:
         assert header.crs is not None  # check_header refused rasters without one
         self.crs: CRS = header.crs
-        count, self.transform = header.count, header.transform
+        self.transform = header.transform
         self.shape = (header.height, header.width)
         try:
             with rasterio.open(path) as src:
@@ -69,21 +93,29 @@ class _Raster:
         except RasterioError as err:
             raise InputError(f"Cannot read {path.name} as a GeoTIFF ({err}).") from None
         self.path = path
-        data = raw.astype(np.float32, copy=False).reshape(count // BANDS_PER_DATE, BANDS_PER_DATE, *self.shape)
-        bad = ~np.isfinite(data) | (data == HLS_NODATA)
-        if nodata is not None and np.isfinite(nodata):
-            bad |= data == nodata
-        elif nodata is not None:  # nodata = nan
-            bad |= np.isnan(data)
-        self.valid = ~bad.any(axis=1)  # (T, H, W)
+        data, self.valid = decode_valid(raw, nodata)
+        scale = False
         if np.issubdtype(np.dtype(dtype), np.floating) and self.valid.any():
             mean = float(data[np.broadcast_to(self.valid[:, None], data.shape)].mean(dtype=np.float64))
             if mean <= REFLECTANCE_MEAN_MAX:
-                data = data * np.float32(10_000.0)
-                progress("read", f"{path.name} looks like reflectance (mean {mean:.3f}); "
-                                 "scaled x10000 to HLS DN.", None)
-        data = np.clip(np.rint(np.where(np.isfinite(data), data, 0)), -32768, 32767)
-        self.data = np.where(self.valid[:, None], data, HLS_NODATA).astype(np.int16)
+                scale = True
+                progress("read", reflectance_note(path.name, mean), None)
+        self.data = to_dn(data, self.valid, scale)
+
+
+def check_same_grid(headers: list[RasterHeader]) -> None:
+    """All inputs on one grid: same CRS, size and geotransform."""
+    first = headers[0]
+    for r in headers[1:]:
+        if r.crs != first.crs:
+            raise InputError(f"{r.name} is in {r.crs} but {first.name} is in {first.crs}; "
+                             "all inputs must share one grid.")
+        if (r.height, r.width) != (first.height, first.width):
+            raise InputError(f"{r.name} is {r.width}x{r.height} px but {first.name} is "
+                             f"{first.width}x{first.height} px; all inputs must share one grid.")
+        if not r.transform.almost_equals(first.transform):
+            raise InputError(f"{r.name} and {first.name} have different geotransforms "
+                             "(pixel grid or origin); all inputs must share one grid.")
 
 
 def check_inputs(paths: list[Path], *, budget_bytes: int | None = None, where: str = "the command line",
