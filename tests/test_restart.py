@@ -36,8 +36,8 @@ def test_killed_server_restarts_and_serves_correct_results(stac_standin, publish
     url, proc = start_streamlit(stac_standin, published_weights_dir, cache, log)
     try:
         async def first_server(browser):
-            ref = await flood_session(browser, url, SHAPES[0])
-            started = await flood_session(browser, url, SHAPES[1], wait_result=False)
+            ref = await flood_session(browser, url, SHAPES[1])
+            started = await flood_session(browser, url, SHAPES[2], wait_result=False)
             await asyncio.sleep(1.5)  # reading or running the model when the server dies
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
@@ -58,8 +58,8 @@ def test_killed_server_restarts_and_serves_correct_results(stac_standin, publish
     url, proc = start_streamlit(stac_standin, published_weights_dir, cache, log)
     try:
         async def second_server(browser):
-            return await asyncio.gather(flood_session(browser, url, SHAPES[0]),
-                                        flood_session(browser, url, SHAPES[1]))
+            return await asyncio.gather(flood_session(browser, url, SHAPES[1]),
+                                        flood_session(browser, url, SHAPES[2]))
 
         started = time.monotonic()
         again, resumed = asyncio.run(_with_browser(second_server))
