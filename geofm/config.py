@@ -487,6 +487,30 @@ DEFAULT_MAX_AOI_KM: float = 50.0  # side of the largest square area, km
 
 
 @dataclass(frozen=True)
+class InputLimits:
+    """What a local or uploaded raster may be, checked from its header before any pixel is decoded."""
+
+    #: Bytes of working memory per band sample while reading and preparing (int16/float32 copies and masks),
+    #: on top of the sample's own size in the file's dtype.
+    work_bytes_per_sample: int = 16
+    #: Memory an upload may take to decode, MB (the app's server is shared by every session).
+    upload_budget_mb: float = 1024.0
+    #: Memory a command-line input may take to decode, MB; at most half of the machine's memory.
+    cli_budget_mb: float = 8192.0
+    #: Pixel sizes further than this factor from HLS's 30 m are refused (the models cannot be right there).
+    refuse_pixel_factor: float = 10.0
+    #: Pixel sizes further than this factor from 30 m are run with a warning.
+    warn_pixel_factor: float = 1.5
+    #: Side of the blocks a command-line input over its memory budget is segmented in, px (plus the windows' halo).
+    block_px: int = 1024
+    #: Sample types a GeoTIFF of HLS DN or reflectance can hold.
+    dtype_kinds: str = "iuf"  # numpy kinds: signed, unsigned, float (not complex, not bool)
+
+
+INPUT_LIMITS = InputLimits()
+
+
+@dataclass(frozen=True)
 class RunDefaults:
     mask_ratio: float = 0.75
     seed: int = 0

@@ -77,3 +77,7 @@ class QueueFullError(BusyError):
 
 class SessionLimitError(BusyError):
     """This browser session already has a run queued or running, or started too many runs lately."""
+
+
+class OutputError(GeofmError):
+    """An output file cannot be written (a bad or colliding path, a full disk); the previous file is kept."""

@@ -87,8 +87,17 @@ def run_segmentation(task: str, stack: HLSStack, *, weights_dir: str | Path | No
     ensure_model_weights(model_spec, weights_dir=weights_dir, progress=progress)
     progress("infer", f"loading {model_spec.title}", None)
     model, model_spec = get_model(model_spec.name, weights_dir=weights_dir, device=dev)
-    return segment_stack(model, model_spec, stack, device=dev, batch_size=batch_size,
-                         probabilities=probabilities, progress=progress)
+    result = segment_stack(model, model_spec, stack, device=dev, batch_size=batch_size,
+                           probabilities=probabilities, progress=progress)
+    result.checkpoint_sha256 = _checkpoint_sha256(model_spec, weights_dir)
+    return result
+
+
+def _checkpoint_sha256(spec: ModelSpec, weights_dir: str | Path | None) -> str:
+    from geofm.models import resolve_weights
+    from geofm.models.weights import weights_sha256
+
+    return weights_sha256(resolve_weights(spec, weights_dir))
 
 
 
@@ -129,8 +138,10 @@ def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_rat
     ensure_model_weights(spec, weights_dir=weights_dir, progress=progress)
     progress("infer", f"loading {spec.title}", None)
     net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
-    return reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
-                             batch_size=batch_size, progress=progress)
+    result = reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
+                               batch_size=batch_size, progress=progress)
+    result.checkpoint_sha256 = _checkpoint_sha256(spec, weights_dir)
+    return result
 
 
 def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | ReconstructionResult:

@@ -11,6 +11,7 @@ value raises ``SettingsError`` with one line naming the variable, what it must b
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -118,12 +119,12 @@ def from_environment(env: dict[str, str] | None = None) -> Settings:
     """Parse ``env`` (default: ``os.environ``) into Settings; SettingsError on the first bad value."""
     env = dict(os.environ if env is None else env)
     d = Settings()
-    positive = lambda v: v > 0  # noqa: E731
+    positive = lambda v: math.isfinite(v) and v > 0  # noqa: E731  (inf and nan are not limits)
     return Settings(
         stac_url=_parse(env, ENV_STAC_URL, _url, bool, "an http(s) URL of a STAC API", d.stac_url),
         weights_dir=_parse(env, ENV_WEIGHTS_DIR, lambda s: Path(s).expanduser(), bool, "a folder", None),
         cache_dir=_parse(env, ENV_CACHE_DIR, lambda s: Path(s).expanduser(), bool, "a folder", d.cache_dir),
-        cache_max_mb=_parse(env, ENV_CACHE_MAX_MB, float, lambda v: v >= 0, "a number of MB >= 0",
+        cache_max_mb=_parse(env, ENV_CACHE_MAX_MB, float, lambda v: math.isfinite(v) and v >= 0, "a number of MB >= 0",
                             d.cache_max_mb),
         max_aoi_km=_parse(env, ENV_MAX_AOI_KM, float, positive, "a number of kilometres > 0", d.max_aoi_km),
         http_timeout_s=_parse(env, ENV_HTTP_TIMEOUT, float, positive, "a number of seconds > 0",

@@ -31,7 +31,7 @@ from geofm.data.net import (forget_http_file, gdal_http_options, http_policy, ht
 from geofm.data.scene import Scene
 from geofm.data.signing import strip_query
 from geofm.data.stac import RESIGNERS
-from geofm.errors import AuthError, ServiceError
+from geofm.errors import AOIError, AuthError, ServiceError
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack
 
@@ -202,6 +202,8 @@ def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = H
     """Set each scene's ``clear_fraction`` over the area from its Fmask (read concurrently)."""
     grid = Grid.for_aoi(aoi, resolution)
     area = grid.area_mask(aoi)
+    if not area.any():  # a sliver between pixel centres: its clear share would read "0 %"
+        raise AOIError(f"The area is too small: it holds no whole {resolution:g} m pixel.", hint="Draw a larger area.")
     todo = [s for s in scenes if s.clear_fraction is None]
     if not todo:
         return

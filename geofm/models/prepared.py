@@ -212,7 +212,7 @@ def load_ready_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = 
     try:
         write_prepared(model, spec, target, digest, folded=folded)
         times.prepared = "stale" if stale else "written"
-    except OSError as err:
+    except Exception as err:  # noqa: BLE001 - OSError, or safetensors' own error on a full disk: never fatal
         log.warning("could not write prepared weights %s: %s", target, err)
         times.prepared = "unwritable"
     times.add("write copy", started)

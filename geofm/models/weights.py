@@ -40,6 +40,22 @@ def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+_DIGESTS: dict[tuple[str, int, float], str] = {}
+
+
+def weights_sha256(path: str | Path) -> str:
+    """SHA-256 of a weights file, hashed once per (file, size, mtime) per process: results record it."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime)
+    with _VERIFY_LOCK:
+        found = _DIGESTS.get(key)
+    if found is None:
+        found = file_sha256(path)
+        with _VERIFY_LOCK:
+            _DIGESTS[key] = found
+    return found
+
+
 def verify_sha256(spec: ModelSpec, path: str | Path) -> None:
     """CheckpointError when ``path`` does not have the spec's published SHA-256 (no-op when it is unknown).
 

@@ -242,7 +242,9 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
     recorder = StageRecorder(progress)
     _weights_first(request, recorder)
     recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
-    stack = read_input_stack([Path(p) for p in paths])
+    from geofm.io.header import upload_budget_bytes
+
+    stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(), where="the app")
     result = _queued_model(request, stack, recorder, queue, visitor)
     outcome = RunOutcome(request=request, result=result, stack=stack, times=recorder.finish())
     cache.put(outcome)

@@ -88,6 +88,19 @@ def user_message(err: GeofmError) -> str:
     return text
 
 
+def settings_ok() -> bool:
+    """Read the operator's settings once per script run: a bad value stops the page with one message for the
+    user (the setting's name and value go to the log)."""
+    from geofm.settings import SettingsError, settings
+
+    try:
+        settings()
+    except SettingsError as err:
+        st.error(user_message(err), icon=":material/error:")
+        return False
+    return True
+
+
 def show_last_error(page: str) -> None:
     message = errors().get(page)
     if message:

@@ -30,9 +30,9 @@ def upload_page() -> None:
 
         def work(panel):
             uploads.check_files(contents, task)
-            paths = uploads.save_files(contents, request.upload_digest)
-            uploads.check_raster_files(paths)
-            return run_files(request, paths, progress=panel, visitor=ui.visitor())
+            with uploads.saved_files(contents) as paths:  # a private folder, removed after the run
+                uploads.check_raster_files(paths)
+                return run_files(request, paths, progress=panel, visitor=ui.visitor())
 
         execute(PAGE, request, work)
     ui.show_last_error(PAGE)
