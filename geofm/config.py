@@ -276,6 +276,8 @@ ENV_HTTP_TIMEOUT = "GEOFM_HTTP_TIMEOUT"  # seconds per STAC/COG request (default
 ENV_HTTP_RETRIES = "GEOFM_HTTP_RETRIES"  # retries after the first try (default 3)
 ENV_CACHE_MAX_MB = "GEOFM_CACHE_MAX_MB"  # size cap of the stack cache (default 2048)
 
+ENV_PRECISION = "GEOFM_PRECISION"  # auto (default), bf16, fp16 or fp32: the app's model precision
+
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"
 STAC_COLLECTIONS: dict[str, dict[str, str]] = {
@@ -306,3 +308,63 @@ def get_model_spec(name_or_task: str) -> ModelSpec:
 
         known = ", ".join(sorted(MODELS) + sorted(TASK_MODELS))
         raise InputError(f"Unknown model or task {name_or_task!r}. Known: {known}.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Precision and batch sizing
+# --------------------------------------------------------------------------------------------
+
+#: Precisions a run can ask for; ``auto`` picks one per device (see PrecisionPolicy).
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp16", "fp32")
+
+
+@dataclass(frozen=True)
+class PrecisionPolicy:
+    """What ``auto`` means on each device.
+
+    * CUDA with compute capability >= ``bf16_min_capability`` (A100, H100, L4, RTX 30xx+): bf16 autocast
+      (native bf16 tensor cores, fp32 exponent range: nothing overflows);
+    * older CUDA GPUs (T4 = 7.5, V100 = 7.0: no bf16 tensor cores): fp16 autocast, with a per-batch
+      fallback to fp32 if a batch's logits are not finite;
+    * CPU: ``cpu_auto``. bf16 autocast on this project's AVX512-BF16 CPU is ~2x faster than fp32, but its
+      class maps agree with fp32 on only ~99.1-99.9 % of pixels with random published-layout weights
+      (bench/precision.py; random weights are a weak proxy for the real ones), below the 99.5 % bar on
+      some inputs, so CPU stays fp32 unless an operator asks for bf16.
+    """
+
+    bf16_min_capability: tuple[int, int] = (8, 0)
+    cpu_auto: str = "fp32"
+
+
+PRECISION_POLICY = PrecisionPolicy()
+
+
+@dataclass(frozen=True)
+class WindowMemory:
+    """Peak device memory per 224x224 window of one forward pass, MiB (activations, weights excluded)."""
+
+    fp32: float
+    half: float  # bf16 or fp16 autocast
+    how: str = ""
+
+
+#: Measured per model (``bench/memory.py``). CPU figures: peak of PyTorch's CPU allocator during a batch-2
+#: forward (``torch.profiler`` memory profiling), minus the input, per window. GPU: ``bench/gpu_check.sh``
+#: (``torch.cuda.max_memory_allocated`` over batches of 8 and 16, slope per window) replaces these when run.
+WINDOW_MEMORY_MIB: dict[str, WindowMemory] = {}
+#: Used for a model not in the table (e.g. the MAEs): a generous guess per window and frame.
+WINDOW_MEMORY_FALLBACK_MIB: float = 300.0
+
+
+@dataclass(frozen=True)
+class BatchPolicy:
+    """Windows per forward pass. GPU: the memory table x ``headroom`` of the free memory, at most
+    ``max_gpu``. CPU: ``cpu`` (oneDNN runs a 197-token window at full speed already; larger batches only
+    add padding to the last one)."""
+
+    cpu: int = 2
+    max_gpu: int = 64
+    headroom: float = 0.6
+
+
+BATCH_POLICY = BatchPolicy()

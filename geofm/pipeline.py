@@ -18,7 +18,8 @@ from geofm.errors import InputError
 from geofm.inference.device import resolve_device, tune_for_device
 from geofm.inference.fold import fold_segmenter
 from geofm.inference.reconstruct import reconstruct_stack
-from geofm.inference.segment import segment_stack
+from geofm.inference.precision import resolve_precision
+from geofm.inference.segment import segment_stacks
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -58,43 +59,61 @@ def clear_model_cache() -> None:
 
 
 def _segment(task: str, stack: HLSStack, *, weights_dir: str | Path | None, device: str | torch.device,
-             progress: Progress, probabilities: bool, batch_size: int | None) -> SegmentationResult:
+             progress: Progress, probabilities: bool, batch_size: int | None,
+             precision: str | None) -> SegmentationResult:
+    return run_segmentations(task, [stack], weights_dir=weights_dir, device=device, progress=[progress],
+                             probabilities=[probabilities], batch_size=batch_size, precision=precision)[0]
+
+
+def run_segmentations(task: str, stacks: list[HLSStack], *, weights_dir: str | Path | None = None,
+                      device: str | torch.device = "auto", progress: list[Progress] | None = None,
+                      probabilities: list[bool] | None = None, batch_size: int | None = None,
+                      precision: str | None = None) -> list[SegmentationResult]:
+    """``flood`` or ``crops`` over several stacks at once: their windows share forward passes, and each
+    result equals the run of that stack alone (fixed-size batches, see ``geofm.inference.batcher``)."""
     dev = resolve_device(device)
+    chosen = resolve_precision(precision, dev)
     spec = get_model_spec(task)
-    if stack.num_frames != spec.num_frames:
-        raise InputError(f"{spec.title} takes {spec.num_frames} date(s); the input has {stack.num_frames}.")
-    progress("infer", f"loading {spec.title}", None)
+    for stack in stacks:
+        if stack.num_frames != spec.num_frames:
+            raise InputError(f"{spec.title} takes {spec.num_frames} date(s); the input has {stack.num_frames}.")
+    progresses = progress or [null_progress] * len(stacks)
+    for p in progresses:
+        p("infer", f"loading {spec.title}", None)
     model, spec = get_model(task, weights_dir=weights_dir, device=dev)
-    return segment_stack(model, spec, stack, device=dev, batch_size=batch_size, probabilities=probabilities,
-                         progress=progress)
+    return segment_stacks(model, spec, stacks, device=dev, batch_size=batch_size, precision=chosen,
+                          probabilities=probabilities or [False] * len(stacks), progress=progresses)
 
 
 def run_flood(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
               progress: Progress = null_progress, probabilities: bool = False,
-              batch_size: int | None = None) -> SegmentationResult:
+              batch_size: int | None = None, precision: str | None = None) -> SegmentationResult:
     """Flood / water map (Sen1Floods11 fine-tune) of a one-date stack."""
     return _segment("flood", stack, weights_dir=weights_dir, device=device, progress=progress,
-                    probabilities=probabilities, batch_size=batch_size)
+                    probabilities=probabilities, batch_size=batch_size, precision=precision)
 
 
 def run_crops(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
               progress: Progress = null_progress, probabilities: bool = False,
-              batch_size: int | None = None) -> SegmentationResult:
+              batch_size: int | None = None, precision: str | None = None) -> SegmentationResult:
     """Crop-type map (multi-temporal crop fine-tune) of a three-date stack, dates in time order."""
     return _segment("crops", stack, weights_dir=weights_dir, device=device, progress=progress,
-                    probabilities=probabilities, batch_size=batch_size)
+                    probabilities=probabilities, batch_size=batch_size, precision=precision)
 
 
 def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_ratio, seed: int = DEFAULTS.seed,
                        weights_dir: str | Path | None = None, device: str | torch.device = "auto",
                        progress: Progress = null_progress, probabilities: bool = False,
-                       batch_size: int | None = None, model: str = "reconstruct") -> ReconstructionResult:
+                       batch_size: int | None = None, model: str = "reconstruct",
+                       precision: str | None = None) -> ReconstructionResult:
     """MAE reconstruction of every date of a stack (1 to the model's frames; ``probabilities`` is ignored).
 
     ``model`` is ``reconstruct`` (Prithvi-EO-1.0-100M) or any masked-autoencoder name of the registry,
-    e.g. ``prithvi-eo-2.0-300m``.
+    e.g. ``prithvi-eo-2.0-300m``. ``precision``: auto, bf16, fp16, fp32; None = the operator's setting
+    (``GEOFM_PRECISION``), else auto (see ``geofm.inference.precision``).
     """
     dev = resolve_device(device)
+    chosen = resolve_precision(precision, dev)
     spec = get_model_spec(model)
     if spec.kind != "mae":
         raise InputError(f"{spec.name} is not a masked autoencoder; reconstruction takes one of "
@@ -104,7 +123,7 @@ def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_rat
     progress("infer", f"loading {spec.title}", None)
     net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
     return reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
-                             batch_size=batch_size, progress=progress)
+                             batch_size=batch_size, precision=chosen, progress=progress)
 
 
 def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | ReconstructionResult:

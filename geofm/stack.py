@@ -49,6 +49,7 @@ class SegmentationResult:
     probabilities: np.ndarray | None = None  # (K, H, W) float32
     seconds: float = 0.0
     device: str = "cpu"
+    precision: str = "fp32"  # bf16, fp16 or fp32: what the model ran in
 
 
 @dataclass
@@ -67,3 +68,4 @@ class ReconstructionResult:
     seed: int
     seconds: float = 0.0
     device: str = "cpu"
+    precision: str = "fp32"  # bf16, fp16 or fp32: what the model ran in

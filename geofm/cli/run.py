@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from geofm.config import DEFAULTS, ENV_STAC_URL, ENV_WEIGHTS_DIR, TASK_FRAMES, get_model_spec
+from geofm.config import DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, TASK_FRAMES, get_model_spec
 from geofm.errors import InputError
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -73,6 +73,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto = CUDA GPU when there is one, else CPU")
     p.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: by device)")
+    p.add_argument("--precision", default=None, choices=PRECISIONS,
+                   help=f"model precision (default ${ENV_PRECISION} or auto: bf16 on GPUs with compute "
+                        "capability >= 8.0, fp16 on older GPUs, fp32 on CPU)")
     p.set_defaults(handler=run_command)
 
 
@@ -178,12 +181,16 @@ def run_command(args: argparse.Namespace) -> int:
     from geofm import pipeline
     from geofm.inference.device import resolve_device
 
+    from geofm.inference.precision import resolve_precision
+
     _check_args(args)
     device = resolve_device(args.device)
+    resolve_precision(args.precision, device)  # a precision the device lacks fails before any reading
     start = time.perf_counter()
     stack = _load_stack(args)
     h, w = stack.shape
-    common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size)
+    common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size,
+                  precision=args.precision)
     if args.task == "reconstruct":
         from geofm.io.geotiff import write_reconstruction_cog
 
@@ -196,7 +203,7 @@ def run_command(args: argparse.Namespace) -> int:
             _preview_reconstruction(rec, args.png)
         what = (f"{rec.reconstructed.shape[0]} date(s) x 6 bands int16 DN, {100 * rec.mask.mean():.1f}% of "
                 f"pixels hidden (mask ratio {ratio:g}, seed {seed})")
-        model_s, dev = rec.seconds, rec.device
+        model_s, dev = rec.seconds, f"{rec.device} ({rec.precision})"
     else:
         from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
@@ -207,7 +214,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.png:
             _preview_segmentation(stack, seg, args.png)
         what = _segmentation_summary(seg)
-        model_s, dev = seg.seconds, seg.device
+        model_s, dev = seg.seconds, f"{seg.device} ({seg.precision})"
     png = f" and {args.png}" if args.png else ""
     total = time.perf_counter() - start
     print(f"wrote {args.out}{png}: {args.task} {w}x{h} px, {what}; model {model_s:.1f} s, "
