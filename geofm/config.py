@@ -351,7 +351,12 @@ class WindowMemory:
 #: Measured per model (``bench/memory.py``). CPU figures: peak of PyTorch's CPU allocator during a batch-2
 #: forward (``torch.profiler`` memory profiling), minus the input, per window. GPU: ``bench/gpu_check.sh``
 #: (``torch.cuda.max_memory_allocated`` over batches of 8 and 16, slope per window) replaces these when run.
-WINDOW_MEMORY_MIB: dict[str, WindowMemory] = {}
+WINDOW_MEMORY_MIB: dict[str, WindowMemory] = {
+    "prithvi-eo-1.0-100m-sen1floods11": WindowMemory(
+        fp32=111, half=56, how="CPU, torch 2.13, folded + oneDNN, batches 1 and 2 (bench/memory.py)"),
+    "prithvi-eo-1.0-100m-multi-temporal-crop": WindowMemory(
+        fp32=332, half=167, how="CPU, torch 2.13, folded + oneDNN, batches 1 and 2 (bench/memory.py)"),
+}
 #: Used for a model not in the table (e.g. the MAEs): a generous guess per window and frame.
 WINDOW_MEMORY_FALLBACK_MIB: float = 300.0
 
