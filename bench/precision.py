@@ -84,7 +84,7 @@ def fp16_headroom(model: torch.nn.Module, tile: torch.Tensor, device: torch.devi
 
 def run(task: str, args: argparse.Namespace, device: torch.device) -> None:
     spec = get_model_spec(task)
-    model = tune_for_device(fold_segmenter(published_random_model(task)), device).to(device)
+    model = tune_for_device(fold_segmenter(published_random_model(task)).to(device), device)
     k = len(spec.classes)
     for name, x in inputs(task, args.windows).items():
         times, maps = {}, {}

@@ -326,10 +326,11 @@ class PrecisionPolicy:
       (native bf16 tensor cores, fp32 exponent range: nothing overflows);
     * older CUDA GPUs (T4 = 7.5, V100 = 7.0: no bf16 tensor cores): fp16 autocast, with a per-batch
       fallback to fp32 if a batch's logits are not finite;
-    * CPU: ``cpu_auto``. bf16 autocast on this project's AVX512-BF16 CPU is ~2x faster than fp32, but its
-      class maps agree with fp32 on only ~99.1-99.9 % of pixels with random published-layout weights
-      (bench/precision.py; random weights are a weak proxy for the real ones), below the 99.5 % bar on
-      some inputs, so CPU stays fp32 unless an operator asks for bf16.
+    * CPU: ``cpu_auto``. bf16 autocast on the project's AVX512-BF16 CPU (AMD EPYC, no AMX) is ~2x faster
+      than fp32, and its class maps agree with fp32 on 99.68-99.82 % of pixels for flood but only
+      99.26-99.37 % for crops (bench/precision.py, published-layout random weights, bench and stand-in
+      inputs; random weights are a weak proxy for the real ones). Crops miss the 99.5 % bar, so CPU
+      stays fp32 unless an operator asks for bf16. (fp16 on this CPU has no fast kernels: ~30x slower.)
     """
 
     bf16_min_capability: tuple[int, int] = (8, 0)

@@ -73,7 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto = CUDA GPU when there is one, else CPU")
     p.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: by device)")
-    p.add_argument("--precision", default=None, choices=PRECISIONS,
+    p.add_argument("--precision", default=None, metavar="{" + ",".join(PRECISIONS) + "}",
                    help=f"model precision (default ${ENV_PRECISION} or auto: bf16 on GPUs with compute "
                         "capability >= 8.0, fp16 on older GPUs, fp32 on CPU)")
     p.set_defaults(handler=run_command)
@@ -92,6 +92,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError("--model only applies to 'reconstruct' (flood and crops each have one published model).")
     if args.mask_ratio is not None and not 0.0 <= args.mask_ratio < 1.0:
         raise InputError(f"--mask-ratio must be at least 0 and below 1; got {args.mask_ratio:g}.")
+    if args.precision is not None:
+        from geofm.inference.precision import check_precision
+
+        args.precision = check_precision(args.precision)
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError("--batch-size must be at least 1.")
     if args.probabilities is not None:
