@@ -11,13 +11,16 @@
 #   4. bench/precision.py --device cuda: bf16/fp16 agreement on the published-layout random weights with the
 #      bench and stand-in inputs, and fp16 headroom
 #   5. bench/shared.py --device cuda: 4 concurrent small-area runs sharing batches vs one at a time
+#   6. bench/inference.py with torch.compile (bf16)
+#   7. bench/e2e.py --device cuda: the pipeline on the stand-in, stage times for 10 x 10 km and 50 x 50 km
+#      (gets what is left of the budget)
 # Targets (issue 13): >= 1,500 flood and >= 450 crop windows/s with bf16 class maps >= 99.5 % identical to fp32.
 set -u
 cd "$(dirname "$0")/.."
 OUT_DIR="${OUT:-gpu_check_out}"
 mkdir -p "$OUT_DIR"
 LOG="$OUT_DIR/gpu_check.log"
-BUDGET=${GPU_CHECK_BUDGET_S:-450}
+BUDGET=${GPU_CHECK_BUDGET_S:-460}
 START=$SECONDS
 : > "$LOG"
 
@@ -37,7 +40,7 @@ step() {  # step NAME LIMIT_S COMMAND...
   echo "== $name: exit $rc after $(( SECONDS - t0 ))s$( (( rc == 124 )) && echo ' (TIMED OUT)')" | tee -a "$LOG"
 }
 
-step device 30 bash -c 'nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1;
+step device 20 bash -c 'nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>&1;
 python - <<EOF
 import torch
 from geofm.inference.precision import resolve_precision
@@ -49,13 +52,14 @@ if torch.cuda.is_available():
 EOF'
 
 COMMON=(--device cuda --windows 512 --demo-windows 32 --rounds 3)
-step infer_bf16 70 python bench/inference.py "${COMMON[@]}" --precision bf16 --json "$OUT_DIR/infer_bf16.json"
-step infer_fp16 70 python bench/inference.py "${COMMON[@]}" --precision fp16 --json "$OUT_DIR/infer_fp16.json"
-step infer_fp32 80 python bench/inference.py "${COMMON[@]}" --precision fp32 --json "$OUT_DIR/infer_fp32.json"
-step memory 45 python bench/memory.py --device cuda --precisions fp32 bf16 fp16
-step precision 45 python bench/precision.py --device cuda --windows 64 --batch-size 32
-step shared 30 python bench/shared.py --device cuda --runs 4 --area 448 448 --rounds 2
-step infer_bf16_compile 150 python bench/inference.py "${COMMON[@]}" --precision bf16 --compile \
+step infer_bf16 60 python bench/inference.py "${COMMON[@]}" --precision bf16 --json "$OUT_DIR/infer_bf16.json"
+step infer_fp16 50 python bench/inference.py "${COMMON[@]}" --precision fp16 --json "$OUT_DIR/infer_fp16.json"
+step infer_fp32 50 python bench/inference.py "${COMMON[@]}" --precision fp32 --json "$OUT_DIR/infer_fp32.json"
+step memory 35 python bench/memory.py --device cuda --precisions fp32 bf16 fp16
+step precision 40 python bench/precision.py --device cuda --windows 64 --batch-size 32
+step shared 25 python bench/shared.py --device cuda --runs 4 --area 448 448 --rounds 2
+step infer_bf16_compile 120 python bench/inference.py "${COMMON[@]}" --precision bf16 --compile \
   --json "$OUT_DIR/infer_bf16_compile.json"
+step e2e 90 python bench/e2e.py --device cuda --km 10 49.9
 
 echo "== total $(( SECONDS - START ))s; results in $OUT_DIR" | tee -a "$LOG"
