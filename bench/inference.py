@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="demo-path windows per round (default: 2 on CPU, 32 on GPU)")
     p.add_argument("--rounds", type=int, default=None, help="alternating rounds (default 3)")
     p.add_argument("--batch-size", type=int, default=None, help="engine batch (default: by device)")
-    p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops"])
+    p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops", "burn-scars"])
     p.add_argument("--compile", action="store_true", help="torch.compile the engine model")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp16", "fp32"],

@@ -35,7 +35,7 @@ from tests.standin.generate import generate  # noqa: E402
 from tests.standin.layout import DATES, TILES, item_id  # noqa: E402
 
 AREA = (-96.06, 41.30, -95.94, 41.39)  # ~10 x 10 km straddling lon -96 (both tiles)
-DATE_INDEX = 5  # 2019-07-08, S30, clear on both tiles
+DATE_INDEX = 5  # 2022-07-08, S30, clear on both tiles
 
 
 def area_block_bytes(path: Path, grid: Grid) -> int:
@@ -120,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["GEOFM_CACHE_DIR"] = tempfile.mkdtemp(prefix="geofm-bench-cache-")
     generate(args.dir)
     standin = RemoteStandIn(args.dir, args.latency_ms / 1000, args.bandwidth_mbit)
+    # the stand-in is Planetary-Computer-like: its hrefs are signed with tokens from its own token API
+    os.environ["PC_SDK_SAS_URL"] = f"{standin.url}/api/sas/v1/token"
+    from planetary_computer.settings import Settings
+
+    Settings.get().sas_url = os.environ["PC_SDK_SAS_URL"]
     try:
         aoi = AOI.from_bbox(*AREA)
         grid = Grid.for_aoi(aoi)

@@ -77,7 +77,7 @@ def measure(task: str, precision: str, batches: tuple[int, int], device: torch.d
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="auto")
-    p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops"])
+    p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops", "burn-scars"])
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16", "fp16"])
     p.add_argument("--batches", nargs=2, type=int, default=None, help="two batch sizes (default 1 2 CPU, 8 16 GPU)")
     args = p.parse_args(argv)

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--windows", type=int, default=4, help="windows per input strip")
     p.add_argument("--batch-size", type=int, default=2)
-    p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops"])
+    p.add_argument("--tasks", nargs="+", default=["flood", "crops"], choices=["flood", "crops", "burn-scars"])
     p.add_argument("--precisions", nargs="+", default=["bf16", "fp16"], choices=["bf16", "fp16"])
     args = p.parse_args(argv)
     device = resolve_device(args.device)

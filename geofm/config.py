@@ -65,6 +65,14 @@ SEN1FLOODS11_NORM = Normalisation(
     std=(0.04036231, 0.04186983, 0.05267646, 0.0822221, 0.06834774, 0.05294205),
     units="reflectance",
 )
+#: Burn-scar fine-tune (hls-foundation-os ``configs/burn_scars.py``): reflectance 0-1, like Sen1Floods11.
+BURN_SCARS_NORM = Normalisation(
+    mean=(0.033349706741586264, 0.05701185520536176, 0.05889748132001316,
+          0.2323245113436119, 0.1972854853760658, 0.11944914225186566),
+    std=(0.02269135568823774, 0.026807560223070237, 0.04004109844362779,
+         0.07791732423672691, 0.08708738838140137, 0.07241979477437814),
+    units="reflectance",
+)
 CROP_NORM = Normalisation(
     mean=(494.905781, 815.239594, 924.335066, 2968.881459, 2634.621962, 1739.579917),
     std=(284.925432, 357.84876, 575.566823, 896.601013, 951.900334, 921.407808),
@@ -85,6 +93,12 @@ class ClassInfo:
 FLOOD_CLASSES: tuple[ClassInfo, ...] = (
     ClassInfo("No water", (235, 235, 225)),
     ClassInfo("Water / flood", (30, 100, 220)),
+)
+
+#: Burn-scar classes (published names; no palette is published, these colours are geofm's).
+BURN_SCAR_CLASSES: tuple[ClassInfo, ...] = (
+    ClassInfo("Unburnt land", (235, 235, 225)),
+    ClassInfo("Burn scar", (200, 40, 30)),
 )
 
 #: Crop classes (model output k = dataset id k+1) with the published USDA CDL colours.
@@ -168,6 +182,10 @@ class ModelSpec:
     aliases: tuple[tuple[str, str], ...] = ()
     notes: str = ""
     size_mb: int = 0
+    #: Hugging Face commit the file is downloaded at (None: the repository's main branch).
+    revision: str | None = None
+    #: SHA-256 of the published file, checked after download and when loaded from the HF cache (None: unknown).
+    sha256: str | None = None
 
     @property
     def encoder(self) -> ViTConfig:
@@ -203,6 +221,17 @@ MODELS: dict[str, ModelSpec] = {
             notes="Trained on Sentinel-2 L1C (top of atmosphere); HLS is surface reflectance, "
                   "so results on HLS are a domain shift.",
             size_mb=1200,
+        ),
+        ModelSpec(
+            name="prithvi-eo-1.0-100m-burn-scar", title="Prithvi burn scar mapping (HLS Burn Scars)",
+            kind="segmenter", hf_repo="ibm-nasa-geospatial/Prithvi-EO-1.0-100M-burn-scar",
+            filename="burn_scars_Prithvi_100M.pth", checkpoint_layout="mmseg",
+            arch=SegmenterConfig(encoder=_FLOOD_ENC, num_classes=2, neck_channels=768),
+            norm=BURN_SCARS_NORM, num_frames=1, classes=BURN_SCAR_CLASSES,
+            aliases=(("ibm-nasa-geospatial/Prithvi-100M-burn-scar", "burn_scars_Prithvi_100M.pth"),),
+            notes="Trained on HLS S30 chips over the contiguous US, 2018-2021 fires (docs/models.md).",
+            size_mb=1200, revision="ec4be053a43e1655fcb2bc5e97e0bd4ddac04c5f",
+            sha256="9285c40cc6005c1bafb40c3d245aafd445f37ba2d89b6ec5af7b21316e0fc284",
         ),
         ModelSpec(
             name="prithvi-eo-1.0-100m-multi-temporal-crop", title="Prithvi multi-temporal crop classification",
@@ -255,14 +284,128 @@ MODELS: dict[str, ModelSpec] = {
     )
 }
 
-#: The model each task uses by default.
-TASK_MODELS: dict[str, str] = {
-    "reconstruct": "prithvi-eo-1.0-100m",
-    "flood": "prithvi-eo-1.0-100m-sen1floods11",
-    "crops": "prithvi-eo-1.0-100m-multi-temporal-crop",
+# --------------------------------------------------------------------------------------------
+# Tasks: the one table that CLI, API, scene choice and the app look tasks up in
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task geofm runs: which model, how many dates, how scenes are chosen and how results are shown.
+
+    Code outside this module never compares task names; it looks the task up here and reads its fields.
+    """
+
+    name: str  #: command-line and API name (``geofm run NAME``)
+    title: str  #: heading and button text ("Flood mapping")
+    menu_title: str  #: short name in the app's menu ("Flood")
+    icon: str  #: Material icon of its page
+    page: str  #: the Streamlit page file, relative to the app
+    intro: str  #: one paragraph under the page heading
+    model: str  #: default registry model (see MODELS)
+    result: Literal["classes", "reconstruction"]  #: a class map or an MAE reconstruction
+    dates: int  #: dates taken (the least, for tasks that take a range)
+    max_dates: int | None = None  #: most dates; None: exactly ``dates`` (0: up to the model's frames)
+    scene_choice: Literal["clearest", "spread"] = "clearest"  #: the clearest date, or one per third of the window
+    view: Literal["target", "classes", "reconstruction"] = "classes"  #: result view: one target class or all
+    target_class: int = 1  #: "target" view: the class whose area is measured
+    target_label: str = ""  #: "target" view: what the measured area is called ("Water area")
+    layer: str = ""  #: name of the result layer on the map
+    legend: str = "Legend"  #: title of the class legend
+    see_through: tuple[int, ...] = ()  #: classes left transparent on the map and out of the polygons
+    masking: bool = False  #: takes a mask ratio, a seed and a choice of masked autoencoder
+    upload_help: str = "one 6-band GeoTIFF"  #: what the upload page asks for
+    reference: str = ""  #: what a reference layer means for this task (shown beside comparisons)
+    example_hint: str = ""  #: when to look (dates) for a good result
+
+    def date_span(self, model: ModelSpec | None = None) -> tuple[int, int]:
+        """(fewest, most) dates this task takes with ``model`` (default: the task's model)."""
+        if self.max_dates is None:
+            return self.dates, self.dates
+        if self.max_dates == 0:
+            return self.dates, (model or MODELS[self.model]).num_frames
+        return self.dates, self.max_dates
+
+    def dates_text(self, model: ModelSpec | None = None) -> str:
+        lo, hi = self.date_span(model)
+        return f"{lo} date{'s' if lo > 1 else ''}" if lo == hi else f"{lo} to {hi} dates"
+
+    def check_dates(self, n: int, model: ModelSpec | None = None) -> None:
+        """InputError when this task (with ``model``) does not take ``n`` dates: the one date-count check."""
+        lo, hi = self.date_span(model)
+        if lo <= n <= hi:
+            return
+        from geofm.errors import InputError
+
+        want = f"{lo} date(s) ({6 * lo} bands in all)" if lo == hi else f"{lo} to {hi} dates (6 bands per date)"
+        raise InputError(f"{self.name} takes {want}; the input has {n} ({6 * n} bands).")
+
+    @property
+    def model_kind(self) -> str:
+        return MODELS[self.model].kind
+
+
+TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        TaskSpec(
+            name="flood", title="Flood mapping", menu_title="Flood", icon=":material/water:",
+            page="pages/2_Flood.py",
+            intro="Prithvi's Sen1Floods11 fine-tune marks water on one clear date. The water layer sits on the "
+                  "true-colour image; compare them side by side.",
+            model="prithvi-eo-1.0-100m-sen1floods11", result="classes", dates=1, view="target",
+            target_label="Water area", layer="Water", see_through=(0,),
+            reference="a water or flood extent mask (e.g. from a flood agency) over the same area and date",
+        ),
+        TaskSpec(
+            name="crops", title="Crop classification", menu_title="Crops", icon=":material/agriculture:",
+            page="pages/3_Crops.py",
+            intro="Prithvi's multi-temporal crop fine-tune looks at three dates of a growing season and labels "
+                  "each 30 m pixel with one of 13 land-cover and crop classes.",
+            model="prithvi-eo-1.0-100m-multi-temporal-crop", result="classes", dates=3, scene_choice="spread",
+            view="classes", layer="Crop classes", legend="Crop classes",
+            upload_help="three 6-band GeoTIFFs (one per date, in time order) or one 18-band GeoTIFF",
+            reference="a crop-type map of the same season (e.g. USDA Cropland Data Layer)",
+        ),
+        TaskSpec(
+            name="burn-scars", title="Burn scar mapping", menu_title="Burn scars",
+            icon=":material/local_fire_department:", page="pages/5_Burn_scars.py",
+            intro="Prithvi's burn-scar fine-tune marks land burnt by a wildfire on one clear date after the fire. "
+                  "The burn-scar layer sits on the true-colour image; compare them side by side.",
+            model="prithvi-eo-1.0-100m-burn-scar", result="classes", dates=1, view="target",
+            target_label="Burn scar area", layer="Burn scars", see_through=(0,),
+            reference="a fire perimeter or burn-severity map (e.g. MTBS, NIFC) of the same fire",
+        ),
+        TaskSpec(
+            name="reconstruct", title="Reconstruction", menu_title="Reconstruction",
+            icon=":material/auto_fix_high:", page="pages/1_Reconstruction.py",
+            intro="The pretrained Prithvi masked autoencoder hides a share of 16×16-pixel patches and predicts "
+                  "them from what it still sees.",
+            model="prithvi-eo-1.0-100m", result="reconstruction", dates=1, max_dates=0, view="reconstruction",
+            layer="Reconstruction", masking=True, upload_help="one to three 6-band GeoTIFFs (one per date)",
+            reference="the input itself: the reconstruction is compared with the pixels it hid",
+        ),
+    )
 }
-#: Number of dates each task takes (reconstruction: 1 to the model's frames).
-TASK_FRAMES: dict[str, int] = {"reconstruct": 1, "flood": 1, "crops": 3}
+
+#: The model each task uses by default (derived from TASKS).
+TASK_MODELS: dict[str, str] = {name: task.model for name, task in TASKS.items()}
+
+
+def get_task(name: str) -> TaskSpec:
+    """The task called ``name``; InputError naming the known tasks otherwise."""
+    try:
+        return TASKS[name]
+    except (KeyError, TypeError):
+        from geofm.errors import InputError
+
+        raise InputError(f"Unknown task {name!r}; choose one of {', '.join(TASKS)}.") from None
+
+
+def models_of_kind(kind: str) -> tuple[str, ...]:
+    """Registry names of every model of ``kind`` ("mae", "segmenter"), in registry order."""
+    return tuple(name for name, spec in MODELS.items() if spec.kind == kind)
+
 
 # --------------------------------------------------------------------------------------------
 # Runtime settings (environment variables)
@@ -275,6 +418,16 @@ ENV_MAX_AOI_KM = "GEOFM_MAX_AOI_KM"
 ENV_HTTP_TIMEOUT = "GEOFM_HTTP_TIMEOUT"  # seconds per STAC/COG request (default 30)
 ENV_HTTP_RETRIES = "GEOFM_HTTP_RETRIES"  # retries after the first try (default 3)
 ENV_CACHE_MAX_MB = "GEOFM_CACHE_MAX_MB"  # size cap of the stack cache (default 2048)
+ENV_MAX_UPLOAD_MB = "GEOFM_MAX_UPLOAD_MB"  # largest uploaded file in MB (default 200)
+ENV_BASEMAP = "GEOFM_BASEMAP"  # osm (default) or none
+ENV_GEOCODER_URL = "GEOFM_GEOCODER_URL"  # Nominatim-compatible /search endpoint
+ENV_APP_CACHE_RUNS = "GEOFM_APP_CACHE_RUNS"  # results the app keeps for all sessions (default 16)
+ENV_CMR_STAC_URL = "GEOFM_CMR_STAC_URL"  # NASA CMR-STAC endpoint used for dates before Planetary Computer's HLS
+ENV_EARTHDATA_TOKEN = "EARTHDATA_TOKEN"  # bearer token for NASA Earthdata (CMR-STAC assets)
+#: Extra host names (comma-separated) that count as Earthdata hosts (a mirror, a test stand-in).
+ENV_EARTHDATA_HOSTS = "GEOFM_EARTHDATA_HOSTS"
+NOMINATIM_URL = "https://nominatim.openstreetmap.org/search"
+# Read them through geofm.settings.settings(), never os.environ.
 
 ENV_PRECISION = "GEOFM_PRECISION"  # auto (default), bf16, fp16 or fp32: the app's model precision
 
@@ -285,6 +438,25 @@ STAC_COLLECTIONS: dict[str, dict[str, str]] = {
     "planetary-computer": {"L30": "hls2-l30", "S30": "hls2-s30"},
     "cmr": {"L30": "HLSL30_2.0", "S30": "HLSS30_2.0"},
 }
+#: First date each service holds HLS v2 for (collection extents; Planetary Computer's record starts 2020-01-01,
+#: NASA's L30 2013-04-11 and S30 2015-11-28). Sources: ../shared/docs/hls-stac.md, the collections' `extent`.
+HLS_COVERAGE_START: dict[str, dict[str, str]] = {
+    "planetary-computer": {"L30": "2020-01-01", "S30": "2020-01-01"},
+    "cmr": {"L30": "2013-04-11", "S30": "2015-11-28"},
+}
+#: Host names (exact, or a suffix when they start with ".") whose requests may carry the Earthdata token.
+EARTHDATA_HOSTS: tuple[str, ...] = ("urs.earthdata.nasa.gov", ".earthdata.nasa.gov", ".earthdatacloud.nasa.gov")
+#: Azure blob storage host suffix (Planetary Computer assets); hrefs there are signed with SAS tokens.
+AZURE_BLOB_DOMAIN = ".blob.core.windows.net"
+#: Largest STAC page asked for (Planetary Computer serves up to 1000; one page avoids its paging quirks).
+STAC_PAGE_LIMIT = 1000
+#: Longest total wait on a throttled service (429 Retry-After, 503 ServerBusy) before giving up, seconds.
+THROTTLE_BUDGET_S: float = 60.0
+#: Concurrent Fmask reads in the clear-sky pass over many scenes (blob storage throttles bursts).
+FMASK_PASS_CONCURRENCY = 6
+#: Fmask high aerosol (bits 6-7 == 11) counts as not clear unless a caller allows it (HLS v2 known issues).
+FMASK_AEROSOL_SHIFT = 6
+FMASK_AEROSOL_HIGH = 0b11
 DEFAULT_MAX_AOI_KM: float = 50.0  # side of the largest square area, km
 
 
@@ -297,10 +469,13 @@ class RunDefaults:
 
 DEFAULTS = RunDefaults()
 
+#: The explore page's default dates: the last this many days (finds scenes anywhere HLS is collected).
+DEFAULT_SEARCH_DAYS: int = 90
+
 
 def get_model_spec(name_or_task: str) -> ModelSpec:
-    """Look a model up by registry name or by task name (flood, crops, reconstruct)."""
-    name = TASK_MODELS.get(name_or_task, name_or_task)
+    """Look a model up by registry name or by task name (its default model)."""
+    name = TASKS[name_or_task].model if name_or_task in TASKS else name_or_task
     try:
         return MODELS[name]
     except KeyError:
@@ -354,6 +529,8 @@ class WindowMemory:
 #: (``torch.cuda.max_memory_allocated`` over batches of 8 and 16, slope per window) replaces these when run.
 WINDOW_MEMORY_MIB: dict[str, WindowMemory] = {
     "prithvi-eo-1.0-100m-sen1floods11": WindowMemory(
+        fp32=111, half=56, how="CPU, torch 2.13, folded + oneDNN, batches 1 and 2 (bench/memory.py)"),
+    "prithvi-eo-1.0-100m-burn-scar": WindowMemory(
         fp32=111, half=56, how="CPU, torch 2.13, folded + oneDNN, batches 1 and 2 (bench/memory.py)"),
     "prithvi-eo-1.0-100m-multi-temporal-crop": WindowMemory(
         fp32=332, half=167, how="CPU, torch 2.13, folded + oneDNN, batches 1 and 2 (bench/memory.py)"),

@@ -1,4 +1,8 @@
-"""Errors that carry a message meant for the user (CLI and app show it instead of a traceback)."""
+"""Errors that carry a message meant for the user (CLI and app show it instead of a traceback).
+
+Callers can catch them generically: bad input is also a ``ValueError``, a missing weights file also a
+``FileNotFoundError``, and a service error carries the HTTP status (``status_code``) when there was one.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,11 @@ class GeofmError(Exception):
         return f"{self} {self.hint}".strip()
 
 
-class InputError(GeofmError):
+class InputError(GeofmError, ValueError):
     """A file, band count, argument or area the user supplied is unusable."""
 
 
-class WeightsNotFoundError(GeofmError):
+class WeightsNotFoundError(GeofmError, FileNotFoundError):
     """Model weights are not on disk and cannot be downloaded."""
 
 
@@ -36,12 +40,23 @@ class NoScenesError(GeofmError):
     """The search found no scenes for the area and dates."""
 
 
+class CoverageError(NoScenesError):
+    """The dates lie outside what the service holds (e.g. Planetary Computer's HLS starts in 2020)."""
+
+
 class AllCloudyError(GeofmError):
     """Scenes exist but none has enough clear pixels over the area."""
 
 
 class ServiceError(GeofmError):
-    """A remote service (STAC API, COG host) failed, timed out or refused us."""
+    """A remote service (STAC API, COG host) failed, timed out or refused us.
+
+    ``status_code`` is the HTTP status of the failed response (None: no response, e.g. a timeout).
+    """
+
+    def __init__(self, message: str, hint: str = "", *, status_code: int | None = None) -> None:
+        super().__init__(message, hint)
+        self.status_code = status_code
 
 
 class AuthError(ServiceError):

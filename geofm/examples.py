@@ -30,28 +30,40 @@ class Example:
         return {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}
 
 
+#: Every example lies inside Planetary Computer's HLS v2 record (2020-01-01 on). Why each window:
+#: - Lake Manchar, Sindh (flood): NASA Earth Observatory's "Lake Manchar is Overflowing" (visualised
+#:   2022-09-06) shows clear natural-colour Landsat 9 (2022-08-28) and Landsat 8 (2022-09-05) scenes of the
+#:   overflowing lake and the flooded Indus plain west of it; the window spans both overpasses (and the
+#:   Sentinel-2 ones between) after the monsoon clouds had cleared.
+#: - Fremont, Nebraska (crops): the crop model was trained on HLS S30 chips of the 2022 growing season
+#:   (March to September) across the contiguous US, with CDL 2022 labels; eastern Nebraska's Platte valley
+#:   is Corn Belt corn and soybeans, so April to September 2022 gives three in-season dates like its training.
+#: - San Francisco waterfront (reconstruction): September to November is the Bay Area's clearest season
+#:   (the summer marine fog has gone, the winter rains have not begun), so single clear dates are common.
 EXAMPLES: tuple[Example, ...] = (
     Example(
-        key="omaha-flood",
-        title="Missouri River flood at Omaha",
+        key="sindh-flood",
+        title="Lake Manchar overflowing, Sindh, Pakistan",
         task="flood",
-        bounds=(-95.955, 41.275, -95.885, 41.325),
-        start="2019-03-10",
-        end="2019-04-30",
+        bounds=(67.60, 26.30, 67.80, 26.50),
+        start="2022-08-25",
+        end="2022-09-12",
         max_cloud=40.0,
-        description="March 2019: the Missouri overtopped its levees around Omaha and Council Bluffs.",
-        label=":material/water: Omaha flood 2019",
+        description="September 2022: after five times the usual monsoon rain, Pakistan's largest freshwater "
+                    "lake broke its banks and flooded the villages around it.",
+        label=":material/water: Sindh flood 2022",
     ),
     Example(
         key="fremont-crops",
         title="Crops near Fremont, Nebraska",
         task="crops",
         bounds=(-96.56, 41.40, -96.48, 41.45),
-        start="2019-05-01",
-        end="2019-09-30",
+        start="2022-04-01",
+        end="2022-09-30",
         max_cloud=30.0,
-        description="Corn and soybean fields in the Platte valley through the 2019 growing season.",
-        label=":material/agriculture: Fremont crops 2019",
+        description="Corn and soybean fields in the Platte valley through the 2022 growing season, the season "
+                    "the crop model learnt from.",
+        label=":material/agriculture: Fremont crops 2022",
     ),
     Example(
         key="sf-reconstruct",
@@ -63,6 +75,19 @@ EXAMPLES: tuple[Example, ...] = (
         max_cloud=20.0,
         description="City blocks, piers and the bay: hide 75% of the patches and let Prithvi fill them in.",
         label=":material/auto_fix_high: San Francisco 2023",
+    ),
+    Example(
+        key="hermits-peak-burn-scars",
+        title="Hermits Peak / Calf Canyon fire scar, New Mexico",
+        task="burn-scars",
+        bounds=(-105.55, 35.72, -105.45, 35.80),
+        start="2022-09-15",
+        end="2022-10-31",
+        max_cloud=20.0,
+        description="New Mexico's largest fire (April-August 2022) started here, near Hermits Peak. Autumn "
+                    "2022 is after the monsoon clouds and before snow, and the fire is newer than the model's "
+                    "2018-2021 training fires.",
+        label=":material/local_fire_department: Hermits Peak fire 2022",
     ),
 )
 

@@ -13,21 +13,18 @@ from typing import Any
 import torch
 from torch import nn
 
-from geofm.config import DEFAULTS, MODELS, ModelSpec, get_model_spec
+from geofm.config import DEFAULTS, TASKS, ModelSpec, get_model_spec, get_task, models_of_kind
 from geofm.errors import InputError
 from geofm.inference.device import resolve_device, tune_for_device
 from geofm.inference.fold import fold_segmenter
-from geofm.inference.reconstruct import reconstruct_stack
 from geofm.inference.precision import resolve_precision
+from geofm.inference.reconstruct import reconstruct_stack
 from geofm.inference.segment import segment_stacks
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
 _CACHE: dict[tuple[str, str, str], nn.Module] = {}
 _LOCK = threading.Lock()
-
-TASKS = ("flood", "crops", "reconstruct")
-
 
 def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
               device: str | torch.device = "auto") -> tuple[nn.Module, ModelSpec]:
@@ -58,9 +55,15 @@ def clear_model_cache() -> None:
         _CACHE.clear()
 
 
-def _segment(task: str, stack: HLSStack, *, weights_dir: str | Path | None, device: str | torch.device,
-             progress: Progress, probabilities: bool, batch_size: int | None,
-             precision: str | None) -> SegmentationResult:
+def run_segmentation(task: str, stack: HLSStack, *, weights_dir: str | Path | None = None,
+                     device: str | torch.device = "auto", progress: Progress = null_progress,
+                     probabilities: bool = False, batch_size: int | None = None,
+                     precision: str | None = None) -> SegmentationResult:
+    """Class map of ``stack`` by the task's segmenter (any task of the registry whose result is classes).
+
+    ``precision``: auto, bf16, fp16, fp32; None = the operator's setting (``GEOFM_PRECISION``), else auto
+    (see ``geofm.inference.precision``).
+    """
     return run_segmentations(task, [stack], weights_dir=weights_dir, device=device, progress=[progress],
                              probabilities=[probabilities], batch_size=batch_size, precision=precision)[0]
 
@@ -69,19 +72,21 @@ def run_segmentations(task: str, stacks: list[HLSStack], *, weights_dir: str | P
                       device: str | torch.device = "auto", progress: list[Progress] | None = None,
                       probabilities: list[bool] | None = None, batch_size: int | None = None,
                       precision: str | None = None) -> list[SegmentationResult]:
-    """``flood`` or ``crops`` over several stacks at once: their windows share forward passes, and each
-    result equals the run of that stack alone (fixed-size batches, see ``geofm.inference.batcher``)."""
+    """Class maps of several stacks by one task's segmenter at once: their windows share forward passes,
+    and each result equals the run of that stack alone (fixed-size batches, ``geofm.inference.batcher``)."""
+    spec = get_task(task)
+    if spec.result != "classes":
+        raise InputError(f"{spec.title} does not make a class map.")
     dev = resolve_device(device)
     chosen = resolve_precision(precision, dev)
-    spec = get_model_spec(task)
+    model_spec = get_model_spec(spec.model)
     for stack in stacks:
-        if stack.num_frames != spec.num_frames:
-            raise InputError(f"{spec.title} takes {spec.num_frames} date(s); the input has {stack.num_frames}.")
+        spec.check_dates(stack.num_frames, model_spec)
     progresses = progress or [null_progress] * len(stacks)
     for p in progresses:
-        p("infer", f"loading {spec.title}", None)
-    model, spec = get_model(task, weights_dir=weights_dir, device=dev)
-    return segment_stacks(model, spec, stacks, device=dev, batch_size=batch_size, precision=chosen,
+        p("infer", f"loading {model_spec.title}", None)
+    model, model_spec = get_model(model_spec.name, weights_dir=weights_dir, device=dev)
+    return segment_stacks(model, model_spec, stacks, device=dev, batch_size=batch_size, precision=chosen,
                           probabilities=probabilities or [False] * len(stacks), progress=progresses)
 
 
@@ -89,37 +94,36 @@ def run_flood(stack: HLSStack, *, weights_dir: str | Path | None = None, device:
               progress: Progress = null_progress, probabilities: bool = False,
               batch_size: int | None = None, precision: str | None = None) -> SegmentationResult:
     """Flood / water map (Sen1Floods11 fine-tune) of a one-date stack."""
-    return _segment("flood", stack, weights_dir=weights_dir, device=device, progress=progress,
-                    probabilities=probabilities, batch_size=batch_size, precision=precision)
+    return run_segmentation("flood", stack, weights_dir=weights_dir, device=device, progress=progress,
+                            probabilities=probabilities, batch_size=batch_size, precision=precision)
 
 
 def run_crops(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
               progress: Progress = null_progress, probabilities: bool = False,
               batch_size: int | None = None, precision: str | None = None) -> SegmentationResult:
     """Crop-type map (multi-temporal crop fine-tune) of a three-date stack, dates in time order."""
-    return _segment("crops", stack, weights_dir=weights_dir, device=device, progress=progress,
-                    probabilities=probabilities, batch_size=batch_size, precision=precision)
+    return run_segmentation("crops", stack, weights_dir=weights_dir, device=device, progress=progress,
+                            probabilities=probabilities, batch_size=batch_size, precision=precision)
 
 
 def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_ratio, seed: int = DEFAULTS.seed,
                        weights_dir: str | Path | None = None, device: str | torch.device = "auto",
                        progress: Progress = null_progress, probabilities: bool = False,
-                       batch_size: int | None = None, model: str = "reconstruct",
-                       precision: str | None = None) -> ReconstructionResult:
+                       batch_size: int | None = None, model: str | None = None,
+                       task: str = "reconstruct", precision: str | None = None) -> ReconstructionResult:
     """MAE reconstruction of every date of a stack (1 to the model's frames; ``probabilities`` is ignored).
 
-    ``model`` is ``reconstruct`` (Prithvi-EO-1.0-100M) or any masked-autoencoder name of the registry,
-    e.g. ``prithvi-eo-2.0-300m``. ``precision``: auto, bf16, fp16, fp32; None = the operator's setting
-    (``GEOFM_PRECISION``), else auto (see ``geofm.inference.precision``).
+    ``model`` is None (the task's model, Prithvi-EO-1.0-100M) or any masked-autoencoder name of the
+    registry, e.g. ``prithvi-eo-2.0-300m``. ``precision`` as in ``run_segmentation``.
     """
     dev = resolve_device(device)
     chosen = resolve_precision(precision, dev)
-    spec = get_model_spec(model)
-    if spec.kind != "mae":
-        raise InputError(f"{spec.name} is not a masked autoencoder; reconstruction takes one of "
-                         f"{', '.join(n for n, s in MODELS.items() if s.kind == 'mae')}.")
-    if not 1 <= stack.num_frames <= spec.num_frames:
-        raise InputError(f"{spec.title} takes 1 to {spec.num_frames} dates; the input has {stack.num_frames}.")
+    task_spec = get_task(task)
+    spec = get_model_spec(model or task_spec.model)
+    if spec.kind != task_spec.model_kind:
+        raise InputError(f"{spec.name} is not a masked autoencoder; {task_spec.title.lower()} takes one of "
+                         f"{', '.join(models_of_kind(task_spec.model_kind))}.")
+    task_spec.check_dates(stack.num_frames, spec)
     progress("infer", f"loading {spec.title}", None)
     net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
     return reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
@@ -127,11 +131,17 @@ def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_rat
 
 
 def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | ReconstructionResult:
-    """Dispatch on the task name: ``flood``, ``crops`` or ``reconstruct``."""
-    runners = {"flood": run_flood, "crops": run_crops, "reconstruct": run_reconstruction}
-    if task not in runners:
-        raise InputError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")
-    if task != "reconstruct":
-        kw.pop("mask_ratio", None)
-        kw.pop("seed", None)
-    return runners[task](stack, **kw)
+    """Run any task of the registry (``geofm.config.TASKS``) on ``stack``.
+
+    Keyword arguments a task does not take (``mask_ratio``, ``seed``, ``model`` for class maps) are ignored.
+    """
+    spec = get_task(task)
+    if spec.result == "reconstruction":
+        return run_reconstruction(stack, task=spec.name, **kw)
+    for name in ("mask_ratio", "seed", "model"):
+        kw.pop(name, None)
+    return run_segmentation(spec.name, stack, **kw)
+
+
+__all__ = ["TASKS", "clear_model_cache", "get_model", "run_crops", "run_flood", "run_reconstruction",
+           "run_segmentation", "run_segmentations", "run_task"]

@@ -223,7 +223,8 @@ def write_mmseg_checkpoint(path: str | Path, cfg: SegmenterConfig, seed: int = 0
 
 
 def write_published(folder: str | Path, seed: int = 0) -> Path:
-    """Write ``Prithvi_EO_V1_100M.pt``, ``sen1floods11_Prithvi_100M.pth`` and the crop ``.pth`` into ``folder``."""
+    """Write ``Prithvi_EO_V1_100M.pt``, ``sen1floods11_Prithvi_100M.pth``, the crop ``.pth`` and
+    ``burn_scars_Prithvi_100M.pth`` into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     mae = MODELS["prithvi-eo-1.0-100m"]
@@ -232,4 +233,6 @@ def write_published(folder: str | Path, seed: int = 0) -> Path:
     write_mae_checkpoint(folder / mae.filename, mae.arch, seed)
     write_mmseg_checkpoint(folder / flood.filename, flood.arch, seed + 1, classes=(0, 1))
     write_mmseg_checkpoint(folder / crop.filename, crop.arch, seed + 2, classes=tuple(range(1, 14)))
+    burn = MODELS["prithvi-eo-1.0-100m-burn-scar"]
+    write_mmseg_checkpoint(folder / burn.filename, burn.arch, seed + 3, classes=("Unburnt land", "Burn scar"))
     return folder

@@ -22,7 +22,7 @@ def stac_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
     saved = {k: os.environ.get(k) for k in ("GEOFM_CACHE_DIR", "PC_SDK_SAS_URL")}
     standin = StandIn.start(folder)
     os.environ["GEOFM_CACHE_DIR"] = str(tmp_path_factory.mktemp("geofm-cache"))
-    os.environ["PC_SDK_SAS_URL"] = f"{standin.url}/api/sas/v1/token"
+    os.environ["PC_SDK_SAS_URL"] = standin.sas_url
     from planetary_computer.settings import Settings
 
     settings = Settings.get()
@@ -43,16 +43,10 @@ def stac_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
 @pytest.fixture
 def standin(stac_standin: StandIn, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[StandIn]:
     """The stand-in with clean counters, no faults, fresh asset URLs and an empty stack cache for this test;
-    GEOFM_STAC_URL points at it."""
-    stac_standin.clear_faults()
-    stac_standin.set_latency(0.0)
-    stac_standin.set_bandwidth(0.0)
-    stac_standin.set_conformance("both")
-    stac_standin.require_tokens(False)
-    stac_standin.single_collection_only(False)
-    stac_standin.new_epoch()
-    stac_standin.reset_stats()
+    GEOFM_STAC_URL points at it (Planetary Computer mode; ``standin.cmr_url`` is the CMR mode)."""
+    stac_standin.reset()  # no faults, no latency, tokens not required, plain paging, fresh hrefs, zero counters
     monkeypatch.setenv("GEOFM_STAC_URL", stac_standin.url)
     monkeypatch.setenv("GEOFM_CACHE_DIR", str(tmp_path / "cache"))
     yield stac_standin
     stac_standin.clear_faults()
+    stac_standin.restore_all()

@@ -17,7 +17,8 @@ from affine import Affine
 from streamlit.testing.v1 import AppTest
 
 from geofm import pipeline
-from geofm.config import CLASS_NODATA
+from geofm.config import CLASS_NODATA, TASKS
+from geofm.examples import get_example
 from geofm.serve.runs import results_cache
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -35,6 +36,9 @@ def box(w: float, s: float, e: float, n: float) -> dict:
 # about 2.5 x 2.2 km on the Missouri at Omaha, and 2.5 x 2.2 km of fields near Fremont
 OMAHA_SMALL = box(-95.93, 41.29, -95.90, 41.31)
 FREMONT_SMALL = box(-96.52, 41.42, -96.49, 41.44)
+#: The window tests search when they pass no dates (the page's default is the last 90 days, where the
+#: stand-in has nothing): a clear Sentinel-2 date (03-22) and a Landsat date with a cloud over Omaha (04-07).
+STANDIN_DATES = (date(2022, 3, 10), date(2022, 4, 30))
 
 
 @pytest.fixture
@@ -50,20 +54,22 @@ def env(standin, published_weights_dir, monkeypatch, tmp_path):
 @pytest.fixture
 def model_calls(monkeypatch):
     """Counts real model runs (the pipeline functions still run)."""
-    calls = {"flood": 0, "crops": 0, "reconstruct": 0}
-    for task, name in (("flood", "run_flood"), ("crops", "run_crops"), ("reconstruct", "run_reconstruction")):
-        real = getattr(pipeline, name)
+    calls = dict.fromkeys(TASKS, 0)
+    real = pipeline.run_task
 
-        def counted(*a, _real=real, _task=task, **kw):
-            calls[_task] += 1
-            return _real(*a, **kw)
+    def counted(task, *a, **kw):
+        calls[task] += 1
+        return real(task, *a, **kw)
 
-        monkeypatch.setattr(pipeline, name, counted)
+    monkeypatch.setattr(pipeline, "run_task", counted)
     return calls
 
 
 def start(geometry: dict | None = None, *, dates=None, cloud: int | None = None) -> AppTest:
-    """The app on the explore page, optionally with a drawn area, dates and cloud limit."""
+    """The app on the explore page, optionally with a drawn area, dates (STANDIN_DATES with an area) and cloud
+    limit."""
+    if geometry is not None and dates is None:
+        dates = STANDIN_DATES
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     if geometry is not None:
@@ -100,14 +106,15 @@ def test_explore_lists_the_scenes_the_api_finds(env):
     from geofm.data import AOI, fill_clear_fractions, search_hls
 
     at = start()
-    at.button(key="ex-omaha-flood").click().run()
-    assert "Missouri River flood at Omaha" in texts(at)
+    example = get_example("sindh-flood")
+    at.button(key="ex-sindh-flood").click().run()
+    assert example.title in texts(at)
     at.button(key="w_find").click().run()
     assert not at.exception and not at.error
     shown = at.dataframe[0].value
 
     aoi = AOI.from_geojson(at.session_state["geofm_query"]["geometry"])
-    scenes = search_hls(aoi, "2019-03-10", "2019-04-30", max_cloud=40, stac_url=env.url)
+    scenes = search_hls(aoi, example.start, example.end, max_cloud=example.max_cloud, stac_url=env.url)
     fill_clear_fractions(scenes, aoi)
     assert list(shown["id"]) == [s.id for s in scenes]
     assert list(shown["date"]) == [s.date.isoformat() for s in scenes]
@@ -115,9 +122,9 @@ def test_explore_lists_the_scenes_the_api_finds(env):
     assert list(shown["sensor"]) == [{"L30": "Landsat 8/9", "S30": "Sentinel-2"}[s.sensor] for s in scenes]
     assert list(shown["cloud_cover"]) == [round(s.cloud_cover, 1) for s in scenes]
     assert list(shown["clear_percent"]) == [round(100 * s.clear_fraction, 1) for s in scenes]
-    # the stand-in's 2019-04-07 Landsat scene has a cloud over Omaha, the 2019-03-22 Sentinel-2 one is clear
-    clearest = shown.groupby("date")["clear_percent"].max()  # each date: one scene per MGRS tile
-    assert clearest["2019-03-22"] == 100.0 and clearest["2019-04-07"] < 90.0
+    # the stand-in's 2022-09-05 Landsat scene has a cloud over the lake, the 2022-08-28 one is clear
+    clearest = shown.groupby("date")["clear_percent"].max()
+    assert clearest["2022-08-28"] == 100.0 and clearest["2022-09-05"] < 90.0
 
 
 def test_explore_area_too_large_says_size_and_limit(env):
@@ -129,11 +136,11 @@ def test_explore_area_too_large_says_size_and_limit(env):
 
 
 def test_explore_no_scenes_suggests_wider_dates(env):
-    at = start(OMAHA_SMALL, dates=(date(2018, 1, 1), date(2018, 1, 31)))
+    at = start(OMAHA_SMALL, dates=(date(2021, 1, 1), date(2021, 1, 31)))  # inside PC's record, no scenes
     at.button(key="w_find").click().run()
     assert not at.exception
     message = at.error[0].value
-    assert "No HLS scenes" in message and "wider date range" in message and "cloud-cover slider" in message
+    assert "No HLS scenes" in message and "wider date range" in message and "allow more cloud" in message
 
 
 def test_explore_service_unreachable(env, monkeypatch):
@@ -204,7 +211,7 @@ def test_flood_numbers_match_the_result_and_survive_reruns(env, model_calls):
 def test_flood_uses_the_scenes_the_user_selected(env):
     """Rows picked in the explore page's scene table reach the run instead of the clearest scene."""
     at = start(OMAHA_SMALL)
-    picked = "HLS.L30.T15TTG.2019097T171500.v2.0"  # 2019-04-07, not the clearest date over this area
+    picked = "HLS.L30.T15TTG.2022097T171500.v2.0"  # 2022-04-07, not the clearest date over this area
     query = at.session_state["geofm_query"]
     query.update(task="flood", scene_ids=(picked,))
     at.session_state["geofm_query"] = query
@@ -214,23 +221,23 @@ def test_flood_uses_the_scenes_the_user_selected(env):
     outcome = at.session_state[OUTCOMES]["flood"]
     assert [s.id for s in outcome.scenes] == [picked]
     assert outcome.stack.scene_ids == [picked]
-    assert outcome.stack.times[0].date() == date(2019, 4, 7)
+    assert outcome.stack.times[0].date() == date(2022, 4, 7)
 
 
 def test_flood_error_keeps_inputs_and_previous_result(env, model_calls):
     at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     water = metric(at, "Water area")
-    # 2019-04-05..09 holds only the Landsat scene with a cloud right over Omaha
+    # 2022-04-05..09 holds only the Landsat scene with a cloud right over Omaha
     go(at, "app.py")
-    at.date_input(key="w_dates").set_value((date(2019, 4, 5), date(2019, 4, 9))).run()
+    at.date_input(key="w_dates").set_value((date(2022, 4, 5), date(2022, 4, 9))).run()
     go(at, "pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     assert not at.exception
     assert len(at.error) == 1 and "clear" in at.error[0].value and "cloud-cover slider" in at.error[0].value
     assert metric(at, "Water area") == water  # the previous result is still shown
     assert "earlier settings" in at.info[0].value
-    assert "2019-04-05 to 2019-04-09" in texts(at)  # and the new inputs are kept
+    assert "2022-04-05 to 2022-04-09" in texts(at)  # and the new inputs are kept
     assert model_calls["flood"] == 1
 
 
@@ -254,7 +261,7 @@ def test_flood_weights_missing_says_how_to_get_them(env, monkeypatch, tmp_path):
 
 
 def test_crops_three_dates_class_table_and_chart(env):
-    at = go(start(FREMONT_SMALL, dates=(date(2019, 5, 1), date(2019, 9, 30))), "pages/3_Crops.py")
+    at = go(start(FREMONT_SMALL, dates=(date(2022, 5, 1), date(2022, 9, 30))), "pages/3_Crops.py")
     at.button(key="crops-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["crops"]

@@ -54,7 +54,7 @@ def app_url(stac_standin, published_weights_dir, tmp_path):
     port = _free_port()
     env = dict(os.environ)
     env.update(GEOFM_STAC_URL=stac_standin.url, GEOFM_WEIGHTS_DIR=str(published_weights_dir),
-               GEOFM_CACHE_DIR=str(tmp_path / "cache"), PC_SDK_SAS_URL=f"{stac_standin.url}/api/sas/v1/token",
+               GEOFM_CACHE_DIR=str(tmp_path / "cache"), PC_SDK_SAS_URL=stac_standin.sas_url,
                GEOFM_GEOCODER_URL="http://127.0.0.1:9/search", HF_HUB_OFFLINE="1")
     log = open(tmp_path / "streamlit.log", "w")
     proc = subprocess.Popen(
@@ -116,15 +116,24 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         # offline: the basemap tiles fail quietly, with one note on the map instead of broken images
         expect(map_frame.locator(".geofm-offline-note")).to_have_count(1, timeout=30_000)
         _shot(page, "01-explore.png")
+        # every task of the registry has its button on the explore page and its page in the menu
+        from geofm.config import TASKS
 
-        # go to Omaha through an example, then draw our own smaller rectangle
-        page.get_by_role("button", name="Omaha flood 2019").click()
-        expect(page.get_by_text("Missouri River flood at Omaha:")).to_be_visible(timeout=30_000)
+        for task in TASKS.values():
+            expect(page.get_by_role("button", name=task.title)).to_be_visible()
+            expect(page.locator('[data-testid="stSidebarNav"]')).to_contain_text(task.menu_title)
+
+        # go to Lake Manchar (the stand-in's Sindh tile) through an example, then draw our own smaller rectangle
+        page.get_by_role("button", name="Sindh flood 2022").click()
+        expect(page.get_by_text("Lake Manchar overflowing, Sindh, Pakistan:")).to_be_visible(timeout=30_000)
         map_frame = page.frame_locator(MAP_IFRAME).first
         expect(map_frame.locator("path.leaflet-interactive")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(800)  # let fitBounds settle
         iframe = page.locator(MAP_IFRAME).first
         frame = iframe.element_handle().content_frame()
+        # the example's area is about 20 x 22 km: zoom in so the drawn rectangle covers a few km
+        frame.evaluate("() => window.map.setZoom(window.map.getZoom() + 3, {animate: false})")
+        page.wait_for_timeout(800)
         frame_box = _box(iframe)
         map_box = _box(map_frame.locator(".leaflet-container").first)
 
@@ -152,7 +161,7 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         # the area is what we drew: about 200 x 150 px of the map
         caption = page.locator('[data-testid="stMarkdownContainer"]', has_text="Your area:").inner_text()
         width_km, height_km = (float(v) for v in caption.split("Area ")[1].split(" km")[0].split(" × "))
-        # 200 x 150 px at the zoom the example left: a few km, wider than high
+        # 200 x 150 px, three zoom levels in from the example: a few km, wider than high
         assert 0.5 < height_km < width_km < 8
 
         page.get_by_role("button", name="Flood mapping").click()

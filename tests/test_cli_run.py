@@ -127,7 +127,7 @@ def test_reconstruct_two_dates_is_seeded(scenes, published_weights_dir, tmp_path
 def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_path, capsys):
     out = tmp_path / "bbox.tif"
     code, stdout, _ = _run(capsys, "flood", "--bbox", "-95.94", "41.29", "-95.91", "41.31", "--start",
-                           "2019-03-10", "--end", "2019-04-30", "--max-cloud", "40", "--stac-url", standin.url,
+                           "2022-03-10", "--end", "2022-04-30", "--max-cloud", "40", "--stac-url", standin.url,
                            "--out", out, "--weights-dir", published_weights_dir, "--device", "cpu")
     assert code == 0, stdout
     with rasterio.open(out) as src:
@@ -149,7 +149,7 @@ def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_pat
      "--model only applies to 'reconstruct'"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.png"], "--out must end in .tif"),
     (["reconstruct", "--input", "{t0}", "--out", "{tmp}/o.tif", "--probabilities", "{tmp}/p.tif"],
-     "--probabilities only applies to 'flood' and 'crops'"),
+     "--probabilities only applies to 'flood', 'crops' and 'burn-scars'"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.tif", "--weights-dir", "{tmp}"], "were not found"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.tif", "--precision", "fp8"],
      "Unknown precision 'fp8'; use auto, bf16, fp16, fp32."),

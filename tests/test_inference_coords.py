@@ -29,8 +29,8 @@ def _stack(times) -> HLSStack:
 
 def test_coordinates_are_year_doy_per_date_and_lon_lat_of_the_centre():
     spec = dataclasses.replace(get_model_spec("prithvi-eo-2.0-300m-tl"), arch=TINY_TL, num_frames=2)
-    temporal, location = tl_coordinates(_stack([datetime(2019, 3, 22), datetime(2019, 4, 7)]), spec)
-    assert temporal.tolist() == [[[2019.0, 81.0], [2019.0, 97.0]]]
+    temporal, location = tl_coordinates(_stack([datetime(2022, 3, 22), datetime(2022, 4, 7)]), spec)
+    assert temporal.tolist() == [[[2022.0, 81.0], [2022.0, 97.0]]]
     lon, lat = location[0].tolist()
     assert lon == pytest.approx(-95.93, abs=0.05) and lat == pytest.approx(41.29, abs=0.05)
     # unknown dates: time left out, location kept; models without the encoders get nothing
@@ -47,9 +47,9 @@ def test_tl_reconstruction_uses_the_coordinates():
         for name, p in mae.named_parameters():
             if name.endswith("scale"):
                 p.fill_(1.0)
-    dated = reconstruct_stack(mae, spec, _stack([datetime(2019, 3, 22), datetime(2019, 4, 7)]), device=CPU,
+    dated = reconstruct_stack(mae, spec, _stack([datetime(2022, 3, 22), datetime(2022, 4, 7)]), device=CPU,
                               mask_ratio=0.5, seed=1)
-    later = reconstruct_stack(mae, spec, _stack([datetime(2019, 8, 22), datetime(2019, 9, 7)]), device=CPU,
+    later = reconstruct_stack(mae, spec, _stack([datetime(2022, 8, 22), datetime(2022, 9, 7)]), device=CPU,
                               mask_ratio=0.5, seed=1)
     undated = reconstruct_stack(mae, spec, _stack([]), device=CPU, mask_ratio=0.5, seed=1)
     assert np.array_equal(dated.mask, later.mask)  # same seed, same hidden patches

@@ -73,4 +73,4 @@ def test_run_reconstruction_is_reproducible(published_weights_dir):
     np.testing.assert_array_equal(a.reconstructed_rgb, b.reconstructed_rgb)
     assert a.reconstructed.shape == (2, 6, 100, 120) and a.model == "prithvi-eo-1.0-100m"
     with pytest.raises(InputError, match="Unknown task"):
-        run_task("burn-scars", stack)
+        run_task("wildfire", stack)

@@ -10,6 +10,7 @@ from geofm.inference import device as device_mod
 from geofm.inference import precision as prec
 from geofm.inference.precision import choose_precision, resolve_precision
 from geofm.inference.sliding import slide_logits
+from geofm.settings import SettingsError
 
 CUDA = torch.device("cuda")
 CPU = torch.device("cpu")
@@ -55,8 +56,9 @@ def test_resolve_asks_the_device_and_reads_the_operator_setting(monkeypatch):
     assert resolve_precision("fp16", CUDA) == "fp16"  # an explicit request beats the setting
     monkeypatch.setenv("GEOFM_PRECISION", "bf16")
     assert resolve_precision(None, CPU) == "bf16"
-    monkeypatch.setenv("GEOFM_PRECISION", "nonsense")  # a bad setting is logged, and auto is used
-    assert resolve_precision(None, CPU) == "fp32"
+    monkeypatch.setenv("GEOFM_PRECISION", "nonsense")  # a bad setting: one clear line
+    with pytest.raises(SettingsError, match=r"^GEOFM_PRECISION must be auto, bf16, fp16 or fp32, got 'nonsense'\.$"):
+        resolve_precision(None, CPU)
 
 
 def test_batch_size_comes_from_the_measured_table(monkeypatch):

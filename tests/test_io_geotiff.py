@@ -14,7 +14,7 @@ from geofm.io.geotiff import read_input_stack, write_class_map_cog, write_recons
 from geofm.stack import ReconstructionResult, SegmentationResult
 from tests.geotiff_helpers import ORIGIN, UTM14, hls_like, write_tif
 
-HLS_NAME = "HLS.L30.T14TPL.2019095T170000.v2.0.tif"
+HLS_NAME = "HLS.L30.T14TPL.2022095T170000.v2.0.tif"
 
 
 def test_reads_one_date_with_fill_time_and_georeference(tmp_path):
@@ -26,8 +26,8 @@ def test_reads_one_date_with_fill_time_and_georeference(tmp_path):
     assert (stack.data[0, :, 5, 6] == -9999).all()
     np.testing.assert_array_equal(stack.data[0, :, 0, 0], data[0, :, 0, 0])
     assert stack.crs == CRS.from_string(UTM14) and stack.transform == ORIGIN
-    assert stack.times == [datetime(2019, 4, 5, 17, 0, 0)]
-    assert stack.scene_ids == ["HLS.L30.T14TPL.2019095T170000.v2.0"]
+    assert stack.times == [datetime(2022, 4, 5, 17, 0, 0)]
+    assert stack.scene_ids == ["HLS.L30.T14TPL.2022095T170000.v2.0"]
 
 
 def test_three_files_equal_one_18_band_time_major_file(tmp_path):

@@ -17,16 +17,16 @@ GEOM = {"type": "Polygon", "coordinates": [[[-95.93, 41.29], [-95.9, 41.29], [-9
 
 def test_same_inputs_make_the_same_key_and_task_settings_only_count_where_they_matter(monkeypatch):
     monkeypatch.setenv("GEOFM_STAC_URL", "http://stac.example")
-    a = RunRequest.for_area("flood", GEOM, "2019-03-10", "2019-04-30", max_cloud=30, mask_ratio=0.5, seed=7)
+    a = RunRequest.for_area("flood", GEOM, "2022-03-10", "2022-04-30", max_cloud=30, mask_ratio=0.5, seed=7)
     jittered = json.loads(json.dumps(GEOM))
     jittered["coordinates"][0][0][0] += 1e-9  # below 1 cm
-    b = RunRequest.for_area("flood", jittered, "2019-03-10", "2019-04-30", max_cloud=30.0)
+    b = RunRequest.for_area("flood", jittered, "2022-03-10", "2022-04-30", max_cloud=30.0)
     assert a == b and hash(a) == hash(b)  # flood ignores mask ratio and seed
-    r1 = RunRequest.for_area("reconstruct", GEOM, "2019-03-10", "2019-04-30", max_cloud=30, mask_ratio=0.5)
-    r2 = RunRequest.for_area("reconstruct", GEOM, "2019-03-10", "2019-04-30", max_cloud=30, mask_ratio=0.75)
+    r1 = RunRequest.for_area("reconstruct", GEOM, "2022-03-10", "2022-04-30", max_cloud=30, mask_ratio=0.5)
+    r2 = RunRequest.for_area("reconstruct", GEOM, "2022-03-10", "2022-04-30", max_cloud=30, mask_ratio=0.75)
     assert r1 != r2
     monkeypatch.setenv("GEOFM_STAC_URL", "http://other.example")
-    assert RunRequest.for_area("flood", GEOM, "2019-03-10", "2019-04-30", max_cloud=30) != a
+    assert RunRequest.for_area("flood", GEOM, "2022-03-10", "2022-04-30", max_cloud=30) != a
     assert a.geometry == json.loads(canonical_json(GEOM))
 
 
@@ -96,8 +96,10 @@ def test_geocode_parses_nominatim_and_reports_offline():
 def test_upload_checks():
     with pytest.raises(InputError, match="No file uploaded"):
         check_files([], "flood")
-    with pytest.raises(InputError, match="takes 3 files .* got 2"):
+    with pytest.raises(InputError, match="takes three 6-band GeoTIFFs .* got 2 files"):
         check_files([("a.tif", b"x"), ("b.tif", b"y")], "crops")
+    with pytest.raises(InputError, match="Burn scar mapping takes one 6-band GeoTIFF; got 2 files"):
+        check_files([("a.tif", b"x"), ("b.tif", b"y")], "burn-scars")
     check_files([("a.tif", b"x")], "crops")  # one 18-band file is fine
     with pytest.raises(InputError, match="a.tif is empty"):
         check_files([("a.tif", b"")], "flood")

@@ -1,52 +1,75 @@
-"""``geofm run flood|crops|reconstruct``: run a task on GeoTIFF inputs or on HLS fetched for a bounding box."""
+"""``geofm run TASK``: run a task of the registry on GeoTIFF inputs or on HLS fetched for a bounding box."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from geofm.config import DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, TASK_FRAMES, get_model_spec
+from geofm.config import (DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, TASKS, TaskSpec,
+                          get_model_spec, get_task, models_of_kind)
 from geofm.errors import InputError
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
-TASKS = ("flood", "crops", "reconstruct")
+
+def _names(pred: Callable[[TaskSpec], bool], quoted: bool = False) -> str:
+    names = [f"'{t.name}'" if quoted else t.name for t in TASKS.values() if pred(t)]
+    if quoted and len(names) > 1:
+        return ", ".join(names[:-1]) + " and " + names[-1]
+    return ", ".join(names)
+
+
+def _class_tasks(quoted: bool = False) -> str:
+    return _names(lambda t: t.result == "classes", quoted)
+
+
+def _masking_tasks(quoted: bool = False) -> str:
+    return _names(lambda t: t.masking, quoted)
+
+
+def _dates_line() -> str:
+    return "; ".join(f"{t.name}: {t.dates_text()}" for t in TASKS.values())
+
 
 EPILOG = f"""\
 inputs:
   --input FILE ...   GeoTIFFs with 6 bands in model order (B02, B03, B04, B05|B8A, B06|B11, B07|B12),
                      HLS DN (reflectance x 10000, fill -9999; reflectance floats are detected and scaled),
-                     one file per date in time order, or one file with 6 bands per date (18 for crops).
-                     flood: 1 date; crops: 3 dates; reconstruct: 1 to 3 dates.
+                     one file per date in time order, or one file with 6 bands per date (18 for 3 dates).
+                     {_dates_line()}.
   --bbox W S E N --start DATE --end DATE
                      fetch HLS for the area instead (STAC: --stac-url or ${ENV_STAC_URL}).
 
 outputs:
-  flood, crops       --out: uint8 class-map Cloud-Optimised GeoTIFF, nodata 255, colour table, input grid.
-  --probabilities    flood, crops: float32 COG, one band per class (softmax of the averaged logits), NaN = no data.
-  reconstruct        --out: int16 DN Cloud-Optimised GeoTIFF, nodata -9999, 6 bands per date time-major
+  {_class_tasks()}
+                     --out: uint8 class-map Cloud-Optimised GeoTIFF, nodata 255, colour table, input grid.
+  --probabilities    {_class_tasks()}: float32 COG, one band per class (softmax of the averaged logits),
+                     NaN = no data.
+  {_masking_tasks()}        --out: int16 DN Cloud-Optimised GeoTIFF, nodata -9999, 6 bands per date time-major
                      (band 6*t + b + 1 = date t+1, model band b; descriptions "date1 B02" ...): the input
                      where patches were visible and the model's prediction where they were hidden.
-  --png FILE         a preview: true colour | class map (flood, crops), or per date a row of
-                     original | masked | reconstructed (reconstruct).
+  --png FILE         a preview: true colour | class map ({_class_tasks()}), or per date a row of
+                     original | masked | reconstructed ({_masking_tasks()}).
 
 weights: --weights-dir or ${ENV_WEIGHTS_DIR}, then the Hugging Face cache (geofm weights download).
 examples:
   geofm run flood --input scene.tif --out flood.tif --png flood.png
   geofm run crops --input t1.tif --input t2.tif --input t3.tif --out crops.tif
+  geofm run burn-scars --input scene.tif --out burn.tif
   geofm run reconstruct --input scene.tif --out recon.tif --mask-ratio 0.75 --seed 0
-  geofm run flood --bbox -96.0 41.2 -95.9 41.3 --start 2019-03-10 --end 2019-04-30 --out flood.tif
+  geofm run flood --bbox 67.60 26.30 67.80 26.50 --start 2022-08-25 --end 2022-09-12 --out flood.tif
 """
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a Prithvi task on GeoTIFFs or an area's HLS scenes",
-                       description="Run flood mapping, crop classification or MAE reconstruction.",
+                       description="Run " + ", ".join(t.title.lower() for t in TASKS.values()) + ".",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("task", choices=TASKS, help="what to run")
+    p.add_argument("task", choices=list(TASKS), help="what to run")
     src = p.add_argument_group("input (one of)")
     src.add_argument("--input", action="extend", nargs="+", type=Path, metavar="FILE", default=[],
                      help="input GeoTIFF(s), dates in time order (repeatable)")
@@ -62,13 +85,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, required=True, help="output GeoTIFF (see below)")
     p.add_argument("--png", type=Path, help="also write a PNG preview")
     p.add_argument("--probabilities", type=Path, metavar="FILE",
-                   help="flood, crops: also write the per-class probabilities (float32 GeoTIFF, one band per class)")
+                   help=f"{_class_tasks()}: also write the per-class probabilities (float32 GeoTIFF, "
+                        "one band per class)")
     p.add_argument("--mask-ratio", type=float, default=None,
-                   help=f"reconstruct: share of patches hidden, 0 to <1 (default {DEFAULTS.mask_ratio})")
+                   help=f"{_masking_tasks()}: share of patches hidden, 0 to <1 (default {DEFAULTS.mask_ratio})")
     p.add_argument("--model", default=None, metavar="NAME",
-                   help="reconstruct: which masked autoencoder (default prithvi-eo-1.0-100m; also "
-                        "prithvi-eo-2.0-300m, -300m-tl, -600m, -600m-tl, -100m-tl, -tiny-tl)")
-    p.add_argument("--seed", type=int, default=None, help=f"reconstruct: masking seed (default {DEFAULTS.seed})")
+                   help=f"{_masking_tasks()}: which masked autoencoder (one of {', '.join(models_of_kind('mae'))}; "
+                        f"default {', '.join(t.model for t in TASKS.values() if t.masking)})")
+    p.add_argument("--seed", type=int, default=None, help=f"{_masking_tasks()}: masking seed (default {DEFAULTS.seed})")
     p.add_argument("--weights-dir", type=Path, help=f"folder with the weight files (also ${ENV_WEIGHTS_DIR})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto = CUDA GPU when there is one, else CPU")
@@ -86,10 +110,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError("--bbox needs --start and --end dates (YYYY-MM-DD).")
     if args.input and (args.start or args.end or args.scene or args.stac_url):
         raise InputError("--start, --end, --scene and --stac-url only apply with --bbox.")
-    if args.task != "reconstruct" and (args.mask_ratio is not None or args.seed is not None):
-        raise InputError("--mask-ratio and --seed only apply to 'reconstruct'.")
-    if args.task != "reconstruct" and args.model is not None:
-        raise InputError("--model only applies to 'reconstruct' (flood and crops each have one published model).")
+    task = get_task(args.task)
+    if not task.masking and (args.mask_ratio is not None or args.seed is not None):
+        raise InputError(f"--mask-ratio and --seed only apply to {_masking_tasks(True)}.")
+    if not task.masking and args.model is not None:
+        raise InputError(f"--model only applies to {_masking_tasks(True)} ({task.name} has one published model).")
     if args.mask_ratio is not None and not 0.0 <= args.mask_ratio < 1.0:
         raise InputError(f"--mask-ratio must be at least 0 and below 1; got {args.mask_ratio:g}.")
     if args.precision is not None:
@@ -99,8 +124,8 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError("--batch-size must be at least 1.")
     if args.probabilities is not None:
-        if args.task == "reconstruct":
-            raise InputError("--probabilities only applies to 'flood' and 'crops'.")
+        if task.result != "classes":
+            raise InputError(f"--probabilities only applies to {_class_tasks(True)}.")
         if args.probabilities.suffix.lower() not in (".tif", ".tiff"):
             raise InputError(f"--probabilities must end in .tif or .tiff; got {args.probabilities.name}.")
     for out in (args.out, args.png, args.probabilities):
@@ -132,16 +157,8 @@ def _load_stack(args: argparse.Namespace) -> HLSStack:
         aoi = AOI.from_bbox(*args.bbox)
         stack, _scenes = load_task_stack(args.task, aoi, args.start, args.end, max_cloud=args.max_cloud,
                                          stac_url=args.stac_url, scene_ids=args.scene or None, progress=_note)
-    spec = get_model_spec(args.task)
-    n = stack.num_frames
-    if args.task == "reconstruct":
-        if not 1 <= n <= spec.num_frames:
-            raise InputError(f"reconstruct takes 1 to {spec.num_frames} dates; the input has {n} "
-                             f"(6 bands per date).")
-    elif n != TASK_FRAMES[args.task]:
-        want = TASK_FRAMES[args.task]
-        raise InputError(f"{args.task} takes {want} date(s) ({6 * want} bands in all); the input has {n} "
-                         f"({6 * n} bands).")
+    task = get_task(args.task)
+    task.check_dates(stack.num_frames, get_model_spec(args.model or task.model))
     return stack
 
 
@@ -195,12 +212,13 @@ def run_command(args: argparse.Namespace) -> int:
     h, w = stack.shape
     common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size,
                   precision=args.precision)
-    if args.task == "reconstruct":
+    task = get_task(args.task)
+    if task.result == "reconstruction":
         from geofm.io.geotiff import write_reconstruction_cog
 
         ratio = DEFAULTS.mask_ratio if args.mask_ratio is None else args.mask_ratio
         seed = DEFAULTS.seed if args.seed is None else args.seed
-        rec = pipeline.run_reconstruction(stack, mask_ratio=ratio, seed=seed, model=args.model or "reconstruct",
+        rec = pipeline.run_reconstruction(stack, mask_ratio=ratio, seed=seed, model=args.model, task=task.name,
                                           **common)
         write_reconstruction_cog(rec, args.out)
         if args.png:
@@ -211,7 +229,7 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
-        seg = pipeline.run_task(args.task, stack, probabilities=args.probabilities is not None, **common)
+        seg = pipeline.run_segmentation(args.task, stack, probabilities=args.probabilities is not None, **common)
         write_class_map_cog(seg, args.out)
         if args.probabilities is not None:
             write_probabilities_cog(seg, args.probabilities)

@@ -12,8 +12,8 @@ from geofm.errors import InputError
 
 EPILOG = f"""\
 examples:
-  geofm search --bbox -96.0 41.2 -95.9 41.3 --start 2019-03-10 --end 2019-04-30
-  geofm search --bbox -96.0 41.2 -95.9 41.3 --start 2019-05-01 --end 2019-09-30 --max-cloud 10 --json
+  geofm search --bbox 67.60 26.30 67.80 26.50 --start 2022-08-25 --end 2022-09-12
+  geofm search --bbox -96.56 41.40 -96.48 41.45 --start 2022-04-01 --end 2022-09-30 --max-cloud 10 --json
 STAC endpoint: --stac-url, else ${ENV_STAC_URL}, else Microsoft Planetary Computer.
 """
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from geofm.config import ENV_WEIGHTS_DIR, MODELS, TASK_MODELS, get_model_spec
+from geofm.config import ENV_WEIGHTS_DIR, MODELS, TASK_MODELS, TASKS, get_model_spec
 from geofm.errors import GeofmError
+from geofm.settings import settings
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     wsub = p.add_subparsers(dest="weights_command", required=True)
     dl = wsub.add_parser("download", help="download weights into the Hugging Face cache")
     dl.add_argument("models", nargs="*", metavar="MODEL",
-                    help="registry names or task names (flood, crops, reconstruct); default: the three task models")
+                    help=f"registry names or task names ({', '.join(TASKS)}); default: every task's model")
     dl.set_defaults(handler=_download)
     ls = wsub.add_parser("list", help="show each model's file and where it was found")
     ls.add_argument("--weights-dir", default=None, help=f"folder to look in first (also ${ENV_WEIGHTS_DIR})")
@@ -38,7 +38,7 @@ def _list(args: argparse.Namespace) -> int:
     from geofm.models.weights import resolve_weights
 
     tasks = {model: task for task, model in TASK_MODELS.items()}
-    env_dir = os.environ.get(ENV_WEIGHTS_DIR)
+    env_dir = settings().weights_dir
     print(f"{ENV_WEIGHTS_DIR}={env_dir or '(not set)'}")
     for name, spec in MODELS.items():
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +14,7 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from geofm.config import DEFAULT_MAX_AOI_KM, ENV_MAX_AOI_KM
+from geofm.config import ENV_MAX_AOI_KM
 from geofm.errors import AOIError
 
 #: UTM zones are defined between these latitudes (HLS uses the MGRS/UTM grid).
@@ -23,17 +22,10 @@ UTM_LAT_LIMIT = 84.0
 
 
 def max_aoi_km() -> float:
-    """The largest allowed side of an area in km (env GEOFM_MAX_AOI_KM, default 50)."""
-    raw = os.environ.get(ENV_MAX_AOI_KM)
-    if not raw:
-        return DEFAULT_MAX_AOI_KM
-    try:
-        value = float(raw)
-    except ValueError:
-        raise AOIError(f"{ENV_MAX_AOI_KM}={raw!r} is not a number of kilometres.") from None
-    if not value > 0:
-        raise AOIError(f"{ENV_MAX_AOI_KM}={raw!r} must be a positive number of kilometres.")
-    return value
+    """The largest allowed side of an area in km (setting GEOFM_MAX_AOI_KM, default 50)."""
+    from geofm.settings import settings
+
+    return settings().max_aoi_km
 
 
 def utm_crs_for(lon: float, lat: float) -> CRS:
@@ -160,8 +152,22 @@ class AOI:
         return float(self.projected().area) / 1e6
 
     def to_geojson(self) -> dict[str, Any]:
-        return shapely.geometry.mapping(self.geometry)
+        """GeoJSON geometry with RFC 7946 winding: exterior rings counter-clockwise, holes clockwise
+        (NASA CMR-STAC answers HTTP 400 to clockwise polygons, and Leaflet draws rectangles clockwise)."""
+        return shapely.geometry.mapping(_rfc7946(self.geometry))
 
     def __str__(self) -> str:
         w, s, e, n = self.bounds
         return f"({w:.4f}, {s:.4f}, {e:.4f}, {n:.4f})"
+
+
+def _rfc7946(geom: Any) -> Any:
+    """The geometry with counter-clockwise exteriors (polygons and each part of a multipolygon)."""
+    from shapely.geometry import MultiPolygon, Polygon
+    from shapely.geometry.polygon import orient
+
+    if isinstance(geom, Polygon):
+        return orient(geom, 1.0)
+    if isinstance(geom, MultiPolygon):
+        return MultiPolygon([orient(p, 1.0) for p in geom.geoms])
+    return geom

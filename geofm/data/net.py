@@ -9,9 +9,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from geofm.config import ENV_HTTP_RETRIES, ENV_HTTP_TIMEOUT
+from urllib.parse import urlparse
 
-ENV_EARTHDATA_TOKEN = "EARTHDATA_TOKEN"  # bearer token for NASA Earthdata (CMR-STAC assets)
+from geofm.config import EARTHDATA_HOSTS
+from geofm.settings import settings
+
+EARTHDATA_LOGIN_HOST = "urs.earthdata.nasa.gov"
 
 
 @dataclass(frozen=True)
@@ -27,11 +30,10 @@ class HttpPolicy:
 
 
 def http_policy() -> HttpPolicy:
-    """The policy from the environment (GEOFM_HTTP_TIMEOUT, GEOFM_HTTP_RETRIES)."""
-    timeout = float(os.environ.get(ENV_HTTP_TIMEOUT, "30") or 30)
-    retries = int(os.environ.get(ENV_HTTP_RETRIES, "3") or 3)
-    backoff = min(0.5, timeout / 4)
-    return HttpPolicy(timeout_s=max(timeout, 0.1), retries=max(retries, 0), backoff_s=backoff)
+    """The policy from the settings (GEOFM_HTTP_TIMEOUT, GEOFM_HTTP_RETRIES)."""
+    s = settings()
+    return HttpPolicy(timeout_s=max(s.http_timeout_s, 0.1), retries=s.http_retries,
+                      backoff_s=min(0.5, s.http_timeout_s / 4))
 
 
 def gdal_http_options(policy: HttpPolicy | None = None, *, earthdata: bool = False,
@@ -57,14 +59,102 @@ def gdal_http_options(policy: HttpPolicy | None = None, *, earthdata: bool = Fal
         "GDAL_HTTP_NETRC": "YES",  # Earthdata login from ~/.netrc (CMR-STAC assets)
     }
     if earthdata:  # NASA LP DAAC: bearer token or .netrc login, redirects keep their cookies
-        token = bearer_token if bearer_token is not None else os.environ.get(ENV_EARTHDATA_TOKEN)
+        token = bearer_token if bearer_token is not None else settings().earthdata_token
         if token:
             opts["GDAL_HTTP_HEADERS"] = f"Authorization: Bearer {token}"
-        cookie = Path.home() / ".cache" / "geofm" / "earthdata-cookies.txt"
-        cookie.parent.mkdir(parents=True, exist_ok=True)
+        cookie = earthdata_cookie_jar()
         opts["GDAL_HTTP_COOKIEFILE"] = str(cookie)
         opts["GDAL_HTTP_COOKIEJAR"] = str(cookie)
     return opts
+
+
+def earthdata_cookie_jar() -> Path:
+    """The Earthdata session cookie file, private to the user (folder 0700, file 0600)."""
+    folder = Path.home() / ".cache" / "geofm"
+    folder.mkdir(parents=True, exist_ok=True)
+    cookie = folder / "earthdata-cookies.txt"
+    fd = os.open(cookie, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    os.close(fd)
+    os.chmod(cookie, 0o600)  # also tightens a jar an older version left readable
+    return cookie
+
+
+def _host_matches(host: str, patterns: tuple[str, ...]) -> bool:
+    host = host.lower().rstrip(".")
+    for p in patterns:
+        p = p.strip().lower()
+        if not p:
+            continue
+        if p.startswith(".") and (host.endswith(p) or host == p[1:]):
+            return True
+        if host == p:
+            return True
+    return False
+
+
+def is_earthdata_url(url: str) -> bool:
+    """True when ``url``'s host (parsed, not a substring of the URL) is a NASA Earthdata host, or one the
+    operator added with GEOFM_EARTHDATA_HOSTS. Only such hosts may receive the Earthdata token."""
+    try:
+        host = urlparse(url).hostname or ""
+    except ValueError:
+        return False
+    if not host:
+        return False
+    return _host_matches(host, EARTHDATA_HOSTS + settings().earthdata_hosts)
+
+
+def earthdata_credentials() -> str | None:
+    """How an Earthdata login is configured ("token" or "netrc"), or None."""
+    if settings().earthdata_token:
+        return "token"
+    netrc_path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    try:
+        import netrc
+
+        if netrc.netrc(str(netrc_path)).authenticators(EARTHDATA_LOGIN_HOST):
+            return "netrc"
+    except (OSError, netrc.NetrcParseError):
+        return None
+    return None
+
+
+_URL_QUERY = re.compile(r"(https?://[^\s?#'\"<>]+)\?[^\s'\"<>)]*", re.IGNORECASE)
+_SECRETS = (
+    re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE),
+    re.compile(r"\b(sig|se|st|sv|sp|sr|skoid|sktid|skt|ske|sks|skv|token|access_token|X-Amz-Signature|"
+               r"X-Amz-Credential|X-Amz-Security-Token)=[^&\s'\"<>)]+", re.IGNORECASE),
+)
+
+
+def redact(text: str) -> str:
+    """``text`` with query strings of URLs (SAS tokens, signed S3 links) and bearer tokens removed."""
+    out = _URL_QUERY.sub(lambda m: m.group(1) + "?…", str(text))
+    out = _SECRETS[0].sub(lambda m: m.group(1) + "…", out)
+    return _SECRETS[1].sub(lambda m: m.group(1) + "=…", out)
+
+
+def retry_after_s(headers: dict[str, str] | None, body: str = "") -> float | None:
+    """Seconds the server asks us to wait: the Retry-After header (seconds or an HTTP date), else
+    Planetary Computer's "Try again in N seconds" text."""
+    value = None
+    for k, v in (headers or {}).items():
+        if k.lower() == "retry-after":
+            value = str(v).strip()
+    if value:
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+            import datetime as dt
+
+            try:
+                when = parsedate_to_datetime(value)
+                return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+            except (TypeError, ValueError):
+                pass
+    m = re.search(r"try again in (\d+(?:\.\d+)?) second", body or "", re.IGNORECASE)
+    return float(m.group(1)) if m else None
 
 
 _HTTP_CODE = re.compile(r"HTTP (?:response )?(?:code|status)[: ]+(\d{3})", re.IGNORECASE)
@@ -97,7 +187,7 @@ def _gdal() -> ctypes.CDLL | None:
                 break
             except OSError:
                 continue
-    return _gdal_lib or None
+    return _gdal_lib if isinstance(_gdal_lib, ctypes.CDLL) else None
 
 
 def forget_http_file(url: str) -> None:

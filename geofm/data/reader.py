@@ -8,6 +8,7 @@ bounded retries with back-off; an HTTP 403 on a signed href re-signs it once.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -20,16 +21,21 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioError
 from rasterio.vrt import WarpedVRT
 
-from geofm.config import FMASK_FILL, HLS_FMASK_ASSET, HLS_NODATA, HLS_RESOLUTION_M, MODEL_BANDS
+from geofm.config import (FMASK_FILL, FMASK_PASS_CONCURRENCY, HLS_FMASK_ASSET, HLS_NODATA, HLS_RESOLUTION_M,
+                          MODEL_BANDS, THROTTLE_BUDGET_S)
 from geofm.data import fmask as fm
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
-from geofm.data.net import forget_http_file, gdal_http_options, http_policy, http_status_in, is_timeout_message
+from geofm.data.net import (forget_http_file, gdal_http_options, http_policy, http_status_in, is_earthdata_url,
+                            is_timeout_message, redact)
 from geofm.data.scene import Scene
-from geofm.data.stac import RESIGNERS, strip_query
+from geofm.data.signing import strip_query
+from geofm.data.stac import RESIGNERS
 from geofm.errors import AuthError, ServiceError
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack
+
+log = logging.getLogger(__name__)
 
 #: Concurrent band reads (GDAL releases the GIL while it waits on the network).
 MAX_WORKERS = 16
@@ -68,43 +74,85 @@ def _warp(src: rasterio.io.DatasetReader, grid: Grid, nodata: float) -> np.ndarr
         return vrt.read(1)
 
 
+def _error_text(err: BaseException) -> str:
+    """rasterio's message and GDAL's own (chained) one: "Read failed" alone does not say why."""
+    parts = [str(err)]
+    for e in (err.__cause__, err.__context__):
+        if e is not None and str(e) not in parts:
+            parts.append(str(e))
+    return " | ".join(parts)
+
+
+_DECODE_MARKERS = ("ireadblock failed", "tiffread", "decode", "decompress", "zipdecode", "lzwdecode",
+                   "not a tiff", "not recognized as", "tiff directory", "unexpected end", "corrupt")
+
+
+def is_decode_error(message: str) -> bool:
+    """GDAL could fetch the bytes but not decode them: a damaged file, not a network fault."""
+    low = message.lower()
+    if "curl" in low or is_timeout_message(low) or http_status_in(message) is not None:
+        return False
+    return any(m in low for m in _DECODE_MARKERS)
+
+
 def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None,
-              earthdata: bool = False) -> np.ndarray:
-    """Read one COG onto ``grid`` with bounded retries; raises ServiceError / AuthError with the reason."""
+              earthdata: bool | None = None) -> np.ndarray:
+    """Read one COG onto ``grid``; raises ServiceError / AuthError with the reason (never a token).
+
+    Transient faults (time-outs, dropped connections, 5xx) are retried with back-off after GDAL's own
+    retries; a busy service (429, 503 ServerBusy) is waited out within a bounded total; permanent faults
+    (4xx, a file whose tiles do not decode) fail at once. ``earthdata`` defaults to whether the href's host
+    is an Earthdata host: only those get the Earthdata token.
+    """
     policy = http_policy()
-    # GDAL already retries each request GDAL_HTTP_MAX_RETRY times (429/5xx, time-outs) with back-off;
-    # after that the file is re-opened once more from scratch (a dropped connection can poison an open).
+    if earthdata is None:
+        earthdata = is_earthdata_url(href)
     delays = policy.delays()[:1]
     resigned = False
     attempt = 0
+    waited = 0.0
+    name = strip_query(href).rsplit("/", 1)[-1]
     while True:
         try:
             return _warp_read(href, grid, nodata, earthdata)
         except RasterioError as err:
-            msg = str(err)
+            msg = _error_text(err)
             status = http_status_in(msg)
             forget_http_file(href)  # GDAL remembers failed opens; forget them before trying again
-            name = strip_query(href).rsplit("/", 1)[-1]
             if status == 401:
                 raise AuthError(f"Reading {name} needs a login (HTTP 401).",
-                                hint="For NASA Earthdata put your login in ~/.netrc or set EARTHDATA_TOKEN.") \
-                    from None
-            if status == 403:
+                                hint="For NASA Earthdata put your login in ~/.netrc or set EARTHDATA_TOKEN.",
+                                status_code=401) from None
+            if status in (403, 409):  # expired or refused token; 409: Azure's PublicAccessNotPermitted (none)
                 if signer in RESIGNERS and not resigned:
                     href, resigned = RESIGNERS[signer](href), True
                     continue
-                raise AuthError(f"Reading {name} was refused (HTTP 403): the signed link has expired or access "
-                                "is denied.", hint="Search again to get fresh links.") from None
+                raise AuthError(f"Reading {name} was refused (HTTP {status}): the signed link has expired or access "
+                                "is denied.", hint="Search again to get fresh links.", status_code=status) from None
             if status == 404:
-                raise ServiceError(f"The image {name} was not found (HTTP 404) at {strip_query(href)}.") from None
-            if status is not None and 400 <= status < 500 and status != 429:
-                raise ServiceError(f"Reading {name} failed with HTTP {status}.") from None
+                raise ServiceError(f"The image {name} was not found (HTTP 404).", status_code=404) from None
+            if status in (429, 503):
+                wait = min(max(policy.backoff_s, 1.0) * 2 ** attempt, THROTTLE_BUDGET_S - waited)
+                if wait <= 0 or attempt >= max(policy.retries, 1) + 2:
+                    log.warning("image host busy reading %s: %s", name, redact(msg.splitlines()[0][:300]))
+                    raise ServiceError(f"The image host is busy (HTTP {status}) and did not serve {name}.",
+                                       hint="Try again in a few minutes.", status_code=status) from None
+                time.sleep(wait)
+                waited += wait
+                attempt += 1
+                continue
+            if status is not None and 400 <= status < 500:
+                raise ServiceError(f"Reading {name} failed with HTTP {status}.", status_code=status) from None
+            if is_decode_error(msg):
+                log.warning("damaged image %s: %s", name, redact(msg[:300]))
+                raise ServiceError(f"The image {name} is damaged: its pixels do not decode.",
+                                   hint="Choose another scene or try again later.") from None
             if attempt >= len(delays):
                 why = (f"timed out after {policy.timeout_s:g} s" if is_timeout_message(msg)
-                       else f"HTTP {status}" if status else msg.splitlines()[0][:200])
+                       else f"HTTP {status}" if status else redact(msg.splitlines()[0][:200]))
                 raise ServiceError(f"Reading {name} failed after {(attempt + 1) * (policy.retries + 1)} tries "
-                                   f"({why}).",
-                                   hint="The image host may be slow or down; try again later.") from None
+                                   f"({why}).", hint="The image host may be slow or down; try again later.",
+                                   status_code=status) from None
             time.sleep(delays[attempt])
             attempt += 1
 
@@ -123,19 +171,13 @@ def read_fmask(scene: Scene, grid: Grid) -> np.ndarray:
         if key in _FMASK_MEMO:
             _FMASK_MEMO.move_to_end(key)
             return _FMASK_MEMO[key]
-    arr = read_band(scene.assets[HLS_FMASK_ASSET], grid, nodata=FMASK_FILL, signer=scene.signer,
-                    earthdata=_is_earthdata(scene)).astype(np.uint8)
+    arr = read_band(scene.assets[HLS_FMASK_ASSET], grid, nodata=FMASK_FILL,
+                    signer=scene.signer).astype(np.uint8)
     with _FMASK_LOCK:
         _FMASK_MEMO[key] = arr
         while len(_FMASK_MEMO) > _FMASK_MEMO_SIZE:
             _FMASK_MEMO.popitem(last=False)
     return arr
-
-
-def _is_earthdata(scene: Scene) -> bool:
-    """NASA-hosted assets need the Earthdata login settings."""
-    href = scene.assets.get(HLS_FMASK_ASSET, "")
-    return "earthdata" in href or "lpdaac" in href
 
 
 _READ_POOL: ThreadPoolExecutor | None = None
@@ -163,8 +205,15 @@ def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = H
     todo = [s for s in scenes if s.clear_fraction is None]
     if not todo:
         return
-    # progress is reported from this (the caller's) thread only: UI callbacks may not be thread-safe
-    futures = {_read_pool().submit(read_fmask, s, grid): s for s in todo}
+    # progress is reported from this (the caller's) thread only: UI callbacks may not be thread-safe.
+    # At most FMASK_PASS_CONCURRENCY masks at once: blob storage answers bursts over many scenes with 503s.
+    gate = threading.BoundedSemaphore(FMASK_PASS_CONCURRENCY)
+
+    def gated(scene: Scene) -> np.ndarray:
+        with gate:
+            return read_fmask(scene, grid)
+
+    futures = {_read_pool().submit(gated, s): s for s in todo}
     try:
         for done, fut in enumerate(as_completed(futures), 1):
             futures[fut].clear_fraction = fm.clear_fraction(fut.result(), area)
@@ -240,8 +289,7 @@ def read_aoi(frames: list[list[Scene]], aoi: AOI, *, progress: Progress = null_p
         scene, band = job
         if band == HLS_FMASK_ASSET:
             return read_fmask(scene, grid)
-        return read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer,
-                         earthdata=_is_earthdata(scene)).astype(np.int16)
+        return read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer).astype(np.int16)
 
     results: dict[tuple[str, str], np.ndarray] = {}
     pool = _read_pool()

@@ -6,6 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 import datetime as dt
 from typing import Any
+from urllib.parse import urlparse
 
 from geofm.config import HLS_BAND_ASSETS, HLS_FMASK_ASSET, MODEL_BANDS
 
@@ -46,6 +47,9 @@ class Scene:
         d = asdict(self)
         d["datetime"] = self.datetime.isoformat()
         d.pop("extra", None)
+        # signed links carry secrets (SAS tokens) and expire: print the plain links; geofm signs them again
+        d["assets"] = {k: _plain(v) for k, v in self.assets.items()}
+        d["thumbnail"] = _plain(self.thumbnail) if self.thumbnail else None
         return d
 
     @classmethod
@@ -60,9 +64,10 @@ class Scene:
             raise ServiceError(f"Scene {item.id} lacks the assets {', '.join(missing)}; it is not an HLS v2 "
                                f"{sensor} item.")
         for model_band, key in zip(MODEL_BANDS, keys):
-            assets[model_band] = item.assets[key].href
-        assets[HLS_FMASK_ASSET] = item.assets[HLS_FMASK_ASSET].href
-        thumb = next((item.assets[k].href for k in THUMBNAIL_KEYS if k in item.assets), None)
+            assets[model_band] = _web_href(item.assets[key].href, item.id, key)
+        assets[HLS_FMASK_ASSET] = _web_href(item.assets[HLS_FMASK_ASSET].href, item.id, HLS_FMASK_ASSET)
+        thumb = next((item.assets[k].href for k in THUMBNAIL_KEYS if k in item.assets
+                      and is_web_url(item.assets[k].href)), None)
         props = item.properties
         when = item.datetime or dt.datetime.fromisoformat(str(props.get("start_datetime")).replace("Z", "+00:00"))
         return cls(
@@ -71,6 +76,31 @@ class Scene:
             collection=item.collection_id or "", bbox=tuple(item.bbox) if item.bbox else None,
             epsg=_epsg_of(props), signer=signer,
         )
+
+
+def _plain(href: str) -> str:
+    """The link without its query string (a SAS token or other signature)."""
+    return urlparse(href)._replace(query="").geturl()
+
+
+def is_web_url(href: str) -> bool:
+    """True for an absolute http(s) URL with a host."""
+    try:
+        parsed = urlparse(str(href))
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _web_href(href: str, item_id: str, key: str) -> str:
+    """A catalog's asset href, refused unless it is http(s): a catalog must not make geofm open local
+    paths, ``file://`` URLs or GDAL ``/vsi…`` handlers."""
+    from geofm.errors import ServiceError
+
+    if not is_web_url(href):
+        raise ServiceError(f"The catalog gave scene {item_id} a {key} link that is not a web address; "
+                           "geofm only reads http(s) links from a catalog.")
+    return href
 
 
 def tile_of(item_id: str, props: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from itertools import groupby
 
 import numpy as np
 
-from geofm.config import HLS_RESOLUTION_M, TASK_FRAMES, get_model_spec
+from geofm.config import HLS_RESOLUTION_M, TaskSpec, get_task
 from geofm.data import fmask as fm
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
@@ -42,13 +42,11 @@ def _thirds(start: date, end: date) -> list[tuple[date, date]]:
     return [(date.fromordinal(cuts[k]), date.fromordinal(cuts[k + 1] - 1)) for k in range(3)]
 
 
-def _check_task(task: str) -> str:
-    if task not in TASK_FRAMES:
-        raise InputError(f"Unknown task {task!r}; choose one of {', '.join(sorted(TASK_FRAMES))}.")
-    return task
+def _check_task(task: str) -> TaskSpec:
+    return get_task(task)
 
 
-def _named_frames(scenes: list[Scene], task: str, aoi: AOI, scene_ids: list[str], grid: Grid,
+def _named_frames(scenes: list[Scene], task: TaskSpec, aoi: AOI, scene_ids: list[str], grid: Grid,
                   area: np.ndarray) -> list[list[Scene]]:
     by_id = {s.id: s for s in scenes}
     unknown = [i for i in scene_ids if i not in by_id]
@@ -60,11 +58,10 @@ def _named_frames(scenes: list[Scene], task: str, aoi: AOI, scene_ids: list[str]
         if not np.any((read_fmask(s, grid) != 255) & area):
             raise InputError(f"Scene {s.id} (tile {s.tile}) does not cover the area {aoi}.")
     frames = group_by_day(chosen)
-    want = TASK_FRAMES[task]
-    most = get_model_spec(task).num_frames if task == "reconstruct" else want
+    want, most = task.date_span()
     if not want <= len(frames) <= most:
         need = f"{want}" if want == most else f"{want} to {most}"
-        raise InputError(f"The task {task} takes {need} date{'s' if most > 1 else ''}; the scene ids name "
+        raise InputError(f"The task {task.name} takes {need} date{'s' if most > 1 else ''}; the scene ids name "
                          f"{len(frames)} ({', '.join(str(f[0].date) for f in frames)}).")
     return [frame_order(f) for f in frames]
 
@@ -74,17 +71,18 @@ def choose_scenes(scenes: list[Scene], task: str, aoi: AOI, *, scene_ids: list[s
                   min_clear: float = MIN_CLEAR_FRACTION, progress: Progress = null_progress) -> list[list[Scene]]:
     """Frames (one list of same-day scenes per date) for ``task``; fills each scene's clear_fraction.
 
-    flood / reconstruct: the date whose mosaic is clearest over the area. crops: three dates, the
-    clearest in each third of [start, end] (default: the scenes' first and last dates). Named
-    ``scene_ids`` are used as given (grouped by day). Raises AllCloudyError / NoScenesError / InputError.
+    The task's ``scene_choice`` (geofm.config.TASKS): "clearest" takes the date whose mosaic is clearest
+    over the area; "spread" takes the clearest in each third of [start, end] (default: the scenes' first
+    and last dates). Named ``scene_ids`` are used as given (grouped by day). Raises AllCloudyError /
+    NoScenesError / InputError.
     """
-    _check_task(task)
+    spec = _check_task(task)
     if not scenes:
         raise NoScenesError("There are no scenes to choose from.", hint="Try wider dates or allow more cloud.")
     grid = Grid.for_aoi(aoi, HLS_RESOLUTION_M)
     area = grid.area_mask(aoi)
     if scene_ids:
-        frames = _named_frames(scenes, task, aoi, list(scene_ids), grid, area)
+        frames = _named_frames(scenes, spec, aoi, list(scene_ids), grid, area)
         fill_clear_fractions([s for f in frames for s in f], aoi, progress=progress)
         return frames
     fill_clear_fractions(scenes, aoi, progress=progress)
@@ -100,7 +98,7 @@ def choose_scenes(scenes: list[Scene], task: str, aoi: AOI, *, scene_ids: list[s
                 hint="Try a wider date range or allow more cloud (--max-cloud).")
         return frame_order(frame)
 
-    if TASK_FRAMES[task] == 1:
+    if spec.scene_choice == "clearest":
         return [best(groups, "")]
     d0 = start or min(s.date for s in scenes)
     d1 = end or max(s.date for s in scenes)
@@ -108,8 +106,8 @@ def choose_scenes(scenes: list[Scene], task: str, aoi: AOI, *, scene_ids: list[s
     for name, (a, b) in zip(THIRD_NAMES, _thirds(d0, d1)):
         cands = [c for c in groups if a <= c[1][0].date <= b]
         if not cands:
-            raise NoScenesError(f"No scene in the {name} third of the window ({a} to {b}); the crop model "
-                                "needs three dates spread over the season.",
+            raise NoScenesError(f"No scene in the {name} third of the window ({a} to {b}); "
+                                f"{spec.title.lower()} needs three dates spread over the season.",
                                 hint="Try a wider date range or allow more cloud (--max-cloud).")
         frames.append(best(cands, f"in the {name} third ({a} to {b}) "))
     return frames

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
-import os
+import logging
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 import requests
-import requests.adapters
 from pystac_client import Client
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from urllib3 import Retry
 
-from geofm.config import ENV_STAC_URL, PLANETARY_COMPUTER_STAC, STAC_COLLECTIONS
+from geofm.config import (CMR_STAC_LPCLOUD, DEFAULT_SEARCH_DAYS, HLS_COVERAGE_START, STAC_COLLECTIONS,
+                          STAC_PAGE_LIMIT, THROTTLE_BUDGET_S)
 from geofm.data.aoi import AOI
-from geofm.data.net import HttpPolicy, http_policy
+from geofm.data.net import HttpPolicy, earthdata_credentials, http_policy, redact
 from geofm.data.scene import Scene, sensor_of
-from geofm.errors import AuthError, InputError, NoScenesError, ServiceError
+from geofm.data.signing import sign_href, sign_in_place
+from geofm.settings import settings
+from geofm.errors import AuthError, CoverageError, InputError, NoScenesError, ServiceError
+
+log = logging.getLogger(__name__)
 
 PC_FLAVOUR = "planetary-computer"
 CMR_FLAVOUR = "cmr"
@@ -42,7 +46,7 @@ class Endpoint:
 
 def resolve_stac_url(stac_url: str | None = None) -> str:
     """The endpoint to use: the argument, else $GEOFM_STAC_URL, else Planetary Computer."""
-    url = (stac_url or os.environ.get(ENV_STAC_URL) or PLANETARY_COMPUTER_STAC).strip()
+    url = (stac_url or settings().stac_url).strip()
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise InputError(f"The STAC URL {url!r} is not an http(s) URL.")
@@ -58,94 +62,53 @@ def flavour_from_url(url: str) -> str | None:
     return None
 
 
+class _BoundedRetry(Retry):
+    """urllib3 retries whose Retry-After waits are capped, so a throttled service cannot hold us forever."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        wait = super().get_retry_after(response)
+        return None if wait is None else min(wait, THROTTLE_BUDGET_S / max(1, self.total or 1))
+
+
 def _retry(policy: HttpPolicy) -> Retry:
-    return Retry(total=policy.retries, connect=policy.retries, read=policy.retries, status=policy.retries,
-                 backoff_factor=policy.backoff_s, status_forcelist=(429, 500, 502, 503, 504),
-                 allowed_methods=None, raise_on_status=False, respect_retry_after_header=True)
-
-
-def _pc_token(account: str, container: str, *, fresh: bool = False) -> None:
-    """Put a SAS token for (account, container) in planetary_computer's cache, fetched with our time limit
-    and retries (the library's own fetch has no time-out). Cached tokens are reused until a minute before
-    they expire, exactly as the library does; ``fresh`` forces a new one (after an HTTP 403)."""
-    from planetary_computer import sas
-    from planetary_computer.settings import Settings
-
-    settings = Settings.get()
-    url = f"{settings.sas_url}/{account}/{container}"
-    cached = sas.TOKEN_CACHE.get(url)
-    if cached is not None and not fresh and cached.ttl() >= 60:
-        return
-    policy = http_policy()
-    session = requests.Session()
-    session.mount("https://", requests.adapters.HTTPAdapter(max_retries=_retry(policy)))
-    session.mount("http://", requests.adapters.HTTPAdapter(max_retries=_retry(policy)))
-    headers = {"Ocp-Apim-Subscription-Key": settings.subscription_key} if settings.subscription_key else None
-    try:
-        resp = session.get(url, headers=headers, timeout=policy.timeout_s)
-    except requests.RequestException as err:
-        raise ServiceError(f"Cannot reach Planetary Computer's token service: {_network_reason(str(err))}.",
-                           hint="Check the network connection.") from None
-    if resp.status_code in (401, 403):
-        raise AuthError(f"Planetary Computer refused a data token (HTTP {resp.status_code}).",
-                        hint="Set PC_SDK_SUBSCRIPTION_KEY to a valid key, or try again later.")
-    if resp.status_code != 200:
-        raise ServiceError(f"Planetary Computer's token service failed (HTTP {resp.status_code}).",
-                           hint="Try again in a minute.")
-    sas.TOKEN_CACHE[url] = sas.SASToken(**resp.json())
-
-
-def _blob_container(href: str) -> tuple[str, str] | None:
-    from planetary_computer import sas
-    from planetary_computer.utils import parse_blob_url
-
-    parsed = urlparse(href)
-    if not parsed.netloc.endswith(sas.BLOB_STORAGE_DOMAIN):
-        return None
-    return parse_blob_url(parsed)
-
-
-def _pc_modifier(obj: Any) -> None:
-    """pystac-client modifier: sign Planetary Computer hrefs with planetary_computer.sign_inplace, after
-    making sure the needed SAS tokens are cached (fetched with a time limit)."""
-    import planetary_computer
-
-    assets = getattr(obj, "assets", None)
-    if isinstance(assets, dict):
-        for pair in {_blob_container(a.href) for a in assets.values()} - {None}:
-            _pc_token(*pair)
-    try:
-        planetary_computer.sign_inplace(obj)
-    except requests.RequestException as err:
-        raise ServiceError(f"Cannot sign Planetary Computer links ({str(err)[:200]}).",
-                           hint="Check the network connection.") from None
+    return _BoundedRetry(total=policy.retries, connect=policy.retries, read=policy.retries,
+                         status=policy.retries, backoff_factor=policy.backoff_s,
+                         status_forcelist=(429, 500, 502, 503, 504), allowed_methods=None,
+                         raise_on_status=False, respect_retry_after_header=True)
 
 
 def service_error(url: str, err: Exception, what: str = "search") -> ServiceError:
-    """Translate a pystac-client/requests failure into a user-facing error."""
+    """Translate a pystac-client/requests failure into a user-facing error (no tokens or signed URLs in it)."""
     status = getattr(err, "status_code", None)
     if status is None and isinstance(err, requests.HTTPError) and err.response is not None:
         status = err.response.status_code
-    detail = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+    text = redact(str(err).strip())
+    detail = text.splitlines()[0][:200] if text else type(err).__name__
+    log.warning("STAC %s at %s failed: %s", what, url, detail)
     if status == 401:
         return AuthError(f"The STAC service at {url} needs a login (HTTP 401).",
-                         hint="For NASA Earthdata put your login in ~/.netrc or set EARTHDATA_TOKEN.")
+                         hint="For NASA Earthdata put your login in ~/.netrc or set EARTHDATA_TOKEN.",
+                         status_code=401)
     if status == 403:
-        return AuthError(f"The STAC service at {url} refused access (HTTP 403): the token has expired or the "
-                         "key lacks rights.", hint="Try again (a fresh token is requested), or check your key.")
+        return AuthError(f"The STAC service at {url} refused access (HTTP 403).",
+                         hint="Try again later.", status_code=403)
+    if status in (429, 503):
+        return ServiceError(f"The STAC service at {url} is busy (HTTP {status}) and asked us to wait.",
+                            hint="Try again in a few minutes.", status_code=status)
     if status is not None and 400 <= status < 500:
-        return ServiceError(f"The STAC service at {url} rejected the {what} (HTTP {status}): {detail}")
+        return ServiceError(f"The STAC service at {url} rejected the {what} (HTTP {status}): {detail}",
+                            status_code=status)
     if status is not None and status >= 500:
         return ServiceError(f"The STAC service at {url} failed (HTTP {status}) after {http_policy().retries} "
-                            "retries.", hint="The service may be down; try again later.")
+                            "retries.", hint="The service may be down; try again later.", status_code=status)
     return ServiceError(f"Cannot reach the STAC service at {url}: {_network_reason(str(err))}.",
-                        hint="Check the network connection, or set GEOFM_STAC_URL / --stac-url.")
+                        hint="Check the network connection.")
 
 
 def _network_reason(text: str) -> str:
     """A short reason for a failed connection, from requests'/urllib3's long message."""
     policy = http_policy()
-    tries = f"{policy.retries + 1} tries"
+    tries = f"{policy.retries + 1} {'try' if policy.retries == 0 else 'tries'}"
     low = text.lower()
     if "timed out" in low or "timeout" in low:
         return f"no answer within {policy.timeout_s:g} s ({tries})"
@@ -155,22 +118,26 @@ def _network_reason(text: str) -> str:
         return f"the connection was dropped ({tries})"
     if "name or service not known" in low or "nodename nor servname" in low or "resolve" in low:
         return "the host name does not resolve"
+    text = redact(text)
     return text.strip().splitlines()[0][:200] if text.strip() else "unknown network error"
 
 
 def open_endpoint(stac_url: str | None = None) -> tuple[Client, Endpoint]:
-    """Open the STAC API (with time limits and retries) and find its HLS collections."""
+    """Open the STAC API (every request with geofm's time limit and retries) and find its HLS collections."""
     url = resolve_stac_url(stac_url)
     policy = http_policy()
     flavour = flavour_from_url(url)
-    sign = flavour == PC_FLAVOUR
     stac_io = StacApiIO(timeout=policy.timeout_s, max_retries=_retry(policy))
     try:
-        client = Client.open(url, stac_io=stac_io, modifier=_pc_modifier if sign else None)
+        # Client.open resets the StacApiIO's timeout to its own argument: pass it here too.
+        client = Client.open(url, stac_io=stac_io, timeout=policy.timeout_s)
     except (APIError, requests.RequestException, ValueError) as err:
         raise service_error(url, err, "connection") from None
     if flavour is None:
         flavour = _flavour_from_collections(client, url)
+    sign = flavour == PC_FLAVOUR
+    if sign:  # Planetary Computer (or a stand-in of it): asset hrefs need SAS tokens
+        client.modifier = sign_in_place
     return client, Endpoint(url, flavour, dict(STAC_COLLECTIONS[flavour]), sign)
 
 
@@ -209,16 +176,81 @@ def date_range(start: date | str, end: date | str) -> tuple[date, date]:
     return d0, d1
 
 
+def default_search_dates(today: date | None = None) -> tuple[date, date]:
+    """The last DEFAULT_SEARCH_DAYS days up to today: a window that finds scenes anywhere."""
+    end = today or date.today()
+    return end - timedelta(days=DEFAULT_SEARCH_DAYS), end
+
+
 def _datetime_arg(d0: date, d1: date) -> str:
     return f"{d0.isoformat()}T00:00:00Z/{d1.isoformat()}T23:59:59Z"
 
 
-def _items(client: Client, endpoint: Endpoint, collections: list[str], **kw: Any) -> list[Any]:
-    search = client.search(collections=collections, **kw)
+def coverage_start(flavour: str) -> date:
+    """The first date the service holds HLS v2 for (any sensor)."""
+    return min(date.fromisoformat(d) for d in HLS_COVERAGE_START[flavour].values())
+
+
+def cmr_stac_url() -> str:
+    """NASA CMR-STAC: $GEOFM_CMR_STAC_URL, else the public LPCLOUD endpoint."""
+    return resolve_stac_url(settings().cmr_stac_url)
+
+
+def route_for_dates(d0: date, stac_url: str | None = None) -> str | None:
+    """The endpoint to search for a range starting on ``d0``: NASA CMR-STAC when the default service
+    (Planetary Computer) does not reach back that far and an Earthdata login is configured.
+
+    Raises CoverageError when it does not reach back and no login is configured. Returns the URL to use
+    (None: the one asked for).
+    """
+    url = resolve_stac_url(stac_url)
+    if flavour_from_url(url) == CMR_FLAVOUR or d0 >= coverage_start(PC_FLAVOUR):
+        return None
+    if flavour_from_url(url) != PC_FLAVOUR and not _is_planetary_computer_like(url):
+        return None
+    how = earthdata_credentials()
+    if how:
+        log.info("dates from %s are before Planetary Computer's HLS (from %s): searching NASA CMR-STAC "
+                 "%s with the Earthdata login from %s", d0, coverage_start(PC_FLAVOUR), cmr_stac_url(), how)
+        return cmr_stac_url()
+    log.warning("dates from %s need NASA CMR-STAC (HLS from 2013): set EARTHDATA_TOKEN or a ~/.netrc entry for "
+                "urs.earthdata.nasa.gov, or point --stac-url / GEOFM_STAC_URL at %s", d0, CMR_STAC_LPCLOUD)
+    raise CoverageError(
+        f"Planetary Computer's HLS archive starts on {coverage_start(PC_FLAVOUR):%Y-%m-%d}, so it has nothing "
+        f"from {d0:%Y-%m-%d}.",
+        hint="Pick dates from 2020 on, or search NASA's archive (2013 on), which needs a NASA Earthdata login "
+             "(EARTHDATA_TOKEN or ~/.netrc).")
+
+
+def _is_planetary_computer_like(url: str) -> bool:
+    """An endpoint that is not known by its host but serves Planetary Computer's HLS collections."""
     try:
-        return list(search.items())
+        return open_endpoint(url)[1].flavour == PC_FLAVOUR
+    except ServiceError:
+        return False
+
+
+def _search_items(client: Client, endpoint: Endpoint, collections: list[str], limit: int,
+                  **kw: Any) -> list[Any]:
+    """Items of a search, unique by id: pages of up to ``limit`` items (one page in the usual case), stopping
+    at ``limit`` items, at a page without a ``next`` link, or at a page that brings nothing new."""
+    import pystac
+
+    search = client.search(collections=collections, limit=min(limit, STAC_PAGE_LIMIT), **kw)
+    items: dict[str, Any] = {}
+    try:
+        for page in search.pages_as_dicts():
+            new = 0
+            for feature in page.get("features") or []:
+                fid = feature.get("id")
+                if fid and fid not in items:
+                    items[fid] = pystac.Item.from_dict(feature, preserve_dict=False)
+                    new += 1
+            if new == 0 or len(items) >= limit:
+                break
     except (APIError, requests.RequestException, ValueError) as err:
         raise service_error(endpoint.url, err) from None
+    return list(items.values())[:limit]
 
 
 def _cloud_args(client: Client, max_cloud: float) -> dict[str, Any]:
@@ -234,13 +266,22 @@ def _cloud_args(client: Client, max_cloud: float) -> dict[str, Any]:
 
 
 def _to_scenes(items: Iterable[Any], endpoint: Endpoint) -> list[Scene]:
+    """Scenes from items; an item that is not a usable HLS item is left out (logged), and when every item is,
+    the first reason is raised."""
     by_collection = {v: k for k, v in endpoint.collections.items()}
     scenes: dict[str, Scene] = {}
+    refused: list[ServiceError] = []
     for item in items:
         sensor = by_collection.get(item.collection_id or "") or sensor_of(item.id, item.collection_id or "")
         if sensor is None:
             continue
-        scenes[item.id] = Scene.from_item(item, sensor, signer=endpoint.signer)
+        try:
+            scenes[item.id] = Scene.from_item(item, sensor, signer=endpoint.signer)
+        except ServiceError as err:
+            log.warning("left out item %s: %s", item.id, err)
+            refused.append(err)
+    if not scenes and refused:
+        raise refused[0]
     return list(scenes.values())
 
 
@@ -253,25 +294,27 @@ def search_hls(aoi: AOI, start: date | str, end: date | str, *, max_cloud: float
                stac_url: str | None = None, limit: int = 200) -> list[Scene]:
     """HLS L30 and S30 scenes over the area between the dates with at most ``max_cloud`` % cloud.
 
-    Results are newest first. Raises NoScenesError, ServiceError or AuthError with a clear message.
+    Results are newest first. Dates before Planetary Computer's HLS (2020) go to NASA CMR-STAC when an
+    Earthdata login is configured. Raises NoScenesError, CoverageError, ServiceError or AuthError.
     """
     if not 0 <= max_cloud <= 100:
         raise InputError(f"The maximum cloud cover {max_cloud:g} must be between 0 and 100 percent.")
     d0, d1 = date_range(start, end)
+    stac_url = route_for_dates(d0, stac_url) or stac_url
     client, endpoint = open_endpoint(stac_url)
-    kw: dict[str, Any] = dict(intersects=aoi.to_geojson(), datetime=_datetime_arg(d0, d1), max_items=limit,
-                              limit=min(limit, 100), **_cloud_args(client, max_cloud))
+    # RFC 7946 rings (exterior counter-clockwise): CMR answers 400 to clockwise ones (Leaflet draws those).
+    kw: dict[str, Any] = dict(intersects=aoi.to_geojson(), datetime=_datetime_arg(d0, d1),
+                              **_cloud_args(client, max_cloud))
     collections = [endpoint.collections[s] for s in SENSORS]
-    items = _items(client, endpoint, collections, **kw)
+    items = _search_items(client, endpoint, collections, limit, **kw)
     if not items:
         # Planetary Computer has been seen to return nothing for multi-collection searches: ask one at a time.
-        items = [it for c in collections for it in _items(client, endpoint, [c], **kw)]
+        items = [it for c in collections for it in _search_items(client, endpoint, [c], limit, **kw)]
     scenes = [s for s in _to_scenes(items, endpoint) if not s.cloud_cover > max_cloud]
     if not scenes:
         raise NoScenesError(
-            f"No HLS scenes over the area {aoi} between {d0} and {d1} with at most {max_cloud:g}% cloud "
-            f"(searched {endpoint.url}).",
-            hint="Try a wider date range or allow more cloud (--max-cloud).")
+            f"No HLS scenes over the area {aoi} between {d0} and {d1} with at most {max_cloud:g}% cloud.",
+            hint="Try a wider date range or allow more cloud.")
     return sort_scenes(scenes)[:limit]
 
 
@@ -285,33 +328,19 @@ def get_scenes(ids: list[str], *, stac_url: str | None = None) -> list[Scene]:
     found: list[Any] = []
     for sensor, sids in wanted.items():
         if sids:
-            found += _items(client, endpoint, [endpoint.collections[sensor]], ids=sids, max_items=len(sids))
+            found += _search_items(client, endpoint, [endpoint.collections[sensor]], len(sids), ids=sids)
     scenes = {s.id: s for s in _to_scenes(found, endpoint)}
     unknown = [i for i in ids if i not in scenes]
     if unknown:
-        raise InputError(f"Unknown scene id{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} "
-                         f"(not found at {endpoint.url}).",
-                         hint="Copy ids from `geofm search` or the app's scene list.")
+        raise InputError(f"Unknown scene id{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}.",
+                         hint="Copy ids from the scene list of a search.")
     return [scenes[i] for i in dict.fromkeys(ids)]
-
-
-def strip_query(href: str) -> str:
-    """The href without its query string (an old SAS token)."""
-    p = urlparse(href)
-    return urlunparse(p._replace(query=""))
 
 
 def resign_planetary_computer(href: str) -> str:
     """A freshly signed href: drop the old token, fetch a new one for its container, sign again."""
-    from planetary_computer import sas
-
-    bare = strip_query(href)
-    pair = _blob_container(bare)
-    if pair is not None:
-        _pc_token(*pair, fresh=True)
-    return sas.sign_url(bare)
+    return sign_href(href, fresh=True)
 
 
 #: Re-signers by Scene.signer: called once when a COG answers HTTP 403.
 RESIGNERS: dict[str, Callable[[str], str]] = {PC_FLAVOUR: resign_planetary_computer}
-

@@ -59,7 +59,7 @@ def run_windows(forward: Forward, jobs: Sequence[WindowJob], batch_size: int, *,
         if len(tiles) < size:
             tiles.extend([torch.zeros_like(tiles[0])] * (size - len(tiles)))
         out = forward_batch(forward, torch.stack(tiles).to(device), device, precision)
-        touched = []
+        touched: list[int] = []
         for (j, i), window_out in zip(chunk, out):
             jobs[j].add(i, window_out)
             done[j] += 1

@@ -2,18 +2,17 @@
 
 ``choose_precision`` is a pure function of the request, the device type and the GPU's compute capability,
 so it is testable without a GPU; ``resolve_precision`` asks the real device. ``None`` as the request means
-the operator's setting (``$GEOFM_PRECISION``), else ``auto``.
+the operator's setting (``GEOFM_PRECISION`` in ``geofm.settings``; default ``auto``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 
 import torch
 
-from geofm.config import ENV_PRECISION, PRECISION_POLICY, PRECISIONS, PrecisionPolicy
+from geofm.config import PRECISION_POLICY, PRECISIONS, PrecisionPolicy
 from geofm.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -30,16 +29,11 @@ def check_precision(name: str | None) -> str:
 
 
 def requested_precision(requested: str | None = None) -> str:
-    """The request, or the operator's ``$GEOFM_PRECISION`` when it is None, or ``auto``."""
+    """The request, or the operator's ``GEOFM_PRECISION`` (``geofm.settings``) when it is None."""
     if requested is None:
-        env = os.environ.get(ENV_PRECISION, "").strip()
-        if env:
-            try:
-                return check_precision(env)
-            except InputError:
-                log.warning("%s=%r is not one of %s; using auto", ENV_PRECISION, env, ", ".join(PRECISIONS))
-                return "auto"
-        return "auto"
+        from geofm.settings import settings
+
+        return settings().precision
     return check_precision(requested)
 
 

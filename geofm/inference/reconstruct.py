@@ -42,8 +42,8 @@ def tl_coordinates(stack: HLSStack, spec: ModelSpec) -> tuple[torch.Tensor | Non
     cx, cy = stack.transform @ (w / 2, h / 2)
     lon, lat = warp_transform(stack.crs, "EPSG:4326", [cx], [cy])
     location = torch.tensor([[lon[0], lat[0]]], dtype=torch.float32)
-    times = stack.times or []
-    if len(times) != stack.num_frames or any(t is None for t in times):
+    times = [t for t in (stack.times or []) if t is not None]
+    if len(times) != stack.num_frames:
         return None, location
     temporal = torch.tensor([[[t.year, t.timetuple().tm_yday] for t in times]], dtype=torch.float32)
     return temporal, location

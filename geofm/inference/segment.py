@@ -50,7 +50,8 @@ def segment_stacks(model: nn.Module, spec: ModelSpec, stacks: Sequence[HLSStack]
     seconds = time.perf_counter() - start
     results = []
     for stack, job, want in zip(stacks, jobs, probs_wanted):
-        classes, probs = classify(job.logits(), np.asarray(stack.valid).all(axis=0), probabilities=want)
+        valid = np.asarray(np.asarray(stack.valid).all(axis=0))
+        classes, probs = classify(job.logits(), valid, probabilities=want)
         results.append(SegmentationResult(
             classes=classes, crs=stack.crs, transform=stack.transform, model=spec.name,
             class_names=tuple(c.name for c in spec.classes), class_colors=tuple(c.color for c in spec.classes),

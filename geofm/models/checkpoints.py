@@ -24,7 +24,7 @@ from geofm.errors import CheckpointError
 
 log = logging.getLogger(__name__)
 
-_np_scalar = np._core.multiarray.scalar
+_np_scalar = np._core.multiarray.scalar  # type: ignore[attr-defined]  # numpy 2 location, not in the stubs
 #: The only non-torch globals a checkpoint may reference: what mmcv 1.6 pickles for a numpy scalar in ``meta``.
 SAFE_NUMPY_GLOBALS: list[Any] = [
     (_np_scalar, "numpy.core.multiarray.scalar"),  # name written by numpy 1.x

@@ -2,23 +2,63 @@
 
 Look-up order: an explicit ``weights_dir``, then ``$GEOFM_WEIGHTS_DIR`` (files under their published names
 or the older alias names), then the Hugging Face cache (``hf_hub_download(..., local_files_only=True)``).
+Downloads use the registry's pinned ``revision``; a file that came from Hugging Face (download or cache) is
+checked against the registry's ``sha256`` before it is loaded, so a re-upload cannot silently change results.
+Files an operator put in a weights folder are taken as they are.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import threading
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from geofm.config import ENV_WEIGHTS_DIR, ModelSpec, SegmenterConfig, ViTConfig
-from geofm.errors import ServiceError, WeightsNotFoundError
+from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
 from geofm.models.checkpoints import load_checkpoint
 from geofm.models.factory import as_spec, empty_model
+from geofm.settings import settings
 
 log = logging.getLogger(__name__)
+
+
+_VERIFIED: set[tuple[str, int, float, str]] = set()  # (path, size, mtime, sha256) already checked
+_VERIFY_LOCK = threading.Lock()
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
+    """Hex SHA-256 of a file, read in 4 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(spec: ModelSpec, path: str | Path) -> None:
+    """CheckpointError when ``path`` does not have the spec's published SHA-256 (no-op when it is unknown).
+
+    Each (file, size, mtime) is hashed once per process.
+    """
+    if not spec.sha256:
+        return
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime, spec.sha256)
+    with _VERIFY_LOCK:
+        if key in _VERIFIED:
+            return
+        got = file_sha256(path)
+        if got != spec.sha256.lower():
+            raise CheckpointError(
+                f"The weights file {Path(path).name} for {spec.title} is not the published one "
+                f"(SHA-256 {got[:12]}…, expected {spec.sha256[:12]}…).",
+                hint=f"Delete it and download it again with `python -m geofm weights download {spec.name}`.")
+        _VERIFIED.add(key)
 
 
 def candidate_files(spec: ModelSpec) -> list[tuple[str, str]]:
@@ -39,22 +79,34 @@ def find_in_folder(spec: ModelSpec, folder: str | Path) -> Path | None:
     return None
 
 
+def _revisions(spec: ModelSpec) -> list[str | None]:
+    """The pinned revision first, then the default branch (a Space preloads ``main``; the hash still decides)."""
+    return [spec.revision, None] if spec.revision else [None]
+
+
 def find_in_hf_cache(spec: ModelSpec) -> Path | None:
     """The spec's file in the local Hugging Face cache (no network), or None."""
     from huggingface_hub import hf_hub_download
 
     for repo, filename in candidate_files(spec):
-        try:
-            return Path(hf_hub_download(repo, filename, local_files_only=True, cache_dir=_hf_cache_dir()))
-        except Exception as err:  # not cached (LocalEntryNotFoundError) or an unusable cache entry
-            log.debug("%s/%s not in the HF cache: %s", repo, filename, err)
+        for revision in _revisions(spec):
+            try:
+                return Path(hf_hub_download(repo, filename, revision=revision, local_files_only=True,
+                                            cache_dir=_hf_cache_dir()))
+            except Exception as err:  # not cached (LocalEntryNotFoundError) or an unusable cache entry
+                log.debug("%s/%s@%s not in the HF cache: %s", repo, filename, revision, err)
     return None
+
+
+def _in_folders(path: Path, weights_dir: str | Path | None) -> bool:
+    folders = [Path(d).expanduser().resolve() for d in (weights_dir, settings().weights_dir) if d]
+    return Path(path).resolve().parent in folders
 
 
 def resolve_weights(spec: ModelSpec | str, weights_dir: str | Path | None = None) -> Path:
     """Path of the spec's weights file on this machine; WeightsNotFoundError when it is nowhere."""
     spec = as_spec(spec)
-    folders = [Path(d) for d in (weights_dir, os.environ.get(ENV_WEIGHTS_DIR)) if d]
+    folders = [Path(d) for d in (weights_dir, settings().weights_dir) if d]
     for folder in folders:
         found = find_in_folder(spec, folder)
         if found:
@@ -82,6 +134,7 @@ def download_weights(spec: ModelSpec | str) -> Path:
     spec = as_spec(spec)
     cached = find_in_hf_cache(spec)
     if cached:
+        verify_sha256(spec, cached)
         return cached
     where = f"{spec.filename} from huggingface.co/{spec.hf_repo}"
     if _offline():
@@ -90,13 +143,17 @@ def download_weights(spec: ModelSpec | str) -> Path:
     last: Exception | None = None
     for repo, filename in candidate_files(spec):
         try:
-            return Path(hf_hub_download(repo, filename, cache_dir=_hf_cache_dir()))
+            path = Path(hf_hub_download(repo, filename, revision=spec.revision, cache_dir=_hf_cache_dir()))
         except (EntryNotFoundError, RepositoryNotFoundError) as err:  # renamed upstream: try the next name
             last = err
+            continue
         except Exception as err:
+            status = getattr(getattr(err, "response", None), "status_code", None)
             raise ServiceError(f"Could not download {where}: {_reason(err)}.",
                                hint=f"Check the internet connection, or copy the file into "
-                                    f"{ENV_WEIGHTS_DIR}.") from None
+                                    f"{ENV_WEIGHTS_DIR}.", status_code=status) from None
+        verify_sha256(spec, path)
+        return path
     raise ServiceError(f"Could not download {where}: the file is not on Hugging Face under any known name "
                        f"({_reason(last)}).", hint=f"Copy the file into {ENV_WEIGHTS_DIR}.")
 
@@ -114,6 +171,8 @@ def load_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = None,
     """Resolve the weights file, load it safely and strictly, and return the model in eval mode on ``device``."""
     spec = as_spec(spec)
     path = resolve_weights(spec, weights_dir)
+    if not _in_folders(path, weights_dir):
+        verify_sha256(spec, path)
     model = empty_model(spec, arch)
     report = load_checkpoint(model, path, spec.kind)
     log.info("loaded %s from %s (%d tensors)", spec.name, path, report.loaded)

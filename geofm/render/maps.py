@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import base64
-import os
 from typing import Iterable
 
 import folium
 import folium.plugins
-from branca.element import Element, MacroElement
+from branca.element import MacroElement
 from jinja2 import Template
 
 from geofm.render.webmerc import OverlayImage
+from geofm.settings import settings
 
-#: Environment variable: "osm" (default: OpenStreetMap + Esri imagery) or "none" (plain background).
-ENV_BASEMAP = "GEOFM_BASEMAP"
 #: URL path where Streamlit's static serving exposes ``static/vendor`` (``server.enableStaticServing``).
 VENDOR_PATH = "app/static/vendor"
 
@@ -32,7 +30,7 @@ def vendor_base(base_url_path: str = "") -> str:
 def new_map(*, bounds: list[list[float]] | None = None, center: tuple[float, float] = (41.3, -96.0),
             zoom: int = 4, basemap: str | None = None) -> folium.Map:
     """A map with the operator's basemap choice, fitted to ``bounds`` ([[s, w], [n, e]]) when given."""
-    basemap = (basemap or os.environ.get(ENV_BASEMAP, "osm")).lower()
+    basemap = (basemap or settings().basemap).lower()
     fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
                       prefer_canvas=False)
     if basemap != "none":
@@ -85,7 +83,7 @@ def add_layer_control(fmap: folium.Map) -> None:
 
 def dual_map(*, bounds: list[list[float]], basemap: str | None = None) -> folium.plugins.DualMap:
     """Two synchronised maps side by side (left, right), fitted to ``bounds``."""
-    basemap = (basemap or os.environ.get(ENV_BASEMAP, "osm")).lower()
+    basemap = (basemap or settings().basemap).lower()
     dual = folium.plugins.DualMap(location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
                                   zoom_start=12, tiles=None, layout="horizontal")
     if basemap != "none":
@@ -123,9 +121,6 @@ def use_local_assets(fig, base: str | None = None) -> None:
             element.default_css = []
 
 
-def add_html(fmap: folium.Map, html: str) -> None:
-    """Raw HTML in the map's page (e.g. a style rule)."""
-    fmap.get_root().html.add_child(Element(html))
 
 
 class OfflineBasemapNotice(MacroElement):

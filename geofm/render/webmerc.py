@@ -74,13 +74,3 @@ def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
-
-
-def latlon_bounds_of_grid(shape: tuple[int, int], crs: CRS, transform: Affine) -> list[list[float]]:
-    """[[south, west], [north, east]] of a grid's footprint (for fitting the map view)."""
-    left, bottom, right, top = array_bounds(shape[0], shape[1], transform)
-    to_ll = Transformer.from_crs(crs, 4326, always_xy=True)
-    xs = np.array([left, right, right, left, (left + right) / 2, (left + right) / 2, left, right])
-    ys = np.array([bottom, bottom, top, top, bottom, top, (bottom + top) / 2, (bottom + top) / 2])
-    lon, lat = to_ll.transform(xs, ys)
-    return [[float(np.min(lat)), float(np.min(lon))], [float(np.max(lat)), float(np.max(lon))]]

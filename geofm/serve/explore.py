@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geofm.config import DEFAULT_MAX_AOI_KM, ENV_STAC_URL
+from geofm.config import DEFAULT_MAX_AOI_KM, TASKS
 from geofm.data.aoi import max_aoi_km
 from geofm.errors import GeofmError
+from geofm.data.signing import fresh_href
 from geofm.examples import EXAMPLES, Example
 from geofm.render import maps
 from geofm.serve import ui
 from geofm.serve.geocode import geocode
-from geofm.serve.runs import TASK_TITLES, canonical_json
+from geofm.serve.runs import canonical_json
+from geofm.settings import settings
 
-TASK_PAGES: dict[str, str] = {"reconstruct": "pages/1_Reconstruction.py", "flood": "pages/2_Flood.py",
-                              "crops": "pages/3_Crops.py"}
 PLACE_VIEW = "geofm_place_view"  # [[s, w], [n, e]] to show after a place search
 LAST_DRAWING = "geofm_last_drawing_seen"
 SEARCH_MSG = "geofm_search_message"
@@ -131,7 +130,7 @@ def find_scenes(aoi) -> None:
     try:
         panel("search", f"HLS scenes {ui.fmt_date(q['start'])} to {ui.fmt_date(q['end'])}", None)
         scenes = search_hls(aoi, q["start"], q["end"], max_cloud=q["max_cloud"],
-                            stac_url=os.environ.get(ENV_STAC_URL) or None)
+                            stac_url=settings().stac_url)
         panel("read", f"cloud masks of {len(scenes)} scenes over the area", 0.0)
         fill_clear_fractions(scenes, aoi, progress=panel)
     except GeofmError as err:
@@ -151,7 +150,7 @@ def scenes_table(scenes) -> pd.DataFrame:
         "date": s.date.isoformat(), "sensor": SENSORS.get(s.sensor, s.sensor), "tile": s.tile,
         "cloud_cover": round(float(s.cloud_cover), 1),
         "clear_percent": None if s.clear_fraction is None else round(100.0 * s.clear_fraction, 1),
-        "thumbnail": s.thumbnail, "id": s.id,
+        "thumbnail": fresh_href(s.thumbnail), "id": s.id,
     } for s in scenes], columns=["date", "sensor", "tile", "cloud_cover", "clear_percent", "thumbnail", "id"])
 
 
@@ -188,13 +187,13 @@ def scenes_list() -> None:
 def task_picker(aoi) -> None:
     st.subheader("Pick a task")
     q = ui.query()
-    cols = st.columns(3)
-    for col, task in zip(cols, ("flood", "crops", "reconstruct")):
-        primary = q.get("task") == task and q.get("example") is not None
-        if col.button(TASK_TITLES[task], key=f"task-{task}", type="primary" if primary else "secondary",
+    cols = st.columns(len(TASKS))
+    for col, task in zip(cols, TASKS.values()):
+        primary = q.get("task") == task.name and q.get("example") is not None
+        if col.button(task.title, key=f"task-{task.name}", type="primary" if primary else "secondary",
                       icon=":material/arrow_forward:", disabled=aoi is None, width="stretch"):
-            q["task"] = task
-            st.switch_page(TASK_PAGES[task])
+            q["task"] = task.name
+            st.switch_page(task.page)
 
 
 def _limit_km() -> float:
@@ -209,7 +208,7 @@ def explore_page() -> None:
     take_drawn_area()
     st.title("See what a geospatial foundation model sees")
     st.caption("Draw an area on the map, find Harmonized Landsat-Sentinel-2 scenes, and run NASA/IBM's Prithvi "
-               "models on them: flood mapping, crop classification, or masked-image reconstruction.")
+               "models on them: " + ", ".join(t.title.lower() for t in TASKS.values()) + ".")
     c1, c2 = st.columns([1, 2], gap="large")
     with c1:
         place_search()

@@ -50,10 +50,11 @@ class SingleFlight:
         """
         while True:
             with self._lock:
-                call = self._calls.get(key)
-                leader = call is None
+                found = self._calls.get(key)
+                leader = found is None
+                call: _Call = _Call() if found is None else found
                 if leader:
-                    call = self._calls[key] = _Call()
+                    self._calls[key] = call
             if leader:
                 return self._lead(key, call, fn), False
             while not call.done.wait(poll_s):
@@ -92,12 +93,12 @@ class _Work:
     result: Any = None
     error: BaseException | None = None
 
-    def report(self, *args: Any) -> None:
+    def report(self, stage: str, message: str, fraction: float | None = None) -> None:
         """Progress from the group's thread: direct in the owner's thread, else queued for the owner."""
         if threading.current_thread() is self.owner:
-            self.progress(*args)
+            self.progress(stage, message, fraction)
         else:
-            self.events.put(args)
+            self.events.put((stage, message, fraction))
 
     def replay(self) -> None:
         while True:
@@ -138,10 +139,11 @@ class SharedBatches:
         while True:
             work = _Work(item, progress, threading.current_thread())
             with self._lock:
-                group = self._open.get(key)
-                leader = group is None
+                found = self._open.get(key)
+                leader = found is None
+                group = _Group(key) if found is None else found
                 if leader:
-                    group = self._open[key] = _Group(key)
+                    self._open[key] = group
                 group.works.append(work)
             if leader:
                 self._lead(group, queue, on_wait, label)
@@ -203,7 +205,7 @@ class SharedBatches:
 def _execute_segmentations(key: Hashable, items: Sequence[Any], progresses: Sequence[Progress]) -> list[Any]:
     from geofm import pipeline
 
-    task = key[0]
+    task = str(key[0]) if isinstance(key, tuple) else str(key)  # key: (task, weights folder)
     return pipeline.run_segmentations(task, list(items), progress=list(progresses))
 
 

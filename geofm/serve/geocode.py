@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import requests
 
 from geofm.errors import InputError, ServiceError
+from geofm.settings import settings
 
-#: Operator override of the geocoder (a Nominatim-compatible /search endpoint).
-ENV_GEOCODER_URL = "GEOFM_GEOCODER_URL"
-NOMINATIM_URL = "https://nominatim.openstreetmap.org/search"
 TIMEOUT_S = 4.0
 
 
@@ -30,17 +27,19 @@ def geocode(query: str, *, url: str | None = None, timeout_s: float = TIMEOUT_S)
     query = query.strip()
     if not query:
         raise InputError("Type a place name to search for, e.g. 'Omaha, Nebraska'.")
-    url = url or os.environ.get(ENV_GEOCODER_URL) or NOMINATIM_URL
+    url = url or settings().geocoder_url
     try:
-        response = requests.get(url, params={"q": query, "format": "json", "limit": 1},
+        response = requests.get(url, params={"q": query, "format": "json", "limit": "1"},
                                 headers={"User-Agent": "geofm (https://github.com/; place search)"},
                                 timeout=timeout_s)
         response.raise_for_status()
         hits = response.json()
-    except (requests.RequestException, ValueError):
+    except (requests.RequestException, ValueError) as err:
+        failed = getattr(err, "response", None)
         raise ServiceError(
             "Place search is unavailable: the geocoder (OpenStreetMap Nominatim) could not be reached.",
             hint="It needs internet access. Pan and zoom the map by hand or pick an example instead.",
+            status_code=getattr(failed, "status_code", None),
         ) from None
     if not hits:
         raise InputError(f"No place called {query!r} was found.", hint="Try a larger town or add the country.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from geofm.config import TASKS
+
 
 def explore() -> "st.Page":
     from geofm.serve.explore import explore_page
@@ -12,11 +14,9 @@ def explore() -> "st.Page":
 
 
 def all_pages() -> list:
-    """Every page in menu order."""
+    """Every page in menu order: Explore, one page per task of the registry, then Your own file."""
     return [
         explore(),
-        st.Page("pages/2_Flood.py", title="Flood", icon=":material/water:"),
-        st.Page("pages/3_Crops.py", title="Crops", icon=":material/agriculture:"),
-        st.Page("pages/1_Reconstruction.py", title="Reconstruction", icon=":material/auto_fix_high:"),
+        *(st.Page(task.page, title=task.menu_title, icon=task.icon) for task in TASKS.values()),
         st.Page("pages/4_Your_file.py", title="Your own file", icon=":material/upload_file:"),
     ]

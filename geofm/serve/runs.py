@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from geofm.config import ENV_STAC_URL
+from geofm.config import TASKS, get_task
 from geofm.progress import Progress, null_progress
+from geofm.render.products import Products
 from geofm.serve.progress import StageRecorder, StageTimes
 from geofm.serve.queue import JobQueue, gpu_queue
+from geofm.settings import settings
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
-TASK_TITLES: dict[str, str] = {"flood": "Flood mapping", "crops": "Crop classification",
-                               "reconstruct": "Reconstruction"}
+#: Heading of each task (from the registry).
+TASK_TITLES: dict[str, str] = {name: task.title for name, task in TASKS.items()}
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class RunRequest:
     mask_ratio: float = 0.75
     seed: int = 0
     upload_digest: str = ""  # sha256 of the uploaded files, in order
-    model: str = ""  # reconstruct: registry name of the masked autoencoder ("" = the task's default)
+    model: str = ""  # masking tasks: registry name of the masked autoencoder ("" = the task's default)
     stac_url: str = ""
     weights_dir: str = ""
 
@@ -50,8 +51,8 @@ class RunRequest:
         return cls(task=task, geometry_json=canonical_json(geometry), start=str(start), end=str(end),
                    max_cloud=float(max_cloud), scene_ids=tuple(scene_ids),
                    mask_ratio=_task_mask_ratio(task, mask_ratio), seed=_task_seed(task, seed),
-                   model=model if task == "reconstruct" else "",
-                   stac_url=os.environ.get(ENV_STAC_URL, ""), weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
+                   model=_task_model(task, model),
+                   stac_url=settings().stac_url, weights_dir=_weights_dir())
 
     @classmethod
     def for_upload(cls, task: str, files: list[tuple[str, bytes]], *, mask_ratio: float = 0.75,
@@ -61,20 +62,29 @@ class RunRequest:
         for name, content in files:
             digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
         return cls(task=task, upload_digest=digest.hexdigest(), mask_ratio=_task_mask_ratio(task, mask_ratio),
-                   seed=_task_seed(task, seed), model=model if task == "reconstruct" else "",
-                   weights_dir=os.environ.get("GEOFM_WEIGHTS_DIR", ""))
+                   seed=_task_seed(task, seed), model=_task_model(task, model),
+                   weights_dir=_weights_dir())
 
     @property
     def geometry(self) -> dict | None:
         return json.loads(self.geometry_json) if self.geometry_json else None
 
 
+def _weights_dir() -> str:
+    folder = settings().weights_dir
+    return str(folder) if folder else ""
+
+
 def _task_mask_ratio(task: str, mask_ratio: float) -> float:
-    return round(float(mask_ratio), 4) if task == "reconstruct" else 0.0
+    return round(float(mask_ratio), 4) if get_task(task).masking else 0.0
 
 
 def _task_seed(task: str, seed: int) -> int:
-    return int(seed) if task == "reconstruct" else 0
+    return int(seed) if get_task(task).masking else 0
+
+
+def _task_model(task: str, model: str) -> str:
+    return model if get_task(task).masking else ""
 
 
 def canonical_json(obj: Any) -> str:
@@ -91,6 +101,13 @@ def canonical_json(obj: Any) -> str:
 
 
 @dataclass
+class Rendered:
+    """A slot for an outcome's rendered products, shared by the outcome and its cached copies."""
+
+    products: Products | None = None
+
+
+@dataclass
 class RunOutcome:
     """A finished run: the model result, the input stack it saw, the scenes used and the stage times."""
 
@@ -99,7 +116,16 @@ class RunOutcome:
     stack: HLSStack
     scenes: list = field(default_factory=list)  # geofm.data.Scene, one per frame (empty for uploads)
     times: StageTimes = field(default_factory=StageTimes)
-    views: dict[str, Any] = field(default_factory=dict)  # rendered products, filled once by the app
+    rendered: Rendered = field(default_factory=lambda: Rendered())  # shared with the cached copies
+
+    @property
+    def views(self) -> Products | None:
+        """The rendered products (None until the app renders them once)."""
+        return self.rendered.products
+
+    @views.setter
+    def views(self, products: Products | None) -> None:
+        self.rendered.products = products
     from_cache: bool = False
 
 
@@ -134,34 +160,31 @@ class ResultCache:
             self._items.clear()
 
 
-_CACHE = ResultCache(maxsize=int(os.environ.get("GEOFM_APP_CACHE_RUNS", "16")))
+_CACHE: ResultCache | None = None
+_CACHE_LOCK = threading.Lock()
 
 
 def results_cache() -> ResultCache:
-    """The process-wide results cache shared by all sessions."""
-    return _CACHE
+    """The process-wide results cache shared by all sessions (size: setting GEOFM_APP_CACHE_RUNS)."""
+    global _CACHE
+    with _CACHE_LOCK:
+        if _CACHE is None:
+            _CACHE = ResultCache(maxsize=settings().app_cache_runs)
+        return _CACHE
 
 
 def _run_model(task: str, stack: HLSStack, request: RunRequest, progress: Progress):
     from geofm import pipeline
 
-    if task == "flood":
-        return pipeline.run_flood(stack, progress=progress)
-    if task == "crops":
-        return pipeline.run_crops(stack, progress=progress)
-    if task == "reconstruct":
-        return pipeline.run_reconstruction(stack, mask_ratio=request.mask_ratio, seed=request.seed,
-                                           progress=progress, model=request.model or "reconstruct")
-    from geofm.errors import InputError
-
-    raise InputError(f"Unknown task {task!r}; choose flood, crops or reconstruct.")
+    return pipeline.run_task(task, stack, mask_ratio=request.mask_ratio, seed=request.seed,
+                             model=request.model or None, progress=progress)
 
 
 def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder, queue: JobQueue):
     def on_wait(position: int) -> None:
         recorder("queue", f"Another run is using the model: you are number {position} in line.", None)
 
-    if request.task in ("flood", "crops"):  # runs of one model waiting together share forward passes
+    if get_task(request.task).result == "classes":  # runs of one model waiting together share forward passes
         from geofm.serve.flight import shared_batches
 
         return shared_batches().run((request.task, request.weights_dir), stack, queue=queue, progress=recorder,
@@ -202,7 +225,7 @@ def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: 
         from geofm.data import AOI, load_task_stack
 
         recorder = StageRecorder(progress)
-        aoi = AOI.from_geojson(request.geometry)
+        aoi = AOI.from_geojson(request.geometry or {})
         stack, scenes = load_task_stack(request.task, aoi, request.start, request.end,
                                         max_cloud=request.max_cloud, stac_url=request.stac_url or None,
                                         scene_ids=list(request.scene_ids) or None, progress=recorder)
@@ -236,4 +259,4 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
 def _cached_copy(outcome: RunOutcome) -> RunOutcome:
     """The cached outcome, marked as coming from the cache (shares arrays and rendered views)."""
     return RunOutcome(request=outcome.request, result=outcome.result, stack=outcome.stack,
-                      scenes=outcome.scenes, times=outcome.times, views=outcome.views, from_cache=True)
+                      scenes=outcome.scenes, times=outcome.times, rendered=outcome.rendered, from_cache=True)

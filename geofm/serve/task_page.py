@@ -1,4 +1,4 @@
-"""One task page (flood, crops, reconstruction) over the area chosen on the explore page."""
+"""One task page (any task of the registry) over the area chosen on the explore page."""
 
 from __future__ import annotations
 
@@ -6,24 +6,15 @@ import time
 
 import streamlit as st
 
+from geofm.config import TaskSpec, get_task
 from geofm.errors import GeofmError
 from geofm.serve import nav, ui, views
-from geofm.serve.runs import TASK_TITLES, RunOutcome, RunRequest, run_area
-
-
-TASK_INTROS: dict[str, str] = {
-    "flood": "Prithvi's Sen1Floods11 fine-tune marks water on one clear date. The water layer sits on the "
-             "true-colour image; compare them side by side.",
-    "crops": "Prithvi's multi-temporal crop fine-tune looks at three dates of a growing season and labels each "
-             "30 m pixel with one of 13 land-cover and crop classes.",
-    "reconstruct": "The pretrained Prithvi masked autoencoder hides a share of 16×16-pixel patches and predicts "
-                   "them from what it still sees.",
-}
+from geofm.serve.runs import RunOutcome, RunRequest, run_area
 
 
 def finish_run(outcome: RunOutcome, panel: ui.ProgressPanel) -> RunOutcome:
     """Render the views once (timed as the render stage) and close the progress panel."""
-    if not outcome.views:
+    if outcome.views is None:
         started = time.perf_counter()
         views.render_views(outcome, panel)
         outcome.times.seconds["render"] = time.perf_counter() - started
@@ -33,7 +24,7 @@ def finish_run(outcome: RunOutcome, panel: ui.ProgressPanel) -> RunOutcome:
 
 def execute(page: str, request: RunRequest, work) -> None:
     """Run with a progress panel; errors become one message and the previous result stays."""
-    panel = ui.ProgressPanel(f"Starting {TASK_TITLES[request.task].lower()}…")
+    panel = ui.ProgressPanel(f"Starting {get_task(request.task).title.lower()}…")
     try:
         outcome = finish_run(work(panel), panel)
     except GeofmError as err:
@@ -44,9 +35,16 @@ def execute(page: str, request: RunRequest, work) -> None:
     ui.outcomes()[page] = outcome
 
 
-def reconstruction_controls(key: str) -> tuple[float, int, str]:
+def task_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
+    """The task's own controls: for masking tasks the mask ratio, seed and model; else the defaults."""
+    if not task.masking:
+        return 0.75, 0, ""
+    return reconstruction_controls(task, key)
+
+
+def reconstruction_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
     """Mask ratio slider, seed, and the masked autoencoder (when more than one is installed)."""
-    models = ui.installed_mae_models()
+    models = ui.installed_models(task)
     model = models[0][0]
     if len(models) > 1:
         titles = dict(models)
@@ -58,11 +56,12 @@ def reconstruction_controls(key: str) -> tuple[float, int, str]:
     return mask_ratio, seed, model
 
 
-def task_page(task: str) -> None:
-    """Controls, run button, progress and results for ``task`` over the chosen area."""
-    page = task
-    st.title(TASK_TITLES[task])
-    st.markdown(TASK_INTROS[task])
+def task_page(name: str) -> None:
+    """Controls, run button, progress and results for the task ``name`` over the chosen area."""
+    spec = get_task(name)
+    task = page = spec.name
+    st.title(spec.title)
+    st.markdown(spec.intro)
     q = ui.query()
     aoi, problem = ui.area_of_query()
     if aoi is None and q.get("geometry"):
@@ -77,16 +76,17 @@ def task_page(task: str) -> None:
     missing = ui.weights_problem(task)
     if missing:
         st.warning(missing, icon=":material/download:")
-    mask_ratio, seed, model = reconstruction_controls(page) if task == "reconstruct" else (0.75, 0, "")
+    mask_ratio, seed, model = task_controls(spec, page)
     request = None
     if aoi is not None:
         scene_ids = tuple(q.get("scene_ids") or ()) if q.get("task") == task else ()
         request = RunRequest.for_area(task, q["geometry"], ui.fmt_date(q["start"]), ui.fmt_date(q["end"]),
                                       max_cloud=q["max_cloud"], scene_ids=scene_ids, mask_ratio=mask_ratio,
                                       seed=seed, model=model)
-    if st.button(f"Run {TASK_TITLES[task].lower()}", type="primary", disabled=request is None,
-                 icon=":material/play_arrow:", key=f"{page}-run"):
-        execute(page, request, lambda panel: run_area(request, progress=panel))
+    if st.button(f"Run {spec.title.lower()}", type="primary", disabled=request is None,
+                 icon=":material/play_arrow:", key=f"{page}-run") and request is not None:
+        area_request = request
+        execute(page, area_request, lambda panel: run_area(area_request, progress=panel))
     ui.show_last_error(page)
 
     outcome = ui.outcomes().get(page)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
-from datetime import date
 from typing import Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
+from geofm.config import TASKS, TaskSpec
 from geofm.errors import GeofmError
+from geofm.data.stac import default_search_dates
 from geofm.serve.progress import STAGE_TITLES
 from geofm.serve.runs import RunOutcome
+
+log = logging.getLogger(__name__)
 
 #: Session-state keys (plain keys, not widget keys, so they survive page switches).
 QUERY = "geofm_query"  # dict: geometry, start, end, max_cloud, task, example, scene_ids
@@ -22,15 +26,16 @@ ERRORS = "geofm_errors"  # dict: page key -> last user-facing error message
 DRAWN = "geofm_drawn_geometry"  # GeoJSON geometry the map returned (AppTest feeds this key)
 
 DEFAULT_QUERY: dict[str, Any] = {
-    "geometry": None, "start": date(2019, 3, 10), "end": date(2019, 4, 30), "max_cloud": 30.0,
-    "task": "flood", "example": None, "scene_ids": (),
+    "geometry": None, "start": None, "end": None, "max_cloud": 30.0,
+    "task": next(iter(TASKS)), "example": None, "scene_ids": (),
 }
 
 
 def query() -> dict[str, Any]:
     """This session's search inputs (area, dates, cloud cover, task)."""
     if QUERY not in st.session_state:
-        st.session_state[QUERY] = dict(DEFAULT_QUERY)
+        start, end = default_search_dates()
+        st.session_state[QUERY] = dict(DEFAULT_QUERY, start=start, end=end)
     return st.session_state[QUERY]
 
 
@@ -67,16 +72,19 @@ _APP_WORDS = {"(--max-cloud)": "(the cloud-cover slider on the Explore page)",
 
 
 def user_message(err: GeofmError) -> str:
-    """The error's sentence, with command-line option names replaced by the app's controls."""
+    """The error's sentence, with command-line option names replaced by the app's controls.
+
+    A bad operator setting is logged for the operator; the user only learns that the server is misconfigured.
+    """
+    from geofm.settings import SettingsError
+
+    if isinstance(err, SettingsError):
+        log.error("bad setting: %s", err)
+        return "This server is misconfigured, so this cannot run now. The operator's log says why."
     text = err.user_message()
     for cli, app in _APP_WORDS.items():
         text = text.replace(cli, app)
     return text
-
-
-def show_error(err: GeofmError) -> None:
-    """One clear message, never a traceback."""
-    st.error(user_message(err), icon=":material/error:")
 
 
 def show_last_error(page: str) -> None:
@@ -92,7 +100,7 @@ class ProgressPanel:
         self.status = st.status(label, expanded=True)
         self._lines: dict[str, Any] = {}
         self._started: dict[str, float] = {}
-        self._bar = None
+        self._bar: Any = None
         self._current: str | None = None
         self._ctx = get_script_run_ctx()
         self._lock = threading.RLock()
@@ -184,15 +192,15 @@ def weights_problem(task: str) -> str | None:
     return None
 
 
-def installed_mae_models() -> list[tuple[str, str]]:
-    """(registry name, title) of the task default and every other masked autoencoder whose weights are here."""
-    from geofm.config import MODELS, TASK_MODELS
+def installed_models(task: TaskSpec) -> list[tuple[str, str]]:
+    """(registry name, title) of the task's default model and every other model of its kind whose weights are here."""
+    from geofm.config import MODELS
     from geofm.models import resolve_weights
 
-    default = TASK_MODELS["reconstruct"]
+    default = task.model
     found = [(default, MODELS[default].title)]
     for name, spec in MODELS.items():
-        if spec.kind != "mae" or name == default:
+        if spec.kind != task.model_kind or name == default:
             continue
         try:
             resolve_weights(spec)

@@ -4,30 +4,28 @@ from __future__ import annotations
 
 import streamlit as st
 
+from geofm.config import TASKS
 from geofm.serve import ui, uploads, views
-from geofm.serve.runs import TASK_TITLES, RunRequest, run_files
-from geofm.serve.task_page import execute, reconstruction_controls
+from geofm.serve.runs import RunRequest, run_files
+from geofm.serve.task_page import execute, task_controls
 
 PAGE = "upload"
-FILE_HELP = {
-    "flood": "one 6-band GeoTIFF",
-    "crops": "three 6-band GeoTIFFs (one per date, in time order) or one 18-band GeoTIFF",
-    "reconstruct": "one to three 6-band GeoTIFFs (one per date)",
-}
 
 
 def upload_page() -> None:
     st.title("Your own file")
     st.markdown("Upload HLS GeoTIFFs in **HLS DN** (reflectance × 10 000, nodata −9999) with the six bands in "
                 "model order: Blue, Green, Red, NIR narrow, SWIR 1, SWIR 2 — as the public Prithvi demos take.")
-    task = st.radio("Task", list(TASK_TITLES), format_func=TASK_TITLES.get, horizontal=True, key="up-task")
-    files = st.file_uploader(f"GeoTIFF(s): {FILE_HELP[task]}", type=["tif", "tiff"], accept_multiple_files=True,
+    task = st.radio("Task", list(TASKS), format_func=lambda name: TASKS[name].title, horizontal=True,
+                    key="up-task")
+    spec = TASKS[task]
+    files = st.file_uploader(f"GeoTIFF(s): {spec.upload_help}", type=["tif", "tiff"], accept_multiple_files=True,
                              key="up-files")
     missing = ui.weights_problem(task)
     if missing:
         st.warning(missing, icon=":material/download:")
-    mask_ratio, seed, model = reconstruction_controls(PAGE) if task == "reconstruct" else (0.75, 0, "")
-    if st.button(f"Run {TASK_TITLES[task].lower()}", type="primary", icon=":material/play_arrow:",
+    mask_ratio, seed, model = task_controls(spec, PAGE)
+    if st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
                  disabled=not files, key="up-run"):
         contents = [(f.name, f.getvalue()) for f in files]
         request = RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed, model=model)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
-from geofm.config import HLS_RESOLUTION_M
+from geofm.config import HLS_RESOLUTION_M, get_task
 from geofm.errors import InputError
-
-ENV_MAX_UPLOAD_MB = "GEOFM_MAX_UPLOAD_MB"
-DEFAULT_MAX_UPLOAD_MB = 200.0
-
+from geofm.settings import settings
 
 def max_upload_mb() -> float:
-    """Largest accepted file in MB (env GEOFM_MAX_UPLOAD_MB; Streamlit's server.maxUploadSize caps it too)."""
-    return float(os.environ.get(ENV_MAX_UPLOAD_MB, DEFAULT_MAX_UPLOAD_MB))
+    """Largest accepted file in MB (setting GEOFM_MAX_UPLOAD_MB; Streamlit's server.maxUploadSize caps it too)."""
+    return settings().max_upload_mb
 
 
 def max_side_px() -> int:
@@ -37,10 +33,10 @@ def check_files(files: list[tuple[str, bytes]], task: str) -> None:
                              hint="Crop the GeoTIFF to a smaller area first (e.g. gdal_translate -projwin).")
         if not content:
             raise InputError(f"{name} is empty.")
-    if task == "crops" and len(files) not in (1, 3):
-        raise InputError(f"Crop classification takes 3 files (one per date) or one 18-band file; got {len(files)}.")
-    if task == "flood" and len(files) != 1:
-        raise InputError(f"Flood mapping takes one 6-band file; got {len(files)}.")
+    spec = get_task(task)
+    lo, hi = spec.date_span()
+    if len(files) != 1 and not lo <= len(files) <= hi:  # one file may hold every date (6 bands per date)
+        raise InputError(f"{spec.title} takes {spec.upload_help}; got {len(files)} files.")
 
 
 def check_raster_size(shape: tuple[int, int]) -> None:
@@ -79,5 +75,6 @@ def check_raster_files(paths: list[Path]) -> None:
         except RasterioIOError:
             name = Path(path).name.split("_", 1)[-1]
             raise InputError(f"{name} is not a readable GeoTIFF.",
-                             hint="Upload a GeoTIFF with the six HLS bands (Blue, Green, Red, NIR, SWIR 1, SWIR 2).") from None
+                             hint="Upload a GeoTIFF with the six HLS bands (Blue, Green, Red, NIR, SWIR 1, "
+                                  "SWIR 2).") from None
         check_raster_size(shape)

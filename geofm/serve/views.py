@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-from typing import Any
-
 import altair as alt
-import numpy as np
 import pandas as pd
 import streamlit as st
 import streamlit.components.v1 as components
 from streamlit_folium import st_folium
 
-from geofm.config import HLS_NODATA
+from geofm.config import TaskSpec, get_task
 from geofm.progress import Progress, null_progress
 from geofm.render import maps
-from geofm.render.preview import colorize_classes, stretch_rgb
-from geofm.render.stats import class_area_table, hex_color, reconstruction_error_table, water_summary
-from geofm.render.vector import class_polygons_geojson
-from geofm.render.webmerc import OverlayImage, png_bytes, reproject_rgba_to_mercator, rgb_to_rgba
+from geofm.render.products import ClassMapProducts, Products, ReconstructionProducts, render_products
+from geofm.render.stats import hex_color
+from geofm.render.webmerc import OverlayImage
 from geofm.serve.runs import RunOutcome
 from geofm.stack import ReconstructionResult, SegmentationResult
 
@@ -28,79 +22,25 @@ MAP_HEIGHT = 520
 
 # ------------------------------------------------------------------------------------- rendering
 
-def _frame_label(outcome: RunOutcome, t: int) -> str:
-    times = outcome.stack.times
-    when = times[t].date().isoformat() if t < len(times) and times[t] is not None else f"date {t + 1}"
-    if t < len(outcome.scenes):
-        sensor = {"L30": "Landsat", "S30": "Sentinel-2"}.get(outcome.scenes[t].sensor, outcome.scenes[t].sensor)
-        return f"{when} ({sensor})"
-    return when
-
-
-def true_colour(outcome: RunOutcome, t: int) -> np.ndarray:
-    """(H, W, 3) uint8 true colour of frame t; clouds are shown, only missing data is black."""
-    data = outcome.stack.data[t]
-    has_data = (data != HLS_NODATA).all(axis=0)
-    return stretch_rgb(data, has_data)
-
-
-def _overlay(rgba: np.ndarray, outcome: RunOutcome) -> OverlayImage:
-    return reproject_rgba_to_mercator(rgba, outcome.stack.crs, outcome.stack.transform)
-
-
-def _write_bytes(writer, *args) -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "out.tif"
-        writer(*args, path)
-        return path.read_bytes()
-
-
-def render_views(outcome: RunOutcome, progress: Progress = null_progress) -> dict[str, Any]:
-    """Everything the result views show, computed once per outcome (kept in ``outcome.views``)."""
-    if outcome.views:
-        return outcome.views
-    progress("render", "Placing the result on the map", None)
-    from geofm.io.geotiff import write_class_map_cog, write_reconstruction_cog
-
-    views: dict[str, Any] = {}
-    result = outcome.result
-    frames = outcome.stack.num_frames
-    views["labels"] = [_frame_label(outcome, t) for t in range(frames)]
-    if isinstance(result, SegmentationResult):
-        views["rgb"] = [true_colour(outcome, t) for t in range(frames)]
-        views["rgb_overlay"] = _overlay(rgb_to_rgba(views["rgb"][-1], (outcome.stack.data[-1] != HLS_NODATA).all(0)),
-                                        outcome)
-        rgba = colorize_classes(result.classes, result.class_colors)
-        if outcome.request.task == "flood":
-            rgba = rgba.copy()
-            rgba[result.classes == 0, 3] = 0  # "no water" stays see-through: the true colour shows
-        views["class_overlay"] = _overlay(rgba, outcome)
-        views["table"] = class_area_table(result)
-        if outcome.request.task == "flood":
-            views["water"] = water_summary(result)
-        progress("render", "Preparing downloads (GeoTIFF, PNG, GeoJSON)", None)
-        views["cog"] = _write_bytes(write_class_map_cog, result)
-        views["png"] = png_bytes(colorize_classes(result.classes, result.class_colors))
-        skip = (0,) if outcome.request.task == "flood" else ()
-        views["geojson"] = class_polygons_geojson(result, skip_classes=skip)
-    elif isinstance(result, ReconstructionResult):
-        valid = outcome.stack.valid
-        has_data = [(outcome.stack.data[t] != HLS_NODATA).all(axis=0) for t in range(frames)]
-        views["recon_overlays"] = [_overlay(rgb_to_rgba(result.reconstructed_rgb[t], has_data[t]), outcome)
-                                   for t in range(frames)]
-        views["orig_overlays"] = [_overlay(rgb_to_rgba(result.original_rgb[t], has_data[t]), outcome)
-                                  for t in range(frames)]
-        views["errors"] = reconstruction_error_table(outcome.stack, result)
-        views["cog"] = _write_bytes(write_reconstruction_cog, result)
-        views["png"] = png_bytes(np.concatenate([result.original_rgb[0], result.masked_rgb[0],
-                                                 result.reconstructed_rgb[0]], axis=1))
-        hidden = SegmentationResult(classes=np.where(valid[0], result.mask[0].astype(np.uint8), 255).astype(np.uint8),
-                                    crs=result.crs, transform=result.transform, model=result.model,
-                                    class_names=("Visible to the model", "Hidden and reconstructed"),
-                                    class_colors=((200, 200, 200), (30, 30, 30)))
-        views["geojson"] = class_polygons_geojson(hidden, skip_classes=(0,))
-    outcome.views.update(views)
+def render_views(outcome: RunOutcome, progress: Progress = null_progress) -> Products:
+    """The run's rendered products, made once per outcome (kept in ``outcome.views``)."""
+    if outcome.views is None:
+        sensors = [scene.sensor for scene in outcome.scenes]
+        outcome.views = render_products(get_task(outcome.request.task), outcome.result, outcome.stack,
+                                        sensors=sensors, progress=progress)
     return outcome.views
+
+
+def _class_views(outcome: RunOutcome) -> ClassMapProducts:
+    views = render_views(outcome)
+    assert isinstance(views, ClassMapProducts)
+    return views
+
+
+def _reconstruction_views(outcome: RunOutcome) -> ReconstructionProducts:
+    views = render_views(outcome)
+    assert isinstance(views, ReconstructionProducts)
+    return views
 
 
 # ------------------------------------------------------------------------------------- widgets
@@ -142,15 +82,15 @@ def result_map(outcome: RunOutcome, layers: list[tuple[OverlayImage, str, float,
     show_map(fmap, key=key, height=height)
 
 
-def downloads(outcome: RunOutcome, views: dict[str, Any], *, key: str) -> None:
+def downloads(outcome: RunOutcome, views: Products, *, key: str) -> None:
     """Download buttons: cloud-optimised GeoTIFF, PNG and GeoJSON polygons."""
     stem = f"geofm-{outcome.request.task}"
     c1, c2, c3 = st.columns(3)
-    c1.download_button("GeoTIFF (COG)", views["cog"], file_name=f"{stem}.tif", mime="image/tiff",
+    c1.download_button("GeoTIFF (COG)", views.cog, file_name=f"{stem}.tif", mime="image/tiff",
                        key=f"{key}-cog", icon=":material/download:", width="stretch")
-    c2.download_button("PNG image", views["png"], file_name=f"{stem}.png", mime="image/png",
+    c2.download_button("PNG image", views.png, file_name=f"{stem}.png", mime="image/png",
                        key=f"{key}-png", icon=":material/download:", width="stretch")
-    c3.download_button("GeoJSON polygons", views["geojson"], file_name=f"{stem}.geojson",
+    c3.download_button("GeoJSON polygons", views.geojson, file_name=f"{stem}.geojson",
                        mime="application/geo+json", key=f"{key}-geojson", icon=":material/download:",
                        width="stretch")
 
@@ -169,34 +109,40 @@ def run_facts(outcome: RunOutcome) -> None:
     st.caption(" · ".join(bits))
 
 
-def show_flood(outcome: RunOutcome, *, key: str) -> None:
-    """Water overlay with legend and opacity, water area, split view, downloads."""
-    views = render_views(outcome)
-    water = views["water"]
+def show_target(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
+    """One target class (water, burn scar) over the true colour: its area, legend, opacity, split view."""
+    views = _class_views(outcome)
+    target = views.target
+    assert target is not None, "a target view needs the target class's summary"
+    result: SegmentationResult = outcome.result  # type: ignore[assignment]
+    layer = task.layer
     c1, c2, c3 = st.columns(3)
-    c1.metric("Water area", f"{water.water_km2:.2f} km²")
-    c2.metric("Share of the clear area", f"{water.water_percent:.1f} %")
-    c3.metric("Clear area (no cloud, no gaps)", f"{water.clear_km2:.2f} km²")
-    opacity = st.slider("Water layer opacity", 0.0, 1.0, 0.7, 0.05, key=f"{key}-opacity")
-    water_color = hex_color(outcome.result.class_colors[1])
-    legend([("Water / flood", water_color), ("No water (true colour shows through)", "transparent"),
-            ("Area outline", "#e8590c")], title="Legend")
-    view = st.segmented_control("View", ["Water on the map", "Side by side: true colour | water"],
-                                default="Water on the map", key=f"{key}-view", label_visibility="collapsed")
-    if view == "Side by side: true colour | water":
-        dual = maps.dual_map(bounds=views["rgb_overlay"].latlon_bounds)
-        maps.add_overlay(dual.m1, views["rgb_overlay"], name="True colour")
+    c1.metric(task.target_label, f"{target.water_km2:.2f} km²")
+    c2.metric("Share of the clear area", f"{target.water_percent:.1f} %")
+    c3.metric("Clear area (no cloud, no gaps)", f"{target.clear_km2:.2f} km²")
+    opacity = st.slider(f"{layer} layer opacity", 0.0, 1.0, 0.7, 0.05, key=f"{key}-opacity")
+    items = [(result.class_names[k], hex_color(result.class_colors[k])) for k in range(len(result.class_names))
+             if k not in task.see_through]
+    items += [(f"{result.class_names[k]} (true colour shows through)", "transparent") for k in task.see_through]
+    legend(items + [("Area outline", "#e8590c")], title=task.legend)
+    on_map, side = f"{layer} on the map", f"Side by side: true colour | {layer.lower()}"
+    view = st.segmented_control("View", [on_map, side], default=on_map, key=f"{key}-view",
+                                label_visibility="collapsed")
+    if view == side:
+        dual = maps.dual_map(bounds=views.rgb_overlay.latlon_bounds)
+        maps.add_overlay(dual.m1, views.rgb_overlay, name="True colour")
         if outcome.request.geometry:
             maps.add_area_outline(dual.m1, outcome.request.geometry)
-        maps.add_overlay(dual.m2, views["rgb_overlay"], name="True colour")
-        maps.add_overlay(dual.m2, views["class_overlay"], name="Water", opacity=opacity)
+        maps.add_overlay(dual.m2, views.rgb_overlay, name="True colour")
+        maps.add_overlay(dual.m2, views.class_overlay, name=layer, opacity=opacity)
         if outcome.request.geometry:
             maps.add_area_outline(dual.m2, outcome.request.geometry)
         show_static_map(dual, height=MAP_HEIGHT)
-        st.caption("Left: true colour. Right: the model's water map. The two maps pan and zoom together.")
+        st.caption(f"Left: true colour. Right: the model's {layer.lower()} map. The two maps pan and zoom "
+                   "together.")
     else:
-        result_map(outcome, [(views["rgb_overlay"], f"True colour {views['labels'][-1]}", 1.0, True),
-                             (views["class_overlay"], "Water", opacity, True)], key=f"{key}-map")
+        result_map(outcome, [(views.rgb_overlay, f"True colour {views.labels[-1]}", 1.0, True),
+                             (views.class_overlay, layer, opacity, True)], key=f"{key}-map")
     downloads(outcome, views, key=key)
     run_facts(outcome)
 
@@ -212,18 +158,19 @@ def class_bar_chart(table: pd.DataFrame) -> alt.Chart:
     ).properties(height=28 * len(table))
 
 
-def show_crops(outcome: RunOutcome, *, key: str) -> None:
-    """The three dates, the class map with the 13-class legend, area per class table and chart."""
-    views = render_views(outcome)
-    st.markdown("**The three dates the model saw**")
-    cols = st.columns(len(views["rgb"]))
-    for col, rgb, label in zip(cols, views["rgb"], views["labels"]):
+def show_classes(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
+    """The dates seen, the class map with its legend, area per class table and chart."""
+    views = _class_views(outcome)
+    n = len(views.rgb)
+    st.markdown("**The date the model saw**" if n == 1 else f"**The {n} dates the model saw**")
+    cols = st.columns(len(views.rgb))
+    for col, rgb, label in zip(cols, views.rgb, views.labels):
         col.image(rgb, caption=label, width="stretch")
     opacity = st.slider("Class layer opacity", 0.0, 1.0, 0.85, 0.05, key=f"{key}-opacity")
-    table: pd.DataFrame = views["table"]
-    legend(list(zip(table["class"], table["colour"])), title="Crop classes")
-    result_map(outcome, [(views["rgb_overlay"], f"True colour {views['labels'][-1]}", 1.0, True),
-                         (views["class_overlay"], "Crop classes", opacity, True)], key=f"{key}-map")
+    table: pd.DataFrame = views.table
+    legend(list(zip(table["class"], table["colour"])), title=task.legend)
+    result_map(outcome, [(views.rgb_overlay, f"True colour {views.labels[-1]}", 1.0, True),
+                         (views.class_overlay, task.layer, opacity, True)], key=f"{key}-map")
     c1, c2 = st.columns([1, 1])
     with c1:
         st.markdown("**Area per class**")
@@ -238,35 +185,39 @@ def show_crops(outcome: RunOutcome, *, key: str) -> None:
     run_facts(outcome)
 
 
-def show_reconstruction(outcome: RunOutcome, *, key: str) -> None:
+def show_reconstruction(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
     """Original / masked / reconstructed per date, the reconstruction on the map, error per band."""
-    views = render_views(outcome)
+    views = _reconstruction_views(outcome)
     result: ReconstructionResult = outcome.result  # type: ignore[assignment]
     hidden = float(result.mask.mean()) * 100
     st.caption(f"Mask ratio {result.mask_ratio:.2f} (seed {result.seed}): {hidden:.0f} % of the pixels hidden.")
-    for t, label in enumerate(views["labels"]):
+    for t, label in enumerate(views.labels):
         st.markdown(f"**{label}**")
         c1, c2, c3 = st.columns(3)
         c1.image(result.original_rgb[t], caption="Original", width="stretch")
         c2.image(result.masked_rgb[t], caption="What the model saw (hidden patches black)", width="stretch")
         c3.image(result.reconstructed_rgb[t], caption="Reconstructed", width="stretch")
     t = 0
-    if len(views["labels"]) > 1:
-        t = st.selectbox("Date on the map", range(len(views["labels"])), format_func=lambda i: views["labels"][i],
+    if len(views.labels) > 1:
+        t = st.selectbox("Date on the map", range(len(views.labels)), format_func=lambda i: views.labels[i],
                          key=f"{key}-date")
-    result_map(outcome, [(views["orig_overlays"][t], f"Original {views['labels'][t]}", 1.0, True),
-                         (views["recon_overlays"][t], f"Reconstruction {views['labels'][t]}", 1.0, True)],
+    result_map(outcome, [(views.orig_overlays[t], f"Original {views.labels[t]}", 1.0, True),
+                         (views.recon_overlays[t], f"Reconstruction {views.labels[t]}", 1.0, True)],
                key=f"{key}-map")
     st.markdown("**Error per band** over the hidden pixels (surface reflectance, 0–1)")
-    table: pd.DataFrame = views["errors"]
+    table: pd.DataFrame = views.errors
     st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"band": "Band", "mean_abs_error": st.column_config.NumberColumn("Mean abs. error", format="%.4f"),
+                 column_config={"band": "Band",
+                                "mean_abs_error": st.column_config.NumberColumn("Mean abs. error", format="%.4f"),
                                 "rmse": st.column_config.NumberColumn("RMSE", format="%.4f"), "pixels": "Pixels"})
     downloads(outcome, views, key=key)
     run_facts(outcome)
 
 
 def show_outcome(outcome: RunOutcome, *, key: str) -> None:
-    """The views for whichever task produced ``outcome``."""
-    {"flood": show_flood, "crops": show_crops, "reconstruct": show_reconstruction}[outcome.request.task](
-        outcome, key=key)
+    """The views for whichever task produced ``outcome`` (its registry ``view``)."""
+    task = get_task(outcome.request.task)
+    VIEWS[task.view](outcome, task, key=key)
+
+
+VIEWS = {"target": show_target, "classes": show_classes, "reconstruction": show_reconstruction}

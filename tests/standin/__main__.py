@@ -1,4 +1,5 @@
-"""`python -m tests.standin [--port 0] [--dir DIR]`: start the stand-in and print its URL (Ctrl-C stops)."""
+"""`python -m tests.standin [--port 0] [--dir DIR]`: start the stand-in and print its URL (Ctrl-C stops);
+the CMR mode's URL and the Earthdata hosts and login go to stderr."""
 
 from __future__ import annotations
 
@@ -23,7 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     standin = StandIn.start(args.dir, port=args.port)
     standin.set_latency(args.latency)
     standin.set_bandwidth(args.bandwidth_mbit)
-    print(standin.url, flush=True)
+    print(standin.url, flush=True)  # first line: the Planetary Computer mode's URL (tools read it)
+    print(f"CMR mode: {standin.cmr_url}; Earthdata data host {standin.data_url}, login host {standin.login_url} "
+          f"(user {standin.earthdata_user}, password {standin.earthdata_password}, "
+          f"token {standin.earthdata_token})", file=sys.stderr, flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -1,9 +1,20 @@
-"""What the stand-in holds: two MGRS tiles across lon -96 (UTM 14N / 15N) and HLS scenes on nine dates.
+"""What the stand-in holds: HLS scenes on four MGRS tiles, dated inside Planetary Computer's HLS v2 record
+(which starts on 2020-01-01), plus one 2019 date that only the CMR mode serves.
+
+- Nebraska (the crop example's Corn Belt): 14TQL (UTM 14N, Fremont) and 15TTG (UTM 15N, Omaha) meet at
+  lon -96; nine dates of the 2022 growing season (``DATES``, index 0..8, same month/day pattern as before) and
+  one 2019 date (``CMR_ONLY_DATES``) that only CMR-STAC has (Planetary Computer's record starts in 2020).
+- Sindh, Pakistan (the flood example, Sept 2022): 42RUQ (UTM 42N) around Manchar Lake / Dadu, three dates
+  from late August to early September 2022 with a large flooded area (Fmask water bit, low NIR/SWIR).
+- Near Sydney, Australia (southern hemisphere): 56HLH, written like NASA does, in the NORTHERN zone CRS
+  (EPSG 32656) with negative northings; three dates in 2023 (the reconstruction example's kind of area).
 
 Pixel values encode where they come from, so tests can check values after reprojection and mosaicking:
-    DN = 1000 * (band + 1) + 100 * date_index + 50 * tile_index + 2 * pos + noise
+    DN = 1000 * (band + 1) + 100 * date.index + 50 * (tile.index % 2) + 2 * pos + noise
 with band = model band index 0..5 (B02..B07), pos = (col // 16 + row // 16) % 25 of the source pixel,
-noise = one pseudo-random bit (keeps the files from compressing to nothing). ``decode`` inverts it.
+noise = one pseudo-random bit (keeps the files from compressing to nothing). ``decode`` inverts it (its
+``tile`` is ``tile.index % 2``; date.index counts within a region). Water pixels of the Sindh tile hold
+``WATER_DN`` instead (dark in NIR and SWIR), so they do not decode.
 """
 
 from __future__ import annotations
@@ -14,27 +25,55 @@ from datetime import datetime, timezone
 import numpy as np
 from affine import Affine
 
-TILE_PX = 1830  # 54.9 km at 30 m (real HLS tiles are 3660 px / 109.8 km)
-BLOCK = 256
+TILE_PX = 1830  # the Nebraska tiles: 54.9 km at 30 m (real HLS tiles are 3660 px / 109.8 km)
+BLOCK = 256  # NASA's COG block size; overviews use OVERVIEW_BLOCK
+OVERVIEW_BLOCK = 128
 
 
 @dataclass(frozen=True)
 class Tile:
     index: int
     name: str  # MGRS tile id
-    epsg: int
+    epsg: int  # always the NORTHERN zone (326xx), like NASA's files and items, also south of the equator
     left: float
     top: float
+    size: int = TILE_PX
 
     @property
     def transform(self) -> Affine:
         return Affine(30.0, 0.0, self.left, 0.0, -30.0, self.top)
+
+    @property
+    def zone(self) -> int:
+        return self.epsg - 32600
+
+    @property
+    def proj4(self) -> str:
+        """The CRS as NASA's processing defines it: proj4, UTM on the WGS 84 ellipsoid (always the north zone)."""
+        return f"+proj=utm +zone={self.zone} +ellps=WGS84 +units=m +no_defs"
+
+    @property
+    def file_wkt(self) -> str:
+        """The CRS as it reads back from NASA's COGs (gdalinfo: "UTM Zone 15, Northern Hemisphere" on the
+        "Unknown datum based upon the WGS 84 ellipsoid"): no projected EPSG code, so ``crs.to_epsg()`` is None."""
+        return (f'PROJCS["UTM Zone {self.zone}, Northern Hemisphere",GEOGCS["Unknown datum based upon the WGS 84 '
+                'ellipsoid",DATUM["Not_specified_based_on_WGS_84_spheroid",SPHEROID["WGS 84",6378137,'
+                '298.257223563,AUTHORITY["EPSG","7030"]],AUTHORITY["EPSG","6030"]],PRIMEM["Greenwich",0],'
+                'UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4030"]],PROJECTION["Transverse_Mercator"],'
+                f'PARAMETER["latitude_of_origin",0],PARAMETER["central_meridian",{6 * self.zone - 183}],'
+                'PARAMETER["scale_factor",0.9996],PARAMETER["false_easting",500000],PARAMETER["false_northing",0],'
+                'UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]')
 
 
 TILES: tuple[Tile, ...] = (
     Tile(0, "14TQL", 32614, 699960.0, 4620000.0),  # lon ~ -96.62 .. -95.95, lat ~ 41.23 .. 41.72 (Fremont)
     Tile(1, "15TTG", 32615, 240000.0, 4609920.0),  # lon ~ -96.08 .. -95.44, lat ~ 41.13 .. 41.62 (Omaha)
 )
+#: Sindh, Pakistan: lon ~ 67.57 .. 67.86, lat ~ 26.29 .. 26.55 (Manchar Lake at 67.67, 26.42; Dadu to the north)
+SINDH_TILE = Tile(2, "42RUQ", 32642, 357000.0, 2937000.0, 960)
+#: Near Sydney: lon ~ 150.85 .. 151.09, lat ~ -33.82 .. -33.62; northings are negative (northern zone 56)
+SOUTH_TILE = Tile(3, "56HLH", 32656, 300000.0, -3720000.0, 720)
+ALL_TILES: tuple[Tile, ...] = TILES + (SINDH_TILE, SOUTH_TILE)
 
 
 @dataclass(frozen=True)
@@ -48,38 +87,76 @@ class Cloud:
 
 @dataclass(frozen=True)
 class SceneDate:
-    index: int
+    index: int  # within its region (the ``date`` in the DN formula)
     when: datetime
     sensor: str  # L30 | S30
     clouds: tuple[Cloud, ...] = ()
     #: Tile index -> number of western columns without data (a swath edge), -9999 / Fmask 255 there.
     fill_columns: tuple[tuple[int, int], ...] = ()
+    tiles: tuple[int, ...] = (0, 1)  # indices into ALL_TILES
+    satellite: str = ""  # platform as NASA writes it, e.g. sentinel-2a, landsat-9
+    cmr_only: bool = False  # before 2020: only NASA CMR-STAC serves it
+    #: False: the band files carry no scale_factor (some real granules lack it)
+    scaled: bool = True
+
+    @property
+    def platform(self) -> str:
+        return self.satellite or ("landsat-8" if self.sensor == "L30" else "sentinel-2a")
 
 
 OMAHA = (-95.94, 41.26)
 FREMONT = (-96.50, 41.43)
+MANCHAR = (67.67, 26.42)
+SYDNEY_WEST = (150.97, -33.72)
 
 
 def _t(y: int, m: int, d: int, hh: int, mm: int) -> datetime:
     return datetime(y, m, d, hh, mm, 0, tzinfo=timezone.utc)
 
 
+#: Nebraska, 2022 growing season (Planetary Computer and CMR).
 DATES: tuple[SceneDate, ...] = (
-    SceneDate(0, _t(2019, 3, 14, 17, 15), "L30", (Cloud(-96.3, 41.5, 24.0), Cloud(-95.75, 41.35, 24.0))),
-    SceneDate(1, _t(2019, 3, 22, 17, 19), "S30"),
-    SceneDate(2, _t(2019, 4, 7, 17, 15), "L30", (Cloud(*OMAHA, 5.0), Cloud(-96.35, 41.6, 14.0),
-                                                 Cloud(-95.6, 41.5, 12.0))),
-    SceneDate(3, _t(2019, 5, 12, 17, 19), "S30", fill_columns=((0, 150),)),
-    SceneDate(4, _t(2019, 6, 13, 17, 15), "L30", (Cloud(*FREMONT, 8.0), Cloud(-95.7, 41.3, 13.0))),
-    SceneDate(5, _t(2019, 7, 8, 17, 19), "S30"),
-    SceneDate(6, _t(2019, 8, 1, 17, 15), "L30", (Cloud(-95.7, 41.4, 5.0),)),
-    SceneDate(7, _t(2019, 8, 27, 17, 19), "S30"),
-    SceneDate(8, _t(2019, 9, 20, 17, 15), "L30", (Cloud(-96.3, 41.5, 20.0), Cloud(-95.75, 41.35, 20.0))),
+    SceneDate(0, _t(2022, 3, 14, 17, 15), "L30", (Cloud(-96.3, 41.5, 24.0), Cloud(-95.75, 41.35, 24.0)),
+              satellite="landsat-8"),
+    SceneDate(1, _t(2022, 3, 22, 17, 19), "S30", satellite="sentinel-2a"),
+    SceneDate(2, _t(2022, 4, 7, 17, 15), "L30", (Cloud(*OMAHA, 5.0), Cloud(-96.35, 41.6, 14.0),
+                                                 Cloud(-95.6, 41.5, 12.0)), satellite="landsat-9"),
+    SceneDate(3, _t(2022, 5, 12, 17, 19), "S30", fill_columns=((0, 150),), satellite="sentinel-2b"),
+    SceneDate(4, _t(2022, 6, 13, 17, 15), "L30", (Cloud(*FREMONT, 8.0), Cloud(-95.7, 41.3, 13.0)),
+              satellite="landsat-8"),
+    SceneDate(5, _t(2022, 7, 8, 17, 19), "S30", satellite="sentinel-2a"),
+    SceneDate(6, _t(2022, 8, 1, 17, 15), "L30", (Cloud(-95.7, 41.4, 5.0),), satellite="landsat-9", scaled=False),
+    SceneDate(7, _t(2022, 8, 27, 17, 19), "S30", satellite="sentinel-2b"),
+    SceneDate(8, _t(2022, 9, 20, 17, 15), "L30", (Cloud(-96.3, 41.5, 20.0), Cloud(-95.75, 41.35, 20.0)),
+              satellite="landsat-8"),
 )
+#: Nebraska before 2020: only in CMR mode (a pre-2020 search finds something only there).
+CMR_ONLY_DATES: tuple[SceneDate, ...] = (
+    SceneDate(9, _t(2019, 7, 8, 17, 19), "S30", satellite="sentinel-2b", cmr_only=True),
+)
+#: Sindh floods 2022: a cloudy Sentinel-2 scene, then the clear Landsat 9 / Landsat 8 overpasses NASA showed.
+SINDH_DATES: tuple[SceneDate, ...] = (
+    SceneDate(0, _t(2022, 8, 25, 5, 59), "S30", (Cloud(67.75, 26.48, 9.0), Cloud(67.62, 26.36, 6.0)),
+              tiles=(2,), satellite="sentinel-2a"),
+    SceneDate(1, _t(2022, 8, 28, 5, 53), "L30", tiles=(2,), satellite="landsat-9"),
+    SceneDate(2, _t(2022, 9, 5, 5, 53), "L30", (Cloud(67.72, 26.46, 3.0),), tiles=(2,), satellite="landsat-8"),
+)
+#: Southern tile, 2023 (late summer to autumn): one small cloud on the middle date.
+SOUTH_DATES: tuple[SceneDate, ...] = (
+    SceneDate(0, _t(2023, 3, 3, 23, 57), "S30", tiles=(3,), satellite="sentinel-2a"),
+    SceneDate(1, _t(2023, 4, 10, 23, 50), "L30", (Cloud(*SYDNEY_WEST, 2.0),), tiles=(3,), satellite="landsat-9"),
+    SceneDate(2, _t(2023, 5, 2, 23, 57), "S30", tiles=(3,), satellite="sentinel-2b"),
+)
+ALL_DATES: tuple[SceneDate, ...] = DATES + CMR_ONLY_DATES + SINDH_DATES + SOUTH_DATES
+
+
+def scenes() -> list[tuple[SceneDate, Tile]]:
+    """Every (date, tile) the stand-in holds."""
+    return [(d, ALL_TILES[i]) for d in ALL_DATES for i in d.tiles]
 
 
 def item_id(date: SceneDate, tile: Tile) -> str:
-    """HLS v2 granule id, e.g. HLS.L30.T14TQL.2019073T171500.v2.0."""
+    """HLS v2 granule id, e.g. HLS.L30.T14TQL.2022073T171500.v2.0."""
     doy = date.when.timetuple().tm_yday
     return f"HLS.{date.sensor}.T{tile.name}.{date.when.year}{doy:03d}T{date.when:%H%M%S}.v2.0"
 
@@ -89,12 +166,19 @@ def position_code(col: np.ndarray, row: np.ndarray) -> np.ndarray:
 
 
 def noise_bit(col: np.ndarray, row: np.ndarray) -> np.ndarray:
-    return ((col * 7919 + row * 104729) >> 3) & 1
+    """A pseudo-random bit per pixel (a hash of col, row): keeps deflate from shrinking the files to nothing,
+    so a window read stays a small fraction of a file, as with real 20-30 MB HLS bands."""
+    h = (np.asarray(col, dtype=np.uint64) * np.uint64(0x9E3779B1) + np.asarray(row, dtype=np.uint64)
+         * np.uint64(0x85EBCA77)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(15)
+    h = (h * np.uint64(0x2C1B3C6D)) & np.uint64(0xFFFFFFFF)
+    h ^= h >> np.uint64(12)
+    return ((h >> np.uint64(7)) & np.uint64(1)).astype(np.int64)
 
 
 def dn(band: int, date_index: int, tile_index: int, col: np.ndarray, row: np.ndarray) -> np.ndarray:
-    """The value written at source pixel (col, row)."""
-    return (1000 * (band + 1) + 100 * date_index + 50 * tile_index + 2 * position_code(col, row)
+    """The value written at source pixel (col, row) (outside water on the Sindh tile)."""
+    return (1000 * (band + 1) + 100 * date_index + 50 * (tile_index % 2) + 2 * position_code(col, row)
             + noise_bit(col, row)).astype(np.int16)
 
 
@@ -105,5 +189,11 @@ def decode(value: int) -> dict[str, int]:
 
 
 FMASK_CLOUD, FMASK_ADJACENT, FMASK_SHADOW, FMASK_WATER = 2, 4, 8, 32
-#: A strip of water (Fmask bit 5, still "clear") along this longitude band, like a river.
+#: A strip of water (Fmask bit 5, still "clear") along this longitude band, like a river (Nebraska tiles).
 WATER_LON = (-95.93, -95.91)
+#: Sindh flood water: an ellipse (centre lon/lat, semi-axes in km) around Manchar Lake plus a flooded belt
+#: west of the Indus (lon range, lat range); about half of the Sindh tile.
+FLOOD_ELLIPSE = (MANCHAR, 9.0, 7.0)
+FLOOD_BELT = ((67.57, 67.70), (26.42, 26.56))
+#: Reflectance x 10000 of flood water for B02, B03, B04, NIR, SWIR1, SWIR2 (turbid water: dark NIR/SWIR).
+WATER_DN = (700, 800, 600, 300, 150, 100)
