@@ -3,7 +3,7 @@
     python bench/e2e.py --device cuda                 # flood and crops, 10 x 10 km and 49.9 x 49.9 km
     python bench/e2e.py --device cpu --km 10 --tasks flood
 
-Starts the tests' stand-in STAC API + COG host on 127.0.0.1 (synthetic HLS over Omaha/Fremont, 2019),
+Starts the tests' stand-in STAC API + COG host on 127.0.0.1 (synthetic HLS over Omaha/Fremont, 2022),
 writes full-size checkpoints with the published layouts and random weights (``tests/checkpoints.py``;
 reused from ``--weights-dir`` when present), then per task and area: ``load_task_stack`` (search + read)
 and ``run_flood`` / ``run_crops`` with the precision ``auto`` picks, timed by the app's StageRecorder.
@@ -27,7 +27,7 @@ from geofm.inference.device import device_label, resolve_device  # noqa: E402
 from geofm.serve.progress import StageRecorder  # noqa: E402
 
 CENTER = (-96.05, 41.43)  # inside the stand-in's two tiles
-DATES = {"flood": ("2019-03-20", "2019-03-25"), "crops": ("2019-03-01", "2019-09-30")}
+DATES = {"flood": ("2022-03-20", "2022-03-25"), "crops": ("2022-03-01", "2022-09-30")}
 
 
 def square(km: float) -> AOI:
@@ -54,6 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         weights.mkdir(parents=True, exist_ok=True)
         write_published(weights)
     standin = StandIn.start(args.work_dir / "standin")
+    # the stand-in is Planetary-Computer-like: its hrefs are signed with tokens from its own token API
+    import os
+
+    from planetary_computer.settings import Settings as PCSettings
+
+    os.environ["PC_SDK_SAS_URL"] = f"{standin.url}/api/sas/v1/token"
+    os.environ.setdefault("GEOFM_CACHE_DIR", str(args.work_dir / "cache"))
+    PCSettings.get().sas_url = os.environ["PC_SDK_SAS_URL"]
     print(f"device: {device_label(device)}; stand-in {standin.url}")
     try:
         for task in args.tasks:
