@@ -11,9 +11,26 @@ rounding (different summation order).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+_STATE = {"enabled": True}
+
+
+@contextlib.contextmanager
+def plain_linears() -> Iterator[None]:
+    """Inside the block every linear runs as ``F.linear`` (e.g. for torch's FLOP counter, which does not
+    see oneDNN's op)."""
+    before = _STATE["enabled"]
+    _STATE["enabled"] = False
+    try:
+        yield
+    finally:
+        _STATE["enabled"] = before
 
 
 def onednn_linear_available() -> bool:
@@ -25,7 +42,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
     """``F.linear``, through oneDNN for fp32 CPU tensors outside autocast and autograd."""
     if (x.device.type != "cpu" or x.dtype != torch.float32 or weight.dtype != torch.float32
             or torch.is_autocast_enabled("cpu") or torch.is_grad_enabled() and weight.requires_grad
-            or not onednn_linear_available()):
+            or not _STATE["enabled"] or not onednn_linear_available()):
         return F.linear(x, weight, bias)
     return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "none", [], "")
 
