@@ -196,6 +196,38 @@ def test_a_group_whose_leader_leaves_the_line_queues_again():
     assert out == {"a": "left", "b": "done b"}
 
 
+def test_a_follower_whose_session_is_gone_leaves_its_group():
+    from geofm.serve.queue import RunAbandoned
+
+    ran = []
+    shared = SharedBatches(lambda key, items, progresses: ran.extend(items) or [f"done {i}" for i in items])
+    queue = JobQueue()
+    blocker = queue.join("other")
+    queue.wait_turn(blocker)
+    gone = threading.Event()
+    out = {}
+
+    def follower():
+        try:
+            shared.run("k", "b", queue=queue, poll_s=0.01, alive=lambda: not gone.is_set())
+        except RunAbandoned:
+            out["b"] = "abandoned"
+
+    t1 = threading.Thread(target=lambda: out.__setitem__("a", shared.run("k", "a", queue=queue, poll_s=0.01)))
+    t1.start()
+    while queue.waiting != 1:
+        time.sleep(0.01)
+    t2 = threading.Thread(target=follower)
+    t2.start()
+    while not _group_size(shared, 2):
+        time.sleep(0.01)
+    gone.set()
+    t2.join(5)
+    queue.leave(blocker)
+    t1.join(5)
+    assert out == {"a": "done a", "b": "abandoned"} and ran == ["a"]
+
+
 def test_a_failed_group_fails_each_run_with_the_error():
     def execute(key, items, progresses):
         raise InputError("The area is empty.")
@@ -274,6 +306,8 @@ def test_app_runs_identical_uploads_once_and_count_model_calls(monkeypatch, tmp_
 
     monkeypatch.setattr(geotiff, "read_input_stack", fake_read)
     monkeypatch.setattr(flight, "_execute_segmentations", fake_execute)
+    if hasattr(runs, "_weights_first"):
+        monkeypatch.setattr(runs, "_weights_first", lambda request, progress: None)  # no weights needed here
     cache = runs.ResultCache()
     request = runs.RunRequest.for_upload("flood", [("a.tif", b"abc")])
     out, errors = _threads(4, lambda i: runs.run_files(request, [tmp_path / "a.tif"], queue=JobQueue(),

@@ -138,12 +138,24 @@ def _check_args(args: argparse.Namespace) -> None:
 
 
 def _note(stage: str, message: str, fraction: float | None = None) -> None:
-    """CLI progress: one stderr line per note; window counters only on a terminal."""
-    if fraction is None:
+    """CLI progress: one stderr line per note; counters only on a terminal (a download: first and last too)."""
+    if stage == "weights" and fraction is not None:
+        download_note(message, fraction)
+    elif fraction is None:
         print(f"geofm: {message}", file=sys.stderr, flush=True)
     elif sys.stderr.isatty():
         end = "\n" if fraction >= 1.0 else ""
         print(f"\rgeofm: {message}", end=end, file=sys.stderr, flush=True)
+
+
+def download_note(message: str, fraction: float, width: int = 24) -> None:
+    """A download's progress bar on stderr: redrawn in place on a terminal, else its first and last line."""
+    filled = int(width * min(max(fraction, 0.0), 1.0))
+    line = f"geofm: [{'#' * filled}{'.' * (width - filled)}] {message}"
+    if sys.stderr.isatty():
+        print(f"\r{line}", end="\n" if fraction >= 1.0 else "", file=sys.stderr, flush=True)
+    elif fraction == 0.0 or fraction >= 1.0:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _load_stack(args: argparse.Namespace) -> HLSStack:

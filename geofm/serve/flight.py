@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from geofm.errors import GeofmError
 from geofm.progress import Progress, null_progress
-from geofm.serve.queue import JobQueue
+from geofm.serve.queue import JobQueue, RunAbandoned
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -134,8 +134,13 @@ class SharedBatches:
         self._open: dict[Hashable, _Group] = {}
 
     def run(self, key: Hashable, item: Any, *, queue: JobQueue, progress: Progress = null_progress,
-            on_wait: Callable[[int], None] | None = None, label: str = "", poll_s: float = 0.2) -> Any:
-        """The result of ``item``, computed in a group with the other runs of ``key`` waiting alongside."""
+            on_wait: Callable[[int], None] | None = None, label: str = "", poll_s: float = 0.2,
+            owner: str = "", alive: Callable[[], bool] | None = None) -> Any:
+        """The result of ``item``, computed in a group with the other runs of ``key`` waiting alongside.
+
+        ``owner`` / ``alive``: the browser session, as for ``JobQueue.run`` (the group's place in line is
+        its first run's ticket; a run whose ``alive()`` turns False stops waiting with RunAbandoned).
+        """
         while True:
             work = _Work(item, progress, threading.current_thread())
             with self._lock:
@@ -146,9 +151,9 @@ class SharedBatches:
                     self._open[key] = group
                 group.works.append(work)
             if leader:
-                self._lead(group, queue, on_wait, label)
+                self._lead(group, queue, on_wait, label, owner, alive)
             else:
-                self._follow(group, work, on_wait, poll_s)
+                self._follow(group, work, on_wait, poll_s, alive)
             if group.ran:
                 break
             # the group's leader left the line before its turn: queue again
@@ -156,14 +161,15 @@ class SharedBatches:
             raise work.error
         return work.result
 
-    def _lead(self, group: _Group, queue: JobQueue, on_wait: Callable[[int], None] | None, label: str) -> None:
+    def _lead(self, group: _Group, queue: JobQueue, on_wait: Callable[[int], None] | None, label: str,
+              owner: str, alive: Callable[[], bool] | None) -> None:
         def waiting(position: int) -> None:
             group.position = position
             if on_wait is not None:
                 on_wait(position)
 
         try:
-            queue.run(self._run_group, group, label=label, on_wait=waiting)
+            queue.run(self._run_group, group, label=label, on_wait=waiting, owner=owner, alive=alive)
         finally:
             self._close(group)
             group.done.set()
@@ -188,10 +194,16 @@ class SharedBatches:
         for w, result in zip(works, results):
             w.result = result
 
-    def _follow(self, group: _Group, work: _Work, on_wait: Callable[[int], None] | None, poll_s: float) -> None:
+    def _follow(self, group: _Group, work: _Work, on_wait: Callable[[int], None] | None, poll_s: float,
+                alive: Callable[[], bool] | None) -> None:
         last = None
         while not group.done.wait(poll_s):
             work.replay()
+            if alive is not None and not alive() and not group.closed:
+                with self._lock:  # gone before the group's turn: its windows are not run
+                    if not group.closed and work in group.works:
+                        group.works.remove(work)
+                        raise RunAbandoned(f"{group.key}: its session is gone")
             if on_wait is not None and group.position != last and group.position > 0:
                 last = group.position
                 on_wait(last)
