@@ -16,8 +16,9 @@ from torch import nn
 from geofm.config import DEFAULTS, TASKS, ModelSpec, get_model_spec, get_task, models_of_kind
 from geofm.errors import InputError
 from geofm.inference.device import resolve_device, tune_for_device
+from geofm.inference.precision import resolve_precision
 from geofm.inference.reconstruct import reconstruct_stack
-from geofm.inference.segment import segment_stack
+from geofm.inference.segment import segment_stacks
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -76,21 +77,42 @@ def clear_model_cache() -> None:
 
 def run_segmentation(task: str, stack: HLSStack, *, weights_dir: str | Path | None = None,
                      device: str | torch.device = "auto", progress: Progress = null_progress,
-                     probabilities: bool = False, batch_size: int | None = None) -> SegmentationResult:
-    """Class map of ``stack`` by the task's segmenter (any task of the registry whose result is classes)."""
+                     probabilities: bool = False, batch_size: int | None = None,
+                     precision: str | None = None) -> SegmentationResult:
+    """Class map of ``stack`` by the task's segmenter (any task of the registry whose result is classes).
+
+    ``precision``: auto, bf16, fp16, fp32; None = the operator's setting (``GEOFM_PRECISION``), else auto
+    (see ``geofm.inference.precision``).
+    """
+    return run_segmentations(task, [stack], weights_dir=weights_dir, device=device, progress=[progress],
+                             probabilities=[probabilities], batch_size=batch_size, precision=precision)[0]
+
+
+def run_segmentations(task: str, stacks: list[HLSStack], *, weights_dir: str | Path | None = None,
+                      device: str | torch.device = "auto", progress: list[Progress] | None = None,
+                      probabilities: list[bool] | None = None, batch_size: int | None = None,
+                      precision: str | None = None) -> list[SegmentationResult]:
+    """Class maps of several stacks by one task's segmenter at once: their windows share forward passes,
+    and each result equals the run of that stack alone (fixed-size batches, ``geofm.inference.batcher``)."""
     spec = get_task(task)
     if spec.result != "classes":
         raise InputError(f"{spec.title} does not make a class map.")
     dev = resolve_device(device)
+    chosen = resolve_precision(precision, dev)
     model_spec = get_model_spec(spec.model)
-    spec.check_dates(stack.num_frames, model_spec)
-    ensure_model_weights(model_spec, weights_dir=weights_dir, progress=progress)
-    progress("infer", f"loading {model_spec.title}", None)
+    for stack in stacks:
+        spec.check_dates(stack.num_frames, model_spec)
+    progresses = progress or [null_progress] * len(stacks)
+    ensure_model_weights(model_spec, weights_dir=weights_dir, progress=progresses[0])
+    for p in progresses:
+        p("infer", f"loading {model_spec.title}", None)
     model, model_spec = get_model(model_spec.name, weights_dir=weights_dir, device=dev)
-    result = segment_stack(model, model_spec, stack, device=dev, batch_size=batch_size,
-                           probabilities=probabilities, progress=progress)
-    result.checkpoint_sha256 = _checkpoint_sha256(model_spec, weights_dir)
-    return result
+    results = segment_stacks(model, model_spec, stacks, device=dev, batch_size=batch_size, precision=chosen,
+                             probabilities=probabilities or [False] * len(stacks), progress=progresses)
+    digest = _checkpoint_sha256(model_spec, weights_dir)
+    for result in results:
+        result.checkpoint_sha256 = digest
+    return results
 
 
 def _checkpoint_sha256(spec: ModelSpec, weights_dir: str | Path | None) -> str:
@@ -100,35 +122,34 @@ def _checkpoint_sha256(spec: ModelSpec, weights_dir: str | Path | None) -> str:
     return weights_sha256(resolve_weights(spec, weights_dir))
 
 
-
-
 def run_flood(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
               progress: Progress = null_progress, probabilities: bool = False,
-              batch_size: int | None = None) -> SegmentationResult:
+              batch_size: int | None = None, precision: str | None = None) -> SegmentationResult:
     """Flood / water map (Sen1Floods11 fine-tune) of a one-date stack."""
     return run_segmentation("flood", stack, weights_dir=weights_dir, device=device, progress=progress,
-                            probabilities=probabilities, batch_size=batch_size)
+                            probabilities=probabilities, batch_size=batch_size, precision=precision)
 
 
 def run_crops(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
               progress: Progress = null_progress, probabilities: bool = False,
-              batch_size: int | None = None) -> SegmentationResult:
+              batch_size: int | None = None, precision: str | None = None) -> SegmentationResult:
     """Crop-type map (multi-temporal crop fine-tune) of a three-date stack, dates in time order."""
     return run_segmentation("crops", stack, weights_dir=weights_dir, device=device, progress=progress,
-                            probabilities=probabilities, batch_size=batch_size)
+                            probabilities=probabilities, batch_size=batch_size, precision=precision)
 
 
 def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_ratio, seed: int = DEFAULTS.seed,
                        weights_dir: str | Path | None = None, device: str | torch.device = "auto",
                        progress: Progress = null_progress, probabilities: bool = False,
                        batch_size: int | None = None, model: str | None = None,
-                       task: str = "reconstruct") -> ReconstructionResult:
+                       task: str = "reconstruct", precision: str | None = None) -> ReconstructionResult:
     """MAE reconstruction of every date of a stack (1 to the model's frames; ``probabilities`` is ignored).
 
     ``model`` is None (the task's model, Prithvi-EO-1.0-100M) or any masked-autoencoder name of the
-    registry, e.g. ``prithvi-eo-2.0-300m``.
+    registry, e.g. ``prithvi-eo-2.0-300m``. ``precision`` as in ``run_segmentation``.
     """
     dev = resolve_device(device)
+    chosen = resolve_precision(precision, dev)
     task_spec = get_task(task)
     spec = get_model_spec(model or task_spec.model)
     if spec.kind != task_spec.model_kind:
@@ -139,7 +160,7 @@ def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_rat
     progress("infer", f"loading {spec.title}", None)
     net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
     result = reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
-                               batch_size=batch_size, progress=progress)
+                               batch_size=batch_size, precision=chosen, progress=progress)
     result.checkpoint_sha256 = _checkpoint_sha256(spec, weights_dir)
     return result
 
@@ -158,4 +179,4 @@ def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | Reco
 
 
 __all__ = ["TASKS", "clear_model_cache", "get_model", "run_crops", "run_flood", "run_reconstruction",
-           "run_segmentation", "run_task"]
+           "run_segmentation", "run_segmentations", "run_task"]

@@ -24,7 +24,8 @@ from geofm.config import (DEFAULT_MAX_AOI_KM, ENV_APP_CACHE_RUNS, ENV_BASEMAP, E
                           ENV_MAX_AOI_KM, ENV_MAX_UPLOAD_MB, ENV_STAC_URL, ENV_WEIGHTS_DIR, NOMINATIM_URL,
                           PLANETARY_COMPUTER_STAC, CMR_STAC_LPCLOUD, ENV_CMR_STAC_URL, ENV_EARTHDATA_HOSTS,
                           ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_JOBS_PER_SESSION, ENV_JOB_SECONDS, ENV_PRELOAD,
-                          ENV_AUTO_DOWNLOAD)
+                          ENV_AUTO_DOWNLOAD,
+                          ENV_PRECISION, PRECISIONS)
 from geofm.errors import GeofmError
 
 BASEMAPS = ("osm", "none")
@@ -34,7 +35,7 @@ VARIABLES: tuple[str, ...] = (ENV_STAC_URL, ENV_WEIGHTS_DIR, ENV_CACHE_DIR, ENV_
                               ENV_HTTP_TIMEOUT, ENV_HTTP_RETRIES, ENV_MAX_UPLOAD_MB, ENV_BASEMAP,
                               ENV_GEOCODER_URL, ENV_APP_CACHE_RUNS, ENV_EARTHDATA_TOKEN, ENV_CMR_STAC_URL,
                               ENV_EARTHDATA_HOSTS, ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_JOBS_PER_SESSION,
-                              ENV_JOB_SECONDS, ENV_PRELOAD, ENV_AUTO_DOWNLOAD)
+                              ENV_JOB_SECONDS, ENV_PRELOAD, ENV_AUTO_DOWNLOAD, ENV_PRECISION)
 
 
 class SettingsError(GeofmError, ValueError):
@@ -59,6 +60,7 @@ class Settings:
     earthdata_token: str | None = field(default=None, repr=False)  #: EARTHDATA_TOKEN (never printed)
     cmr_stac_url: str = CMR_STAC_LPCLOUD  #: GEOFM_CMR_STAC_URL (NASA CMR-STAC, for dates before 2020)
     earthdata_hosts: tuple[str, ...] = ()  #: GEOFM_EARTHDATA_HOSTS (extra hosts that may get the Earthdata login)
+    precision: str = "auto"  #: GEOFM_PRECISION (auto, bf16, fp16 or fp32: what the models run in)
     queue_max: int = 8  #: GEOFM_QUEUE_MAX (runs waiting for the model at most)
     runs_per_minute: int = 4  #: GEOFM_RUNS_PER_MINUTE (per browser session)
     jobs_per_session: int = 1  #: GEOFM_JOBS_PER_SESSION (queued or running at once)
@@ -97,6 +99,11 @@ def _hosts(raw: str) -> tuple[str, ...]:
     return hosts
 
 
+def _precision(raw: str) -> str:
+    value = raw.lower()
+    if value not in PRECISIONS:
+        raise ValueError(raw)
+    return value
 def _flag(raw: str) -> bool:
     value = raw.lower()
     if value in ("1", "true", "yes", "on"):
@@ -138,6 +145,7 @@ def from_environment(env: dict[str, str] | None = None) -> Settings:
         cmr_stac_url=_parse(env, ENV_CMR_STAC_URL, _url, bool, "an http(s) URL of a STAC API", d.cmr_stac_url),
         earthdata_hosts=_parse(env, ENV_EARTHDATA_HOSTS, _hosts, bool, "host names separated by commas",
                                d.earthdata_hosts),
+        precision=_parse(env, ENV_PRECISION, _precision, bool, "auto, bf16, fp16 or fp32", d.precision),
         queue_max=_parse(env, ENV_QUEUE_MAX, int, positive, "a whole number > 0", d.queue_max),
         runs_per_minute=_parse(env, ENV_RUNS_PER_MINUTE, int, positive, "a whole number > 0", d.runs_per_minute),
         jobs_per_session=_parse(env, ENV_JOBS_PER_SESSION, int, positive, "a whole number > 0",

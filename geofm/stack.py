@@ -50,6 +50,7 @@ class SegmentationResult:
     seconds: float = 0.0
     device: str = "cpu"
     checkpoint_sha256: str = ""  # of the weights file that made it (provenance)
+    precision: str = "fp32"  # bf16, fp16 or fp32: what the model ran in
 
 
 @dataclass
@@ -69,3 +70,4 @@ class ReconstructionResult:
     seconds: float = 0.0
     device: str = "cpu"
     checkpoint_sha256: str = ""  # of the weights file that made it (provenance)
+    precision: str = "fp32"  # bf16, fp16 or fp32: what the model ran in

@@ -58,15 +58,22 @@ def env(standin, published_weights_dir, monkeypatch, tmp_path):
 
 @pytest.fixture
 def model_calls(monkeypatch):
-    """Counts real model runs (the pipeline functions still run)."""
+    """Counts real model runs (the pipeline functions still run). Class-map runs go through
+    ``run_segmentations`` (the app batches runs of one model together): one count per stack there."""
     calls = dict.fromkeys(TASKS, 0)
-    real = pipeline.run_task
+    real, real_many = pipeline.run_task, pipeline.run_segmentations
 
     def counted(task, *a, **kw):
-        calls[task] += 1
+        if TASKS[task].result != "classes":
+            calls[task] += 1
         return real(task, *a, **kw)
 
+    def counted_many(task, stacks, *a, **kw):
+        calls[task] += len(stacks)
+        return real_many(task, stacks, *a, **kw)
+
     monkeypatch.setattr(pipeline, "run_task", counted)
+    monkeypatch.setattr(pipeline, "run_segmentations", counted_many)
     return calls
 
 

@@ -38,7 +38,7 @@ def test_flood_writes_cog_png_and_summary(scenes, published_weights_dir, tmp_pat
                            "--weights-dir", published_weights_dir, "--device", "cpu")
     assert code == 0
     assert stdout.startswith(f"wrote {out} and {png}: flood 130x100 px, ") and stdout.count("\n") == 1
-    assert "No water" in stdout and "% (" in stdout and "km2" in stdout and "on cpu" in stdout
+    assert "No water" in stdout and "% (" in stdout and "km2" in stdout and "on cpu (fp32)" in stdout
     with rasterio.open(out) as src, rasterio.open(scenes["t0"]) as inp:
         classes = src.read(1)
         assert src.crs == inp.crs and src.transform == inp.transform and src.nodata == 255
@@ -46,6 +46,19 @@ def test_flood_writes_cog_png_and_summary(scenes, published_weights_dir, tmp_pat
         assert len(src.tags()["CHECKPOINT_SHA256"]) == 64  # provenance: which weights made it
     assert (classes[:4, :6] == 255).all() and set(np.unique(classes[4:])) <= {0, 1}
     assert Image.open(png).size == (2 * 130 + 4, 100)
+
+
+@pytest.mark.slow
+def test_precision_flag_beats_the_operator_setting(scenes, published_weights_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GEOFM_PRECISION", "bf16")
+    common = ["flood", "--input", scenes["t0"], "--weights-dir", published_weights_dir, "--device", "cpu"]
+    code, stdout, _ = _run(capsys, *common, "--out", tmp_path / "a.tif")
+    assert code == 0 and stdout.rstrip().endswith("on cpu (bf16)")
+    code, stdout, _ = _run(capsys, *common, "--out", tmp_path / "b.tif", "--precision", "fp32")
+    assert code == 0 and stdout.rstrip().endswith("on cpu (fp32)")
+    with rasterio.open(tmp_path / "a.tif") as a, rasterio.open(tmp_path / "b.tif") as b:
+        low, ref = a.read(1), b.read(1)
+    assert (low == 255).sum() == (ref == 255).sum() == 24 and (low == ref).mean() > 0.98
 
 
 @pytest.mark.slow
@@ -139,6 +152,8 @@ def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_pat
     (["reconstruct", "--input", "{t0}", "--out", "{tmp}/o.tif", "--probabilities", "{tmp}/p.tif"],
      "--probabilities only applies to 'flood', 'crops' and 'burn-scars'"),
     (["flood", "--input", "{t0}", "--out", "{tmp}/o.tif", "--weights-dir", "{tmp}"], "were not found"),
+    (["flood", "--input", "{t0}", "--out", "{tmp}/o.tif", "--precision", "fp8"],
+     "Unknown precision 'fp8'; use auto, bf16, fp16, fp32."),
 ])
 def test_bad_input_is_one_line_exit_2(scenes, tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))  # no weights anywhere

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from geofm.config import (DEFAULTS, ENV_STAC_URL, ENV_WEIGHTS_DIR, TASKS, TaskSpec, get_model_spec, get_task,
-                          models_of_kind)
+from geofm.config import (DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, TASKS, TaskSpec,
+                          get_model_spec, get_task, models_of_kind)
 from geofm.errors import InputError
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -97,6 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto = CUDA GPU when there is one, else CPU")
     p.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: by device)")
+    p.add_argument("--precision", default=None, metavar="{" + ",".join(PRECISIONS) + "}",
+                   help=f"model precision (default ${ENV_PRECISION} or auto: bf16 on GPUs with compute "
+                        "capability >= 8.0, fp16 on older GPUs, fp32 on CPU)")
     p.set_defaults(handler=run_command)
 
 
@@ -114,6 +117,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--model only applies to {_masking_tasks(True)} ({task.name} has one published model).")
     if args.mask_ratio is not None and not 0.0 <= args.mask_ratio < 1.0:
         raise InputError(f"--mask-ratio must be at least 0 and below 1; got {args.mask_ratio:g}.")
+    if args.precision is not None:
+        from geofm.inference.precision import check_precision
+
+        args.precision = check_precision(args.precision)
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError("--batch-size must be at least 1.")
     if args.probabilities is not None:
@@ -253,15 +260,19 @@ def run_command(args: argparse.Namespace) -> int:
     from geofm import pipeline
     from geofm.inference.device import resolve_device
 
+    from geofm.inference.precision import resolve_precision
+
     _check_args(args)
     device = resolve_device(args.device)
+    resolve_precision(args.precision, device)  # a precision the device lacks fails before any reading
     start = time.perf_counter()
     large = _large_inputs(args)
     if large is not None:
         return _run_large(args, large, device, start)
     stack = _load_stack(args)
     h, w = stack.shape
-    common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size)
+    common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size,
+                  precision=args.precision)
     task = get_task(args.task)
     if task.result == "reconstruction":
         from geofm.io.geotiff import write_reconstruction_cog
@@ -275,7 +286,7 @@ def run_command(args: argparse.Namespace) -> int:
             _preview_reconstruction(rec, args.png)
         what = (f"{rec.reconstructed.shape[0]} date(s) x 6 bands int16 DN, {100 * rec.mask.mean():.1f}% of "
                 f"pixels hidden (mask ratio {ratio:g}, seed {seed})")
-        model_s, dev = rec.seconds, rec.device
+        model_s, dev = rec.seconds, f"{rec.device} ({rec.precision})"
     else:
         from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
@@ -286,7 +297,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.png:
             _preview_segmentation(stack, seg, args.png)
         what = _segmentation_summary(seg)
-        model_s, dev = seg.seconds, seg.device
+        model_s, dev = seg.seconds, f"{seg.device} ({seg.precision})"
     png = f" and {args.png}" if args.png else ""
     total = time.perf_counter() - start
     print(f"wrote {args.out}{png}: {args.task} {w}x{h} px, {what}; model {model_s:.1f} s, "

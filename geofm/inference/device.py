@@ -8,15 +8,11 @@ from typing import TypeVar
 
 import torch
 
-from geofm.config import ModelSpec
+from geofm.config import (BATCH_POLICY, WINDOW_MEMORY_FALLBACK_MIB, WINDOW_MEMORY_MIB, BatchPolicy, ModelSpec)
 from geofm.errors import DeviceOutOfMemoryError, InputError
+from geofm.inference.precision import autocast, resolve_precision
 
 T = TypeVar("T")
-
-#: Rough peak memory per 224x224 window (bf16 activations, folded head), in MiB, by model kind/frames.
-_WINDOW_MIB = {"segmenter": 160, "mae": 120}
-_CPU_BATCH = 2
-_MAX_GPU_BATCH = 64
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -45,20 +41,31 @@ def device_label(device: torch.device) -> str:
     return "CPU"
 
 
-def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; plain fp32 on CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def autocast_for(device: torch.device, precision: str | None = None) -> contextlib.AbstractContextManager:
+    """The autocast of ``precision`` (None = the operator's setting or auto) on ``device``."""
+    return autocast(device, resolve_precision(precision, device))
 
 
-def default_batch_size(device: torch.device, spec: ModelSpec) -> int:
-    """Windows per forward pass: small on CPU, sized to free memory on a GPU."""
+def window_mib(spec: ModelSpec, precision: str) -> float:
+    """Peak memory of one window in a forward pass, MiB: the measured table, else a per-frame guess."""
+    row = WINDOW_MEMORY_MIB.get(spec.name)
+    if row is None:
+        return WINDOW_MEMORY_FALLBACK_MIB * max(1, spec.num_frames)
+    return row.fp32 if precision == "fp32" else row.half
+
+
+def batch_for_memory(free_bytes: int, spec: ModelSpec, precision: str, policy: BatchPolicy = BATCH_POLICY) -> int:
+    """Windows that fit in ``policy.headroom`` of ``free_bytes`` (1 to ``policy.max_gpu``)."""
+    per_window = window_mib(spec, precision) * 2**20
+    return int(max(1, min(policy.max_gpu, (free_bytes * policy.headroom) // per_window)))
+
+
+def default_batch_size(device: torch.device, spec: ModelSpec, precision: str = "fp32") -> int:
+    """Windows per forward pass: fixed on CPU, sized to free memory from the measured table on a GPU."""
     if device.type != "cuda":
-        return _CPU_BATCH
+        return BATCH_POLICY.cpu
     free, _total = torch.cuda.mem_get_info(device)
-    per_window = _WINDOW_MIB.get(spec.kind, 160) * max(1, spec.num_frames) * 2**20
-    return int(max(1, min(_MAX_GPU_BATCH, (free * 0.6) // per_window)))
+    return batch_for_memory(free, spec, precision)
 
 
 def _is_oom(err: BaseException) -> bool:
@@ -67,19 +74,24 @@ def _is_oom(err: BaseException) -> bool:
     return isinstance(err, RuntimeError) and "out of memory" in str(err).lower()
 
 
-def map_in_batches(items: Sequence[T], run: Callable[[Sequence[T]], None], batch_size: int, *,
-                   device: torch.device, on_batch: Callable[[int], None] | None = None) -> int:
+def map_in_batches(items: Sequence[T], run: Callable[..., None], batch_size: int, *,
+                   device: torch.device, on_batch: Callable[[int], None] | None = None,
+                   pass_size: bool = False) -> int:
     """Call ``run`` on consecutive chunks of ``items``; on out-of-memory halve the chunk and retry.
 
     Returns the batch size that worked last. Raises DeviceOutOfMemoryError when even one item fails.
-    ``on_batch(done)`` is told how many items are finished after each successful chunk.
+    ``on_batch(done)`` is told how many items are finished after each successful chunk. With
+    ``pass_size`` ``run(chunk, size)`` also gets the current batch size (to pad the last chunk to it).
     """
     size = max(1, int(batch_size))
     done = 0
     while done < len(items):
         chunk = items[done:done + size]
         try:
-            run(chunk)
+            if pass_size:
+                run(chunk, size)
+            else:
+                run(chunk)
         except (torch.OutOfMemoryError, RuntimeError) as err:
             if not _is_oom(err):
                 raise
@@ -102,9 +114,13 @@ def _release(device: torch.device) -> None:
 
 
 def tune_for_device(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """Same numbers, faster layout: on CUDA, 2-D conv weights channels_last (cuDNN's native NHWC) and
-    cuDNN autotuning (every window has the same shape). On CPU nothing: channels_last measured no faster."""
+    """Same numbers, faster kernels. CPU: linear layers through oneDNN instead of MKL (2x on AMD CPUs,
+    see ``geofm.inference.onednn``; channels_last measured no faster). CUDA: 2-D conv weights
+    channels_last (cuDNN's native NHWC) and cuDNN autotuning (every window has the same shape)."""
     if device.type != "cuda":
+        from geofm.inference.onednn import use_onednn_linears
+
+        use_onednn_linears(model)
         return model
     from geofm.inference.fold import FoldedUpsampleHead
 

@@ -166,8 +166,10 @@ class MergedUpsample(nn.Module):
 
     Fine pixel (4i + 2*s1 + s2, 4j + 2*t1 + t2) depends only on coarse pixel (i, j):
     ``W[c, o2, s1, t1, s2, t2] = sum_o1 W1[c, o1, s1, t1] * W2[o1, o2, s2, t2]``; the first bias reaches the
-    output through the second layer's weights, so the bias depends on (s2, t2). Computed as one 1x1 conv to
-    16 * C channels followed by a pixel shuffle (saves the intermediate grid: ~1.85 GMAC per flood window).
+    output through the second layer's weights, so the bias depends on (s2, t2). Computed as one GEMM over
+    the channels-last pixels to 16 * C outputs and an interleave (saves the intermediate grid: ~1.85 GMAC per
+    flood window). As a GEMM through oneDNN with an NHWC output, which the LayerNorm and the folded head take
+    without layout copies, a crop window took ~5 % less CPU time than with the 1x1 convolution + pixel shuffle.
     """
 
     def __init__(self, first: nn.ConvTranspose2d, second: nn.ConvTranspose2d) -> None:
@@ -184,11 +186,20 @@ class MergedUpsample(nn.Module):
             b2 = second.bias.float() if second.bias is not None else w2.new_zeros(cout)
             bias = torch.einsum("p,pqde->qde", b1, w2) + b2[:, None, None]  # (o2, s2, t2)
             bias = bias[:, None, :, None, :].expand(cout, 2, 2, 2, 2)  # (o2, s1, s2, t1, t2)
-        self.register_buffer("weight", w.reshape(cout * 16, cin, 1, 1).contiguous())
-        self.register_buffer("bias", bias.reshape(cout * 16).contiguous())
+        # rows ordered (sub-row r_y, sub-column r_x, output channel): one GEMM over channels-last pixels
+        self.cout = cout
+        self.register_buffer("weight", w.reshape(cout, 16, cin).transpose(0, 1).reshape(16 * cout, cin).contiguous())
+        self.register_buffer("bias", bias.reshape(cout, 16).t().reshape(16 * cout).contiguous())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.pixel_shuffle(F.conv2d(x, self.weight, self.bias), 4)
+        """(B, Cin, h, w) -> (B, Cout, 4h, 4w), returned channels-last in memory (NHWC strides): the LayerNorm
+        and the folded head after it work on that layout without copies."""
+        from geofm.inference.onednn import linear
+
+        n, _, h, w = x.shape
+        y = linear(x.permute(0, 2, 3, 1), self.weight, self.bias)  # (B, h, w, 16 * Cout)
+        y = y.view(n, h, w, 4, 4, self.cout).permute(0, 1, 3, 2, 4, 5).reshape(n, 4 * h, 4 * w, self.cout)
+        return y.permute(0, 3, 1, 2)
 
 
 def is_folded(model: nn.Module) -> bool:

@@ -17,7 +17,8 @@ from torch import nn
 
 from geofm.config import HLS_NODATA, ModelSpec
 from geofm.errors import InputError
-from geofm.inference.device import autocast_for, default_batch_size, map_in_batches
+from geofm.inference.device import default_batch_size, map_in_batches
+from geofm.inference.precision import autocast, needs_fp32_retry, resolve_precision
 from geofm.inference.prepare import denormalise_mae, prepare_input
 from geofm.progress import Progress, null_progress
 from geofm.render.preview import stretch_max, to_rgb
@@ -55,8 +56,9 @@ def mask_noise(num_windows: int, tokens: int, seed: int) -> torch.Tensor:
 
 def reconstruct_stack(model: nn.Module, spec: ModelSpec, stack: HLSStack, *, device: torch.device,
                       mask_ratio: float = 0.75, seed: int = 0, batch_size: int | None = None,
-                      progress: Progress = null_progress) -> ReconstructionResult:
-    """Reconstruction of every date of ``stack`` (1..spec.num_frames dates)."""
+                      precision: str | None = None, progress: Progress = null_progress) -> ReconstructionResult:
+    """Reconstruction of every date of ``stack`` (1..spec.num_frames dates); ``precision`` as in
+    ``geofm.inference.precision.resolve_precision``."""
     if not 0.0 <= mask_ratio < 1.0:
         raise InputError(f"The mask ratio must be at least 0 and below 1; got {mask_ratio}.")
     start = time.perf_counter()
@@ -73,17 +75,21 @@ def reconstruct_stack(model: nn.Module, spec: ModelSpec, stack: HLSStack, *, dev
     hidden = torch.zeros((t, hp, wp), dtype=torch.bool)
     where = "GPU" if device.type == "cuda" else "CPU"
     temporal, location = tl_coordinates(stack, spec)
+    chosen = resolve_precision(precision, device)
 
     def run(batch: Sequence[int]) -> None:
         idx = list(batch)
         tiles = torch.stack([xp[..., y:y + win, x0:x0 + win] for y, x0 in (origins[i] for i in idx)]).to(device)
-        with torch.inference_mode(), autocast_for(device):
-            coords = {}
-            if temporal is not None:
-                coords["temporal_coords"] = temporal.expand(len(idx), -1, -1).to(device)
-            if location is not None:
-                coords["location_coords"] = location.expand(len(idx), -1).to(device)
-            pred, mask = model(tiles, mask_ratio, noise=noise[idx].to(device), **coords)
+        coords = {}
+        if temporal is not None:
+            coords["temporal_coords"] = temporal.expand(len(idx), -1, -1).to(device)
+        if location is not None:
+            coords["location_coords"] = location.expand(len(idx), -1).to(device)
+        with torch.inference_mode():
+            with autocast(device, chosen):
+                pred, mask = model(tiles, mask_ratio, noise=noise[idx].to(device), **coords)
+            if needs_fp32_retry(chosen, pred.float()):
+                pred, mask = model(tiles, mask_ratio, noise=noise[idx].to(device), **coords)
         pred_img = model.unpatchify(pred.float(), t, win, win)
         mask_img = model.unpatchify(mask.float()[..., None].expand_as(pred), t, win, win)[:, 0] > 0.5
         rec = torch.where(mask_img[:, None], pred_img, tiles.float()).cpu()
@@ -96,7 +102,7 @@ def reconstruct_stack(model: nn.Module, spec: ModelSpec, stack: HLSStack, *, dev
         progress("infer", f"window {done} of {len(origins)} on {where}", done / len(origins))
 
     progress("infer", f"window 0 of {len(origins)} on {where}", 0.0)
-    map_in_batches(list(range(len(origins))), run, batch_size or default_batch_size(device, spec),
+    map_in_batches(list(range(len(origins))), run, batch_size or default_batch_size(device, spec, chosen),
                    device=device, on_batch=report)
 
     rec_dn = denormalise_mae(composed[..., :h, :w].numpy(), spec.norm).transpose(1, 0, 2, 3)  # (T, 6, H, W)
@@ -111,4 +117,5 @@ def reconstruct_stack(model: nn.Module, spec: ModelSpec, stack: HLSStack, *, dev
     return ReconstructionResult(
         original_rgb=original, masked_rgb=masked.astype(np.uint8), reconstructed_rgb=recon_rgb, mask=mask,
         reconstructed=rec_dn, crs=stack.crs, transform=stack.transform, model=spec.name,
-        mask_ratio=float(mask_ratio), seed=int(seed), seconds=time.perf_counter() - start, device=str(device))
+        mask_ratio=float(mask_ratio), seed=int(seed), seconds=time.perf_counter() - start, device=str(device),
+        precision=chosen)

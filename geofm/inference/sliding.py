@@ -11,14 +11,14 @@ the value mmseg's own ``Pad`` (after ``Normalize``) uses. The padded pixels are 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from geofm.config import CLASS_NODATA
-from geofm.inference.device import autocast_for, map_in_batches
+from geofm.inference.batcher import run_windows
 from geofm.progress import Progress, null_progress
 
 
@@ -53,36 +53,54 @@ def pad_to_window(x: torch.Tensor, window: int) -> torch.Tensor:
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
 
+class SlideJob:
+    """One input's sliding windows: cuts them, and averages the window logits into (K, H, W)."""
+
+    def __init__(self, x: torch.Tensor, num_classes: int, *, window: int = 224, stride: int = 112,
+                 device: torch.device | None = None, progress: Progress = null_progress) -> None:
+        self.device = device or torch.device("cpu")
+        self.window, self.progress = window, progress
+        self.height, self.width = x.shape[-2:]
+        self.xp = pad_to_window(x, window).to(self.device)
+        hp, wp = self.xp.shape[-2:]
+        self.origins = window_origins(hp, wp, window, stride)
+        self.count = len(self.origins)
+        self.total = torch.zeros((num_classes, hp, wp), dtype=torch.float32, device=self.device)
+        self.hits = torch.zeros((1, hp, wp), dtype=torch.float32, device=self.device)
+        self.where = "GPU" if self.device.type == "cuda" else "CPU"
+
+    def tile(self, index: int) -> torch.Tensor:
+        y, x0 = self.origins[index]
+        return self.xp[..., y:y + self.window, x0:x0 + self.window]
+
+    def add(self, index: int, logits: torch.Tensor) -> None:
+        y, x0 = self.origins[index]
+        self.total[:, y:y + self.window, x0:x0 + self.window] += logits
+        self.hits[:, y:y + self.window, x0:x0 + self.window] += 1
+
+    def started(self) -> None:
+        self.progress("infer", f"window 0 of {self.count} on {self.where}", 0.0)
+
+    def finished(self, done: int) -> None:
+        self.progress("infer", f"window {done} of {self.count} on {self.where}", done / self.count)
+
+    def logits(self) -> torch.Tensor:
+        """(K, H, W) mean logits, cropped to the input."""
+        return (self.total / self.hits)[:, :self.height, :self.width]
+
+
 def slide_logits(forward: Forward, x: torch.Tensor, num_classes: int, *, window: int = 224, stride: int = 112,
-                 batch_size: int = 1, device: torch.device | None = None,
+                 batch_size: int = 1, device: torch.device | None = None, precision: str = "fp32",
                  progress: Progress = null_progress) -> torch.Tensor:
     """Average window logits over a (C, T, H, W) normalised input; returns (K, H, W) float32 on ``device``.
 
-    ``forward`` maps (B, C, T, window, window) -> (B, K, window, window).
+    ``forward`` maps (B, C, T, window, window) -> (B, K, window, window); every call gets ``batch_size``
+    windows (see ``geofm.inference.batcher``). ``precision``: ``fp32``, ``bf16`` or ``fp16`` (resolved).
     """
-    device = device or torch.device("cpu")
-    h, w = x.shape[-2:]
-    xp = pad_to_window(x, window).to(device)
-    hp, wp = xp.shape[-2:]
-    origins = window_origins(hp, wp, window, stride)
-    total = torch.zeros((num_classes, hp, wp), dtype=torch.float32, device=device)
-    count = torch.zeros((1, hp, wp), dtype=torch.float32, device=device)
-    where = "GPU" if device.type == "cuda" else "CPU"
-
-    def run(batch: Sequence[tuple[int, int]]) -> None:
-        tiles = torch.stack([xp[..., y:y + window, x0:x0 + window] for y, x0 in batch])
-        with torch.inference_mode(), autocast_for(device):
-            logits = forward(tiles).float()
-        for (y, x0), tile_logits in zip(batch, logits):
-            total[:, y:y + window, x0:x0 + window] += tile_logits
-            count[:, y:y + window, x0:x0 + window] += 1
-
-    def report(done: int) -> None:
-        progress("infer", f"window {done} of {len(origins)} on {where}", done / len(origins))
-
-    progress("infer", f"window 0 of {len(origins)} on {where}", 0.0)
-    map_in_batches(origins, run, batch_size, device=device, on_batch=report)
-    return (total / count)[:, :h, :w]
+    job = SlideJob(x, num_classes, window=window, stride=stride, device=device, progress=progress)
+    job.started()
+    run_windows(forward, [job], batch_size, device=job.device, precision=precision)
+    return job.logits()
 
 
 def classify(mean_logits: torch.Tensor, valid: np.ndarray, *,

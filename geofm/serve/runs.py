@@ -187,8 +187,33 @@ def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder,
         recorder("queue", f"Another run is using the model: you are number {position} in line "
                           f"(about {minutes} min).", None)
 
+    if get_task(request.task).result == "classes":  # runs of one model waiting together share forward passes
+        from geofm.serve.flight import shared_batches
+
+        return shared_batches().run((request.task, request.weights_dir), stack, queue=queue, progress=recorder,
+                                    on_wait=on_wait, label=request.task, owner=visitor.id, alive=visitor.alive)
     return queue.run(_run_model, request.task, stack, request, recorder, label=request.task, on_wait=on_wait,
                      owner=visitor.id, alive=visitor.alive)
+
+
+def _once(request: RunRequest, compute, cache: ResultCache, progress: Progress) -> RunOutcome:
+    """``compute()`` unless an identical request is already running: then wait for its outcome."""
+    from geofm.serve.flight import single_flight
+
+    def on_wait() -> None:
+        progress("queue", "The same run was just started by someone else: waiting for its result.", None)
+
+    outcome, shared = single_flight().do(request, lambda: _computed(request, compute, cache), on_wait=on_wait)
+    return _cached_copy(outcome) if shared else outcome
+
+
+def _computed(request: RunRequest, compute, cache: ResultCache) -> RunOutcome:
+    hit = cache.get(request)  # finished between our cache look-up and taking the flight
+    if hit is not None:
+        return _cached_copy(hit)
+    outcome = compute()
+    cache.put(outcome)
+    return outcome
 
 
 def _weights_first(request: RunRequest, progress: Progress) -> None:
@@ -210,21 +235,23 @@ def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: 
     hit = cache.get(request)
     if hit is not None:
         return _cached_copy(hit)
-    queue = queue or gpu_queue()
-    queue.check_admission(visitor.id)
-    from geofm.data import AOI, load_task_stack
+    line = queue or gpu_queue()
+    line.check_admission(visitor.id)
 
-    recorder = StageRecorder(progress)
-    _weights_first(request, recorder)
-    aoi = AOI.from_geojson(request.geometry or {})
-    stack, scenes = load_task_stack(request.task, aoi, request.start, request.end, max_cloud=request.max_cloud,
-                                    stac_url=request.stac_url or None, scene_ids=list(request.scene_ids) or None,
-                                    progress=recorder)
-    result = _queued_model(request, stack, recorder, queue, visitor)
-    outcome = RunOutcome(request=request, result=result, stack=stack, scenes=list(scenes),
-                         times=recorder.finish())
-    cache.put(outcome)
-    return outcome
+    def compute() -> RunOutcome:
+        from geofm.data import AOI, load_task_stack
+
+        recorder = StageRecorder(progress)
+        _weights_first(request, recorder)
+        aoi = AOI.from_geojson(request.geometry or {})
+        stack, scenes = load_task_stack(request.task, aoi, request.start, request.end,
+                                        max_cloud=request.max_cloud, stac_url=request.stac_url or None,
+                                        scene_ids=list(request.scene_ids) or None, progress=recorder)
+        result = _queued_model(request, stack, recorder, line, visitor)
+        return RunOutcome(request=request, result=result, stack=stack, scenes=list(scenes),
+                          times=recorder.finish())
+
+    return _once(request, compute, cache, progress)
 
 
 def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = null_progress,
@@ -235,20 +262,22 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
     hit = cache.get(request)
     if hit is not None:
         return _cached_copy(hit)
-    queue = queue or gpu_queue()
-    queue.check_admission(visitor.id)
-    from geofm.io.geotiff import read_input_stack
+    line = queue or gpu_queue()
+    line.check_admission(visitor.id)
 
-    recorder = StageRecorder(progress)
-    _weights_first(request, recorder)
-    recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
-    from geofm.io.header import upload_budget_bytes
+    def compute() -> RunOutcome:
+        from geofm.io.geotiff import read_input_stack
 
-    stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(), where="the app")
-    result = _queued_model(request, stack, recorder, queue, visitor)
-    outcome = RunOutcome(request=request, result=result, stack=stack, times=recorder.finish())
-    cache.put(outcome)
-    return outcome
+        recorder = StageRecorder(progress)
+        _weights_first(request, recorder)
+        recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
+        from geofm.io.header import upload_budget_bytes
+
+        stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(), where="the app")
+        result = _queued_model(request, stack, recorder, line, visitor)
+        return RunOutcome(request=request, result=result, stack=stack, times=recorder.finish())
+
+    return _once(request, compute, cache, progress)
 
 
 def _cached_copy(outcome: RunOutcome) -> RunOutcome:
