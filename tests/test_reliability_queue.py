@@ -32,6 +32,9 @@ def test_a_run_that_raises_frees_the_slot_for_the_next_in_line_at_once(monkeypat
         return "result"
 
     monkeypatch.setattr(pipeline, "run_task", model)
+    # class-map runs waiting together go through one shared forward (issue 13): the same stub, per stack
+    monkeypatch.setattr(pipeline, "run_segmentations",
+                        lambda task, stacks, **kw: [model(task, s) for s in stacks])
     monkeypatch.setattr(pipeline, "ensure_model_weights", lambda *a, **kw: None)  # the model is the stub above
     path = write_tif(tmp_path / "a.tif", hls_like(1, 30, 30)[0])
     first = RunRequest(task="flood", upload_digest="a")

@@ -293,7 +293,7 @@ def test_app_runs_identical_uploads_once_and_count_model_calls(monkeypatch, tmp_
     model_calls, reads = [], []
     stack = _stack(1, 64, 64, 0)
 
-    def fake_read(paths):
+    def fake_read(paths, **kw):
         reads.append(paths)
         time.sleep(0.3)
         return stack
