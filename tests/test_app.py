@@ -161,7 +161,7 @@ def test_place_search_offline_says_so_and_keeps_the_area(env):
 
 
 def test_task_page_without_area_explains_what_to_do(env):
-    at = go(start(), "pages/2_Flood.py")
+    at = go(start(), "app_pages/2_Flood.py")
     assert "No area yet: draw a rectangle or polygon" in at.info[0].value
     assert at.button(key="flood-run").disabled
 
@@ -170,7 +170,7 @@ def test_task_page_without_area_explains_what_to_do(env):
 
 
 def test_flood_numbers_match_the_result_and_survive_reruns(env, model_calls):
-    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at = go(start(OMAHA_SMALL), "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["flood"]
@@ -197,7 +197,7 @@ def test_flood_numbers_match_the_result_and_survive_reruns(env, model_calls):
 
     # going to another page and back keeps it
     go(at, "app.py")
-    go(at, "pages/2_Flood.py")
+    go(at, "app_pages/2_Flood.py")
     assert metric(at, "Water area") == f"{water_km2:.2f} km²"
 
     # same inputs again: from the cache, instantly
@@ -215,7 +215,7 @@ def test_flood_uses_the_scenes_the_user_selected(env):
     query = at.session_state["geofm_query"]
     query.update(task="flood", scene_ids=(picked,))
     at.session_state["geofm_query"] = query
-    go(at, "pages/2_Flood.py")
+    go(at, "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["flood"]
@@ -225,13 +225,13 @@ def test_flood_uses_the_scenes_the_user_selected(env):
 
 
 def test_flood_error_keeps_inputs_and_previous_result(env, model_calls):
-    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at = go(start(OMAHA_SMALL), "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     water = metric(at, "Water area")
     # 2022-04-05..09 holds only the Landsat scene with a cloud right over Omaha
     go(at, "app.py")
     at.date_input(key="w_dates").set_value((date(2022, 4, 5), date(2022, 4, 9))).run()
-    go(at, "pages/2_Flood.py")
+    go(at, "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     assert not at.exception
     assert len(at.error) == 1 and "clear" in at.error[0].value and "cloud-cover slider" in at.error[0].value
@@ -246,7 +246,7 @@ def test_flood_weights_missing_says_how_to_get_them(env, monkeypatch, tmp_path):
     monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(tmp_path / "no-weights"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
-    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at = go(start(OMAHA_SMALL), "app_pages/2_Flood.py")
     warned = at.warning[0].value  # said before anyone presses Run
     assert "sen1floods11_Prithvi_100M.pth" in warned
     at.button(key="flood-run").click().run()
@@ -261,7 +261,7 @@ def test_flood_weights_missing_says_how_to_get_them(env, monkeypatch, tmp_path):
 
 
 def test_crops_three_dates_class_table_and_chart(env):
-    at = go(start(FREMONT_SMALL, dates=(date(2022, 5, 1), date(2022, 9, 30))), "pages/3_Crops.py")
+    at = go(start(FREMONT_SMALL, dates=(date(2022, 5, 1), date(2022, 9, 30))), "app_pages/3_Crops.py")
     at.button(key="crops-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["crops"]
@@ -286,7 +286,7 @@ def test_crops_three_dates_class_table_and_chart(env):
 
 
 def test_reconstruction_views_and_error_per_band(env, model_calls):
-    at = go(start(OMAHA_SMALL), "pages/1_Reconstruction.py")
+    at = go(start(OMAHA_SMALL), "app_pages/1_Reconstruction.py")
     at.slider(key="reconstruct-ratio").set_value(0.5).run()
     at.number_input(key="reconstruct-seed").set_value(3).run()
     assert model_calls["reconstruct"] == 0  # moving the slider runs nothing
@@ -310,7 +310,7 @@ def test_reconstruction_offers_installed_prithvi_eo_2_models(env, monkeypatch, t
     from geofm.config import MODELS
     from tests.checkpoints import write_mae_checkpoint
 
-    at = go(start(OMAHA_SMALL), "pages/1_Reconstruction.py")
+    at = go(start(OMAHA_SMALL), "app_pages/1_Reconstruction.py")
     assert not [w for w in at.selectbox if w.key == "reconstruct-model"]  # only the default is installed
 
     weights = tmp_path / "weights"
@@ -320,7 +320,7 @@ def test_reconstruction_offers_installed_prithvi_eo_2_models(env, monkeypatch, t
     tiny = MODELS["prithvi-eo-2.0-tiny-tl"]
     write_mae_checkpoint(weights / tiny.filename, tiny.arch, seed=4)
     monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(weights))
-    at = go(start(OMAHA_SMALL), "pages/1_Reconstruction.py")
+    at = go(start(OMAHA_SMALL), "app_pages/1_Reconstruction.py")
     choice = at.selectbox(key="reconstruct-model")
     assert choice.options == [MODELS["prithvi-eo-1.0-100m"].title, tiny.title]
     choice.set_value(tiny.name).run()
@@ -346,7 +346,7 @@ def _geotiff(bands: np.ndarray) -> bytes:
 
 
 def _upload_page(env) -> AppTest:
-    return go(start(), "pages/4_Your_file.py")
+    return go(start(), "app_pages/4_Your_file.py")
 
 
 def test_upload_flood_runs_with_the_same_views(env):
@@ -438,7 +438,7 @@ def test_waiting_user_sees_place_in_line(env):
     held.wait(5)
     releaser = threading.Thread(target=release_once_we_wait, daemon=True)
     releaser.start()
-    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at = go(start(OMAHA_SMALL), "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     holder.join(5)
     releaser.join(5)

@@ -52,7 +52,7 @@ def test_1_selected_scenes_are_used_whatever_the_route(env):
     """Scenes selected on Explore reach Reconstruction opened from the menu (not from Explore's task button)."""
     at = start(OMAHA_SMALL)
     select_scenes(at, (LANDSAT_OMAHA,), task="flood")  # the explore page's task was another one
-    go(at, "pages/1_Reconstruction.py")
+    go(at, "app_pages/1_Reconstruction.py")
     assert f"Uses the 1 scene(s) you selected: `{LANDSAT_OMAHA}`" in texts(at)
     at.button(key="reconstruct-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -66,7 +66,7 @@ def test_1_selected_scenes_are_used_whatever_the_route(env):
 def test_2_clouds_are_a_layer_a_legend_entry_and_a_share_on_every_task(env):
     at = start(OMAHA_NORTH)
     select_scenes(at, (LANDSAT_OMAHA,))
-    go(at, "pages/2_Flood.py")
+    go(at, "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["flood"]
@@ -79,7 +79,7 @@ def test_2_clouds_are_a_layer_a_legend_entry_and_a_share_on_every_task(env):
     assert outcome.views.cloud_overlay.rgba[..., 3].max() > 0  # hatched grey where there is no class
 
     # the other tasks show the share too
-    go(at, "pages/1_Reconstruction.py")
+    go(at, "app_pages/1_Reconstruction.py")
     at.button(key="reconstruct-run").click().run()
     recon = at.session_state[OUTCOMES]["reconstruct"]
     assert metric(at, CLOUD) == f"{100 * (~recon.stack.valid[0]).mean():.1f} %"
@@ -89,7 +89,7 @@ def test_2_clouds_are_a_layer_a_legend_entry_and_a_share_on_every_task(env):
 # ------------------------------------------------------------------------------ 3. opacity keeps the view
 
 def test_3_opacity_is_on_the_map_not_a_server_slider(env, model_calls):
-    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at = go(start(OMAHA_SMALL), "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     assert not at.exception and not at.error
     assert not [s for s in at.slider if "opacity" in (s.key or "")]  # no rerun (and lost view) per move
@@ -101,7 +101,7 @@ def test_3_opacity_is_on_the_map_not_a_server_slider(env, model_calls):
 
 def test_4_upload_says_when_its_result_is_stale(env):
     rng = np.random.default_rng(1)
-    at = go(start(), "pages/4_Your_file.py")
+    at = go(start(), "app_pages/4_Your_file.py")
     at.radio(key="up-task").set_value("flood").run()
     at.file_uploader(key="up-files").set_value(
         ("scene.tif", _geotiff(rng.integers(200, 3000, (6, 60, 70)).astype(np.int16)), "image/tiff")).run()
@@ -120,7 +120,7 @@ def test_4_upload_says_when_its_result_is_stale(env):
 # ------------------------------------------------------------------------------ 5. the user's file names
 
 def test_5_upload_errors_name_the_users_file(env):
-    at = go(start(), "pages/4_Your_file.py")
+    at = go(start(), "app_pages/4_Your_file.py")
     at.file_uploader(key="up-files").set_value(
         ("oneband.tif", _geotiff(np.ones((1, 60, 70), np.int16)), "image/tiff")).run()
     at.button(key="up-run").click().run()
@@ -141,7 +141,7 @@ def test_6_weights_missing_disables_run_and_says_it_once_without_operator_detail
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
     caplog.set_level(logging.ERROR)
-    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at = go(start(OMAHA_SMALL), "app_pages/2_Flood.py")
     assert at.button(key="flood-run").disabled
     shown = [m.value for m in (*at.warning, *at.error)]
     assert len([m for m in shown if "not installed" in m]) == 1
@@ -211,7 +211,7 @@ def test_8_reconstruction_error_table_names_bands_per_sensor(env, scene, nir_swi
     at = start(OMAHA_SMALL)
     if scene:
         select_scenes(at, (scene,))
-    go(at, "pages/1_Reconstruction.py")
+    go(at, "app_pages/1_Reconstruction.py")
     at.button(key="reconstruct-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["reconstruct"]
@@ -222,7 +222,7 @@ def test_8_reconstruction_error_table_names_bands_per_sensor(env, scene, nir_swi
 # ------------------------------------------------------------------------------ 9. dissolved polygons
 
 def test_9_geojson_is_one_multipolygon_per_class_with_its_area_and_none_for_reconstruction(env):
-    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at = go(start(OMAHA_SMALL), "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     assert not at.exception and not at.error
     outcome = at.session_state[OUTCOMES]["flood"]
@@ -236,7 +236,7 @@ def test_9_geojson_is_one_multipolygon_per_class_with_its_area_and_none_for_reco
     assert shape(feature["geometry"]).is_valid and shapely.get_num_geometries(shape(feature["geometry"])) >= 1
     assert "GeoJSON polygons" in [b.label for b in at.get("download_button")]
 
-    go(at, "pages/1_Reconstruction.py")
+    go(at, "app_pages/1_Reconstruction.py")
     at.button(key="reconstruct-run").click().run()
     assert [b.label for b in at.get("download_button")] == ["GeoTIFF (COG)", "PNG image"]
 
@@ -277,7 +277,7 @@ def _open_link(page: str, **params: str) -> AppTest:
 
 def test_link_restores_area_dates_and_the_cached_result(env, model_calls):
     link = dict(bbox=OMAHA_BBOX, start="2022-03-10", end="2022-04-30", cloud="40", task="flood")
-    at = _open_link("pages/2_Flood.py", **link)
+    at = _open_link("app_pages/2_Flood.py", **link)
     query = at.session_state["geofm_query"]
     assert query["geometry"]["coordinates"][0][0] == [-95.93, 41.29]
     assert (query["start"], query["end"], query["max_cloud"]) == (date(2022, 3, 10), date(2022, 4, 30), 40.0)
@@ -288,17 +288,18 @@ def test_link_restores_area_dates_and_the_cached_result(env, model_calls):
     water = metric(at, "Water area")
     written = {k: at.query_params[k] for k in link}
     assert written["bbox"] == OMAHA_BBOX and written["start"] == "2022-03-10" and written["cloud"] == "40"
-    assert any("Copy link" in p.label for p in at.get("popover"))
+    assert any("Copy link" in getattr(p.proto, "label", "") or "Copy link" in str(p.proto)
+               for p in at.get("popover"))
     assert any("?bbox=" in c.value and "task=flood" in c.value for c in at.code)
 
     # a reload (a new session with the same URL) shows the result from the cache, without running
-    again = _open_link("pages/2_Flood.py", **link)
+    again = _open_link("app_pages/2_Flood.py", **link)
     assert metric(again, "Water area") == water
     assert model_calls["flood"] == 1
 
 
 def test_link_restores_scenes_and_reconstruction_settings(env):
-    at = _open_link("pages/1_Reconstruction.py", bbox=OMAHA_BBOX, start="2022-03-10", end="2022-04-30",
+    at = _open_link("app_pages/1_Reconstruction.py", bbox=OMAHA_BBOX, start="2022-03-10", end="2022-04-30",
                     task="reconstruct", scenes=LANDSAT_OMAHA, mask_ratio="0.5", seed="7")
     assert at.slider(key="reconstruct-ratio").value == 0.5
     assert at.number_input(key="reconstruct-seed").value == 7
@@ -313,7 +314,7 @@ def test_link_restores_scenes_and_reconstruction_settings(env):
 # ------------------------------------------------------------------------------ confidence
 
 def test_confidence_layer_is_the_probability_of_water(env):
-    at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+    at = go(start(OMAHA_SMALL), "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()
     assert not at.exception and not at.error
     outcome = at.session_state[OUTCOMES]["flood"]

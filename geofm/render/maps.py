@@ -307,25 +307,27 @@ class SwipeDivider(MacroElement):
             fraction = Math.min(1, Math.max(0, (clientX - rect.left) / rect.width));
             clip();
         }
-        function down(e) {
-            dragging = true; map.dragging.disable();
-            L.DomEvent.stop(e);
-        }
-        function move(e) {
+        // pointer events (mouse, pen and touch alike), captured by the divider while it is dragged
+        divider.addEventListener("pointerdown", function (e) {
+            dragging = true;
+            divider.setPointerCapture(e.pointerId);
+            map.dragging.disable();
+            e.preventDefault();
+            e.stopPropagation();
+        });
+        divider.addEventListener("pointermove", function (e) {
+            if (dragging) { moveTo(e.clientX); e.preventDefault(); }
+        });
+        function up(e) {
             if (!dragging) { return; }
-            var p = e.touches ? e.touches[0] : e;
-            moveTo(p.clientX);
-            L.DomEvent.preventDefault(e);
+            dragging = false;
+            if (divider.hasPointerCapture(e.pointerId)) { divider.releasePointerCapture(e.pointerId); }
+            map.dragging.enable();
         }
-        function up() {
-            if (dragging) { dragging = false; map.dragging.enable(); }
-        }
-        L.DomEvent.on(divider, "mousedown touchstart pointerdown", down);
+        divider.addEventListener("pointerup", up);
+        divider.addEventListener("pointercancel", up);
         L.DomEvent.disableClickPropagation(divider);
-        document.addEventListener("mousemove", move);
-        document.addEventListener("touchmove", move, {passive: false});
-        document.addEventListener("mouseup", up);
-        document.addEventListener("touchend", up);
+        L.DomEvent.disableScrollPropagation(divider);
         map.on("move zoom zoomend viewreset resize layeradd", clip);
         clip();
     })({{ this._parent.get_name() }}, [{{ this.layer_names }}]);

@@ -17,7 +17,7 @@ from geofm.examples import EXAMPLES, Example
 from geofm.render import maps
 from geofm.serve import ui
 from geofm.serve.geocode import geocode, parse_coordinates
-from geofm.serve.share import box_geometry, write_link
+from geofm.serve.share import box_geometry, read_link, write_link
 from geofm.serve.runs import canonical_json
 from geofm.settings import settings
 
@@ -71,6 +71,7 @@ def place_search() -> None:
 
 def go_to_place(text: str) -> None:
     """Typed coordinates (a point: show it; a box: it becomes the area) or a place name through the geocoder."""
+    typed = None
     try:
         typed = parse_coordinates(text)
         place = typed or geocode(text)
@@ -259,6 +260,7 @@ def _limit_km() -> float:
 
 def explore_page() -> None:
     """Home: choose an area, dates and scenes, then a task."""
+    read_link()
     take_drawn_area()
     st.title("See what a geospatial foundation model sees")
     st.caption("Draw an area on the map, find Harmonized Landsat-Sentinel-2 scenes, and run NASA/IBM's Prithvi "

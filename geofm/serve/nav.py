@@ -18,5 +18,5 @@ def all_pages() -> list:
     return [
         explore(),
         *(st.Page(task.page, title=task.menu_title, icon=task.icon) for task in TASKS.values()),
-        st.Page("pages/4_Your_file.py", title="Your own file", icon=":material/upload_file:"),
+        st.Page("app_pages/4_Your_file.py", title="Your own file", icon=":material/upload_file:"),
     ]
