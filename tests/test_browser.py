@@ -150,9 +150,9 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         expect(page.get_by_text("Your area:")).to_be_visible(timeout=30_000)
         _shot(page, "02-drawn.png")
         page.get_by_role("button", name="Find scenes").click()
-        expect(page.get_by_text("scenes found")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("dates found")).to_be_visible(timeout=60_000)
         page.wait_for_timeout(1000)
-        page.get_by_text("scenes found").scroll_into_view_if_needed()
+        page.get_by_text("dates found").scroll_into_view_if_needed()
         _shot(page, "03-scenes.png")
 
         # the area is what we drew: about 200 x 150 px of the map
@@ -173,7 +173,7 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         result_iframe = page.locator(MAP_IFRAME).first
         result_frame = page.frame_locator(MAP_IFRAME).first
         overlays = result_frame.locator("img.leaflet-image-layer")
-        expect(overlays).to_have_count(2, timeout=60_000)
+        expect(overlays).to_have_count(3, timeout=60_000)  # true colour, water, clouds
         expect(result_frame.locator("path.leaflet-interactive")).to_be_visible()
         page.wait_for_timeout(1000)
         result_iframe.scroll_into_view_if_needed()
@@ -207,13 +207,13 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
             assert (water_box[a] + water_box[b]) - (outline_box[a] + outline_box[b]) < slack_px
         print(f"drawn {drawn_nw} .. {drawn_se}; overlay {nw} .. {se}; slack {slack_m:.0f} m")
 
-        page.get_by_text("Side by side: true colour | water", exact=True).click()
-        split = page.frame_locator("iframe[srcdoc]").first
-        expect(split.locator(".leaflet-container")).to_have_count(2, timeout=30_000)
-        expect(split.locator("img.leaflet-image-layer")).to_have_count(3)
+        # the swipe replaces the old side-by-side view (tests/test_browser_map.py drags its divider)
+        page.get_by_text("Swipe", exact=True).click()
+        expect(page.frame_locator(MAP_IFRAME).first.locator(".geofm-swipe")).to_have_count(1, timeout=30_000)
         page.wait_for_timeout(1000)
-        page.locator("iframe[srcdoc]").first.scroll_into_view_if_needed()
-        _shot(page, "05-flood-split.png")
+        page.locator(MAP_IFRAME).first.scroll_into_view_if_needed()
+        _shot(page, "05-flood-swipe.png")
+        expect(page.locator("iframe[srcdoc]")).to_have_count(0)  # no deprecated components.html view
         # no error box and no exception anywhere (missing map tiles offline are silent)
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
         expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
