@@ -97,6 +97,8 @@ def new_map(*, bounds: list[list[float]] | None = None, center: tuple[float, flo
     lm = leafmap_module()
     fmap = lm.Map(location=list(center), zoom_start=zoom, tiles=None, draw_control=False,
                   fullscreen_control=False, layers_control=False, scale_control=True, max_zoom=19)
+    for key in [k for k, child in fmap._children.items() if isinstance(child, folium.map.FitBounds)]:
+        del fmap._children[key]  # leafmap fits its centre point at zoom_start: the app's own view replaces it
     add_basemaps(fmap, basemap)
     folium.plugins.Fullscreen(position="topleft", title="Full screen", title_cancel="Leave full screen",
                               force_separate_button=True).add_to(fmap)
