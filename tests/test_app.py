@@ -198,7 +198,7 @@ def test_flood_numbers_match_the_result_and_survive_reruns(env, model_calls):
     assert env.stats.file_requests + env.stats.stac_requests == requests_before
 
     # going to another page and back keeps it
-    go(at, "app.py")
+    go(at, "app_pages/0_Explore.py")
     go(at, "app_pages/2_Flood.py")
     assert metric(at, "Water area") == f"{water_km2:.2f} km²"
 
@@ -231,7 +231,7 @@ def test_flood_error_keeps_inputs_and_previous_result(env, model_calls):
     at.button(key="flood-run").click().run()
     water = metric(at, "Water area")
     # 2022-04-05..09 holds only the Landsat scene with a cloud right over Omaha
-    go(at, "app.py")
+    go(at, "app_pages/0_Explore.py")
     at.date_input(key="w_dates").set_value((date(2022, 4, 5), date(2022, 4, 9))).run()
     go(at, "app_pages/2_Flood.py")
     at.button(key="flood-run").click().run()

@@ -268,7 +268,7 @@ def _open_link(page: str, **params: str) -> AppTest:
     for key, value in params.items():
         at.query_params[key] = value
     at.run()
-    if page != "app.py":
+    if page != "app_pages/0_Explore.py":
         at.switch_page(page)
         at.run()
     assert not at.exception, at.exception
