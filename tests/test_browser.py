@@ -129,6 +129,9 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         map_frame = page.frame_locator(MAP_IFRAME).first
         expect(map_frame.locator("path.leaflet-interactive")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(800)  # let fitBounds settle
+        for _ in range(2):  # closer in, so the drawn rectangle is a few km (a quick run on the CPU)
+            map_frame.locator(".leaflet-control-zoom-in").click()
+            page.wait_for_timeout(600)
         iframe = page.locator(MAP_IFRAME).first
         frame = iframe.element_handle().content_frame()
         frame_box = _box(iframe)
@@ -158,8 +161,11 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         # the area is what we drew: about 200 x 150 px of the map
         caption = page.locator('[data-testid="stMarkdownContainer"]', has_text="Your area:").inner_text()
         width_km, height_km = (float(v) for v in caption.split("Area ")[1].split(" km")[0].split(" × "))
-        # 200 x 150 px at the zoom the example left: a few km, wider than high
-        assert 0.5 < height_km < width_km < 8
+        # 200 x 150 px at the zoom the example left: the size of the drawn corners, wider than high
+        drawn_w = (drawn_se[1] - drawn_nw[1]) * 111.32 * math.cos(math.radians((drawn_nw[0] + drawn_se[0]) / 2))
+        drawn_h = (drawn_nw[0] - drawn_se[0]) * 110.6
+        assert height_km < width_km
+        assert width_km == pytest.approx(drawn_w, rel=0.05) and height_km == pytest.approx(drawn_h, rel=0.05)
 
         page.get_by_role("button", name="Flood mapping").click()
         expect(page.get_by_role("button", name="Run flood mapping")).to_be_enabled(timeout=30_000)
