@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import html
 import json
+import os
+import threading
 from typing import TYPE_CHECKING, Any, Iterable
 
 import folium
@@ -42,11 +44,32 @@ PLAIN_BACKGROUND = "#eef2f5"
 OUTLINE_COLOR = "#e8590c"
 
 
-def leafmap_module():
-    """``leafmap.foliumap``, imported on first use (it takes a second or two; see :func:`preload`)."""
-    import leafmap.foliumap
+_IMPORT_LOCK = threading.Lock()
+_LEAFMAP: list[Any] = []
 
-    return leafmap.foliumap
+
+def leafmap_module():
+    """``leafmap.foliumap``, imported on first use (see :func:`preload`).
+
+    leafmap's package ``__init__`` also imports its ipyleaflet (Jupyter) backend unless ``USE_MKDOCS`` is set,
+    its switch to the folium backend: about 1.2 s of a cold start spent on widgets a web app never shows. The
+    variable is set for the import only (leafmap reads it again only in notebook and docs helpers geofm
+    does not call).
+    """
+    if _LEAFMAP:  # imported completely (sys.modules also holds a module another thread is still importing)
+        return _LEAFMAP[0]
+    with _IMPORT_LOCK:
+        if not _LEAFMAP:
+            added = "USE_MKDOCS" not in os.environ
+            if added:
+                os.environ["USE_MKDOCS"] = "1"
+            try:
+                import leafmap.foliumap
+            finally:
+                if added:
+                    os.environ.pop("USE_MKDOCS", None)
+            _LEAFMAP.append(leafmap.foliumap)
+    return _LEAFMAP[0]
 
 
 _PRELOADED: list[bool] = []
@@ -54,8 +77,6 @@ _PRELOADED: list[bool] = []
 
 def preload() -> None:
     """Import leafmap in a background thread (once per process), so the first map does not wait for it."""
-    import threading
-
     if not _PRELOADED:
         _PRELOADED.append(True)
         threading.Thread(target=leafmap_module, name="geofm-leafmap-import", daemon=True).start()
