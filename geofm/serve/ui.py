@@ -200,8 +200,6 @@ iframe { border-radius: 6px; }
 @media (max-width: 640px) {  /* phones: the map above the fold, the controls below it */
   [data-testid="stMainBlockContainer"] { padding: 0.6rem 0.7rem 1rem; }
   h1 { font-size: 1.35rem !important; padding: 0.2rem 0 !important; }
-  [data-testid="stCaptionContainer"]:first-of-type { display: none; }
-  iframe[title="streamlit_folium.st_folium"] { height: 420px !important; }
 }
 </style>
 """
