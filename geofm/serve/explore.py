@@ -267,10 +267,10 @@ def explore_page() -> None:
                "models on them: " + ", ".join(t.title.lower() for t in TASKS.values()) + ".")
     place_search()
     aoi, problem = ui.area_of_query()
+    area_map(aoi)
     st.caption(":material/draw: Draw your area with the **rectangle** (■) or **polygon** (⬟) tool at the left edge "
                "of the map; a new drawing replaces the old one. Areas up to "
                f"{_limit_km():g} × {_limit_km():g} km; a few km run in seconds.")
-    area_map(aoi)
     examples_row()
     if aoi is None and ui.query().get("geometry"):
         st.error(problem, icon=":material/error:")

@@ -198,7 +198,7 @@ PAGE_CSS = """
 .geofm-legend { font-size: 0.92rem; line-height: 1.9; }
 iframe { border-radius: 6px; }
 @media (max-width: 640px) {  /* phones: the map above the fold, the controls below it */
-  [data-testid="stMainBlockContainer"] { padding: 0.6rem 0.7rem 1rem; }
+  [data-testid="stMainBlockContainer"] { padding: 3.2rem 0.7rem 1rem; }
   h1 { font-size: 1.35rem !important; padding: 0.2rem 0 !important; }
 }
 </style>
