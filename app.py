@@ -2,13 +2,17 @@
 
 import streamlit as st
 
+from geofm.render.maps import preload
 from geofm.serve.nav import all_pages
+from geofm.serve.share import read_link
 from geofm.serve.ui import page_style, settings_ok, warming_up_banner
 
+preload()  # leafmap's import runs in the background while the page starts
 st.set_page_config(page_title="geofm — see what a geospatial foundation model sees", page_icon="🛰️",
                    layout="wide")
 page_style()
 if not settings_ok():
     st.stop()
 warming_up_banner()  # models load in the background; the page is usable at once
+read_link()
 st.navigation(all_pages()).run()

@@ -350,16 +350,16 @@ TASKS: dict[str, TaskSpec] = {
     for spec in (
         TaskSpec(
             name="flood", title="Flood mapping", menu_title="Flood", icon=":material/water:",
-            page="pages/2_Flood.py",
+            page="app_pages/2_Flood.py",
             intro="Prithvi's Sen1Floods11 fine-tune marks water on one clear date. The water layer sits on the "
-                  "true-colour image; compare them side by side.",
+                  "true-colour image; swipe between them on the map.",
             model="prithvi-eo-1.0-100m-sen1floods11", result="classes", dates=1, view="target",
             target_label="Water area", layer="Water", see_through=(0,),
             reference="a water or flood extent mask (e.g. from a flood agency) over the same area and date",
         ),
         TaskSpec(
             name="crops", title="Crop classification", menu_title="Crops", icon=":material/agriculture:",
-            page="pages/3_Crops.py",
+            page="app_pages/3_Crops.py",
             intro="Prithvi's multi-temporal crop fine-tune looks at three dates of a growing season and labels "
                   "each 30 m pixel with one of 13 land-cover and crop classes.",
             model="prithvi-eo-1.0-100m-multi-temporal-crop", result="classes", dates=3, scene_choice="spread",
@@ -369,16 +369,16 @@ TASKS: dict[str, TaskSpec] = {
         ),
         TaskSpec(
             name="burn-scars", title="Burn scar mapping", menu_title="Burn scars",
-            icon=":material/local_fire_department:", page="pages/5_Burn_scars.py",
+            icon=":material/local_fire_department:", page="app_pages/5_Burn_scars.py",
             intro="Prithvi's burn-scar fine-tune marks land burnt by a wildfire on one clear date after the fire. "
-                  "The burn-scar layer sits on the true-colour image; compare them side by side.",
+                  "The burn-scar layer sits on the true-colour image; swipe between them on the map.",
             model="prithvi-eo-1.0-100m-burn-scar", result="classes", dates=1, view="target",
             target_label="Burn scar area", layer="Burn scars", see_through=(0,),
             reference="a fire perimeter or burn-severity map (e.g. MTBS, NIFC) of the same fire",
         ),
         TaskSpec(
             name="reconstruct", title="Reconstruction", menu_title="Reconstruction",
-            icon=":material/auto_fix_high:", page="pages/1_Reconstruction.py",
+            icon=":material/auto_fix_high:", page="app_pages/1_Reconstruction.py",
             intro="The pretrained Prithvi masked autoencoder hides a share of 16×16-pixel patches and predicts "
                   "them from what it still sees.",
             model="prithvi-eo-1.0-100m", result="reconstruction", dates=1, max_dates=0, view="reconstruction",

@@ -129,11 +129,11 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         map_frame = page.frame_locator(MAP_IFRAME).first
         expect(map_frame.locator("path.leaflet-interactive")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(800)  # let fitBounds settle
+        for _ in range(2):  # closer in, so the drawn rectangle is a few km (a quick run on the CPU)
+            map_frame.locator(".leaflet-control-zoom-in").click()
+            page.wait_for_timeout(600)
         iframe = page.locator(MAP_IFRAME).first
         frame = iframe.element_handle().content_frame()
-        # the example's area is about 20 x 22 km: zoom in so the drawn rectangle covers a few km
-        frame.evaluate("() => window.map.setZoom(window.map.getZoom() + 3, {animate: false})")
-        page.wait_for_timeout(800)
         frame_box = _box(iframe)
         map_box = _box(map_frame.locator(".leaflet-container").first)
 
@@ -153,16 +153,19 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         expect(page.get_by_text("Your area:")).to_be_visible(timeout=30_000)
         _shot(page, "02-drawn.png")
         page.get_by_role("button", name="Find scenes").click()
-        expect(page.get_by_text("scenes found")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("dates found")).to_be_visible(timeout=60_000)
         page.wait_for_timeout(1000)
-        page.get_by_text("scenes found").scroll_into_view_if_needed()
+        page.get_by_text("dates found").scroll_into_view_if_needed()
         _shot(page, "03-scenes.png")
 
         # the area is what we drew: about 200 x 150 px of the map
         caption = page.locator('[data-testid="stMarkdownContainer"]', has_text="Your area:").inner_text()
         width_km, height_km = (float(v) for v in caption.split("Area ")[1].split(" km")[0].split(" × "))
-        # 200 x 150 px, three zoom levels in from the example: a few km, wider than high
-        assert 0.5 < height_km < width_km < 8
+        # 200 x 150 px at the zoom the example left: the size of the drawn corners, wider than high
+        drawn_w = (drawn_se[1] - drawn_nw[1]) * 111.32 * math.cos(math.radians((drawn_nw[0] + drawn_se[0]) / 2))
+        drawn_h = (drawn_nw[0] - drawn_se[0]) * 110.6
+        assert height_km < width_km
+        assert width_km == pytest.approx(drawn_w, rel=0.05) and height_km == pytest.approx(drawn_h, rel=0.05)
 
         page.get_by_role("button", name="Flood mapping").click()
         expect(page.get_by_role("button", name="Run flood mapping")).to_be_enabled(timeout=30_000)
@@ -176,7 +179,7 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         result_iframe = page.locator(MAP_IFRAME).first
         result_frame = page.frame_locator(MAP_IFRAME).first
         overlays = result_frame.locator("img.leaflet-image-layer")
-        expect(overlays).to_have_count(2, timeout=60_000)
+        expect(overlays).to_have_count(3, timeout=60_000)  # true colour, water, clouds
         expect(result_frame.locator("path.leaflet-interactive")).to_be_visible()
         page.wait_for_timeout(1000)
         result_iframe.scroll_into_view_if_needed()
@@ -210,13 +213,13 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
             assert (water_box[a] + water_box[b]) - (outline_box[a] + outline_box[b]) < slack_px
         print(f"drawn {drawn_nw} .. {drawn_se}; overlay {nw} .. {se}; slack {slack_m:.0f} m")
 
-        page.get_by_text("Side by side: true colour | water", exact=True).click()
-        split = page.frame_locator("iframe[srcdoc]").first
-        expect(split.locator(".leaflet-container")).to_have_count(2, timeout=30_000)
-        expect(split.locator("img.leaflet-image-layer")).to_have_count(3)
+        # the swipe replaces the old side-by-side view (tests/test_browser_map.py drags its divider)
+        page.get_by_text("Swipe", exact=True).click()
+        expect(page.frame_locator(MAP_IFRAME).first.locator(".geofm-swipe")).to_have_count(1, timeout=30_000)
         page.wait_for_timeout(1000)
-        page.locator("iframe[srcdoc]").first.scroll_into_view_if_needed()
-        _shot(page, "05-flood-split.png")
+        page.locator(MAP_IFRAME).first.scroll_into_view_if_needed()
+        _shot(page, "05-flood-swipe.png")
+        expect(page.locator("iframe[srcdoc]")).to_have_count(0)  # no deprecated components.html view
         # no error box and no exception anywhere (missing map tiles offline are silent)
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
         expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)

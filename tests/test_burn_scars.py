@@ -137,10 +137,10 @@ def test_cli_runs_burn_scars(published_weights_dir, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_app_burn_scar_page_numbers_match_the_result(env):
-    assert TASKS["burn-scars"].page == "pages/5_Burn_scars.py"
+    assert TASKS["burn-scars"].page == "app_pages/5_Burn_scars.py"
     at = start(OMAHA_SMALL)
     assert at.button(key="task-burn-scars").label == "Burn scar mapping"
-    at = go(at, "pages/5_Burn_scars.py")
+    at = go(at, "app_pages/5_Burn_scars.py")
     assert at.title[0].value == "Burn scar mapping"
     at.button(key="burn-scars-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -93,13 +93,48 @@ def test_vendored_files_exist():
     root = Path(__file__).resolve().parents[1] / "static" / "vendor"
     for rel in ("leaflet-1.9.3/leaflet.js", "leaflet-1.9.3/leaflet.css", "leaflet-draw-1.0.4/leaflet.draw.js",
                 "leaflet-draw-1.0.4/leaflet.draw.css", "leaflet-draw-1.0.4/images/spritesheet.svg",
-                "leaflet.sync-0.2.4/L.Map.Sync.js"):
-        assert (root / rel).stat().st_size > 1000, rel
+                "leaflet.fullscreen-3.0.0/Control.FullScreen.js", "leaflet.fullscreen-3.0.0/Control.FullScreen.css",
+                "leaflet.fullscreen-3.0.0/icon-fullscreen.svg"):
+        assert (root / rel).stat().st_size > 500, rel
 
 
-def test_dual_map_assets_are_local():
-    dual = maps.dual_map(bounds=[[41.2, -96.0], [41.3, -95.9]], basemap="none")
-    maps.use_local_assets(dual)
-    assert dual.default_js == [("Leaflet.Sync", "/app/static/vendor/leaflet.sync-0.2.4/L.Map.Sync.js")]
-    assert isinstance(dual.m1, folium.Map)
-    assert dual.m1.default_js[0][1].endswith("leaflet.js")
+def _rendered(fmap) -> str:
+    maps.use_local_assets(fmap)
+    return fmap.get_root().render()
+
+
+def test_maps_are_leafmap_maps_with_basemaps_controls_and_no_cdn():
+    import re
+
+    import leafmap.foliumap
+
+    fmap = maps.new_map(bounds=[[41.2, -96.0], [41.3, -95.9]], basemap="osm")
+    assert isinstance(fmap, leafmap.foliumap.Map)
+    maps.add_draw_tools(fmap)
+    maps.add_layer_control(fmap)
+    maps.add_legend(fmap, [("Water", "#1e64dc")], title="Water / flood")
+    maps.add_colorbar(fmap, ["#ffffff", "#000080"], vmin=0, vmax=1, caption="Probability of water")
+    html = _rendered(fmap)
+    names = [t.layer_name for t in fmap._children.values() if isinstance(t, folium.TileLayer)]
+    assert names == [name for _, name, _ in maps.BASEMAPS]  # streets, satellite, topographic
+    assert all(not t.overlay for t in fmap._children.values() if isinstance(t, folium.TileLayer))
+    assert "L.control.fullscreen" in html and "geofm-mouse-coordinates" in html and "L.control.scale" in html
+    assert "geofm-map-legend" in html and "linear-gradient(to right, #ffffff, #000080)" in html
+    scripts = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert scripts and all(u.startswith("/app/static/vendor/") for u in scripts), scripts
+    offline = _rendered(maps.new_map(bounds=[[41.2, -96.0], [41.3, -95.9]], basemap="none"))
+    assert "tile.openstreetmap.org" not in offline and "arcgisonline" not in offline
+
+
+def test_opacity_slider_and_swipe_act_on_the_result_layers_in_the_browser():
+    fmap = maps.new_map(bounds=[[41.2, -96.0], [41.3, -95.9]], basemap="none")
+    rgba = rgb_to_rgba(np.full((8, 10, 3), 90, np.uint8))
+    overlay = reproject_rgba_to_mercator(rgba, UTM15, TRANSFORM)
+    base = maps.add_overlay(fmap, overlay, name="True colour")
+    top = maps.add_overlay(fmap, overlay, name="Water", opacity=0.7)
+    maps.OpacitySlider([top], label="Water opacity", value=0.7).add_to(fmap)
+    maps.SwipeDivider([top], left="True colour", right="Water").add_to(fmap)
+    html = _rendered(fmap)
+    assert f"({fmap.get_name()}, [{top.get_name()}])" in html  # both controls get the water layer only
+    assert base.get_name() not in html.split("geofm-swipe")[1]  # only the result layer is clipped
+    assert 'value="70"' in html and "setOpacity" in html and "clipPath" in html

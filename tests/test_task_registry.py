@@ -37,7 +37,7 @@ def task_name_comparisons(source: str) -> list[tuple[int, str]]:
 
 
 def _sources() -> list[Path]:
-    files = sorted((ROOT / "geofm").rglob("*.py")) + sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    files = sorted((ROOT / "geofm").rglob("*.py")) + sorted((ROOT / "app_pages").glob("*.py")) + [ROOT / "app.py"]
     return [f for f in files if f != REGISTRY]
 
 

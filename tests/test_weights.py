@@ -115,3 +115,19 @@ def test_cli_download_offline_and_unknown(capsys: pytest.CaptureFixture) -> None
     assert err.startswith("geofm: error: Cannot download sen1floods11_Prithvi_100M.pth") and "offline" in err
     assert main(["weights", "download", "flood", "no-such-model"]) == 2
     assert "Unknown model or task 'no-such-model'" in capsys.readouterr().err
+
+
+def test_download_without_a_network_says_so_within_seconds(isolated_env: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there: no network to the hub
+    started = time.perf_counter()
+    with pytest.raises(ServiceError) as info:
+        download_weights("flood")
+    took = time.perf_counter() - started
+    message = info.value.user_message()
+    assert took < 10, took
+    assert "127.0.0.1 cannot be reached (no network?)" in message and FLOOD.filename in message
+    assert "not on Hugging Face under any known name" not in message

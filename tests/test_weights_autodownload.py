@@ -122,7 +122,7 @@ def test_task_page_says_the_model_comes_on_the_first_run_when_online(hub, monkey
     monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(tmp_path / "empty"))
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/2_Flood.py")
+    at.switch_page("app_pages/2_Flood.py")
     at.run()
     assert not at.exception
     notes = [i.value for i in at.info if "downloaded on the first run" in i.value]

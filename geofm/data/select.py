@@ -36,6 +36,13 @@ def frame_clear_fraction(frame: list[Scene], grid: Grid, area: np.ndarray) -> fl
     return float((ok & area).sum()) / n if n else 0.0
 
 
+def day_frames(scenes: list[Scene], aoi: AOI) -> list[tuple[list[Scene], float]]:
+    """One entry per date and sensor: the day's scenes (its mosaic over the area) and their clear share."""
+    grid = Grid.for_aoi(aoi, HLS_RESOLUTION_M)
+    area = grid.area_mask(aoi)
+    return [(frame, frame_clear_fraction(frame, grid, area)) for frame in group_by_day(scenes)]
+
+
 def _thirds(start: date, end: date) -> list[tuple[date, date]]:
     span = (end - start).days + 1
     cuts = [start.toordinal() + round(span * k / 3) for k in range(4)]

@@ -150,7 +150,7 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
     ``endpoint`` overrides the Hub URL (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` at import).
     """
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     spec = as_spec(spec)
     cached = find_in_hf_cache(spec)
@@ -161,11 +161,19 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
     if _offline():
         raise ServiceError(f"Cannot download {where}: Hugging Face offline mode is on (HF_HUB_OFFLINE).",
                            hint=f"Unset HF_HUB_OFFLINE, or copy the file into {ENV_WEIGHTS_DIR}.")
+    reach = hub_unreachable()
+    if reach:
+        raise ServiceError(f"Cannot download {where}: {reach}.",
+                           hint=f"Check the internet connection, or copy the file into {ENV_WEIGHTS_DIR}.")
     last: Exception | None = None
     for repo, filename in candidate_files(spec):
         try:
             path = Path(hf_hub_download(repo, filename, revision=spec.revision, cache_dir=_hf_cache_dir(),
                                         tqdm_class=tqdm_class, endpoint=endpoint))
+        except LocalEntryNotFoundError as err:  # no connection (a subclass of EntryNotFoundError)
+            raise ServiceError(f"Could not download {where}: Hugging Face could not be reached ({_reason(err)}).",
+                               hint=f"Check the internet connection, or copy the file into "
+                                    f"{ENV_WEIGHTS_DIR}.") from None
         except (EntryNotFoundError, RepositoryNotFoundError) as err:  # renamed upstream: try the next name
             last = err
             continue
@@ -178,6 +186,30 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
         return path
     raise ServiceError(f"Could not download {where}: the file is not on Hugging Face under any known name "
                        f"({_reason(last)}).", hint=f"Copy the file into {ENV_WEIGHTS_DIR}.")
+
+
+#: Seconds to wait for the Hugging Face host before saying there is no network.
+HUB_PROBE_TIMEOUT_S = 5.0
+
+
+def hub_unreachable(timeout_s: float = HUB_PROBE_TIMEOUT_S) -> str | None:
+    """Why the Hugging Face endpoint (HF_ENDPOINT, default huggingface.co) cannot be reached, or None.
+
+    One TCP connection with a short timeout, so a machine without a network is told within seconds instead of
+    after the hub client's retries over every candidate file name.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    endpoint = os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
+    parts = urlsplit(endpoint)
+    host = parts.hostname or "huggingface.co"
+    port = parts.port or (443 if parts.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except OSError as err:
+        return f"{host} cannot be reached (no network?): {type(err).__name__}: {err}"
 
 
 def _reason(err: Exception | None) -> str:

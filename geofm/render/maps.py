@@ -1,9 +1,19 @@
-"""Folium maps for the app: base map, draw tools, overlays and outlines, with Leaflet served locally."""
+"""The app's maps, built with leafmap (``leafmap.foliumap``, a folium map that streamlit-folium embeds).
+
+Every map has the operator's basemaps (streets, satellite, topographic; a plain background with
+``GEOFM_BASEMAP=none``), a layer control, fullscreen, mouse coordinates and a scale; result maps add legends,
+colour bars, an opacity slider and a swipe divider *on the map* (client side: moving them never reruns the
+app or loses the view). Leaflet and its plugins are served from ``static/vendor`` (no CDN).
+"""
 
 from __future__ import annotations
 
 import base64
-from typing import Iterable
+import html
+import json
+import os
+import threading
+from typing import TYPE_CHECKING, Any, Iterable
 
 import folium
 import folium.plugins
@@ -13,12 +23,63 @@ from jinja2 import Template
 from geofm.render.webmerc import OverlayImage
 from geofm.settings import settings
 
+if TYPE_CHECKING:
+    import leafmap.foliumap
+
 #: URL path where Streamlit's static serving exposes ``static/vendor`` (``server.enableStaticServing``).
 VENDOR_PATH = "app/static/vendor"
 
 _LEAFLET = "leaflet-1.9.3"
 _DRAW = "leaflet-draw-1.0.4"
-_SYNC = "leaflet.sync-0.2.4"
+_FULLSCREEN = "leaflet.fullscreen-3.0.0"
+
+#: (xyzservices provider path, layer name, shown first) of the online basemaps, in layer-control order.
+BASEMAPS: tuple[tuple[str, str, bool], ...] = (
+    ("OpenStreetMap.Mapnik", "Streets (OpenStreetMap)", True),
+    ("Esri.WorldImagery", "Satellite (Esri World Imagery)", False),
+    ("OpenTopoMap", "Topographic (OpenTopoMap)", False),
+)
+PLAIN_BACKGROUND = "#eef2f5"
+#: Colour of the area-of-interest outline (also in the legends).
+OUTLINE_COLOR = "#e8590c"
+
+
+_IMPORT_LOCK = threading.Lock()
+_LEAFMAP: list[Any] = []
+
+
+def leafmap_module():
+    """``leafmap.foliumap``, imported on first use (see :func:`preload`).
+
+    leafmap's package ``__init__`` also imports its ipyleaflet (Jupyter) backend unless ``USE_MKDOCS`` is set,
+    its switch to the folium backend: about 1.2 s of a cold start spent on widgets a web app never shows. The
+    variable is set for the import only (leafmap reads it again only in notebook and docs helpers geofm
+    does not call).
+    """
+    if _LEAFMAP:  # imported completely (sys.modules also holds a module another thread is still importing)
+        return _LEAFMAP[0]
+    with _IMPORT_LOCK:
+        if not _LEAFMAP:
+            added = "USE_MKDOCS" not in os.environ
+            if added:
+                os.environ["USE_MKDOCS"] = "1"
+            try:
+                import leafmap.foliumap
+            finally:
+                if added:
+                    os.environ.pop("USE_MKDOCS", None)
+            _LEAFMAP.append(leafmap.foliumap)
+    return _LEAFMAP[0]
+
+
+_PRELOADED: list[bool] = []
+
+
+def preload() -> None:
+    """Import leafmap in a background thread (once per process), so the first map does not wait for it."""
+    if not _PRELOADED:
+        _PRELOADED.append(True)
+        threading.Thread(target=leafmap_module, name="geofm-leafmap-import", daemon=True).start()
 
 
 def vendor_base(base_url_path: str = "") -> str:
@@ -27,18 +88,42 @@ def vendor_base(base_url_path: str = "") -> str:
     return f"{prefix}/{VENDOR_PATH}"
 
 
+def _provider(path: str):
+    import xyzservices
+
+    provider: Any = xyzservices.providers
+    for part in path.split("."):
+        provider = provider[part]
+    return provider
+
+
+def add_basemaps(fmap: "leafmap.foliumap.Map", basemap: str | None = None) -> None:
+    """The operator's basemaps through leafmap (radio buttons in the layer control), or none offline."""
+    if (basemap or settings().basemap).lower() == "none":
+        return
+    for path, name, show in BASEMAPS:
+        before = set(fmap._children)
+        fmap.add_basemap(_provider(path), show=show)
+        for key in set(fmap._children) - before:  # leafmap adds xyz basemaps as overlays: make them base layers
+            layer = fmap._children[key]
+            if isinstance(layer, folium.TileLayer):
+                layer.layer_name = name
+                layer.overlay = False
+                layer.control = True
+
+
 def new_map(*, bounds: list[list[float]] | None = None, center: tuple[float, float] = (41.3, -96.0),
-            zoom: int = 4, basemap: str | None = None) -> folium.Map:
-    """A map with the operator's basemap choice, fitted to ``bounds`` ([[s, w], [n, e]]) when given."""
-    basemap = (basemap or settings().basemap).lower()
-    fmap = folium.Map(location=list(center), zoom_start=zoom, tiles=None, control_scale=True,
-                      prefer_canvas=False)
-    if basemap != "none":
-        folium.TileLayer("OpenStreetMap", name="Streets (OpenStreetMap)", control=True).add_to(fmap)
-        folium.TileLayer(
-            tiles="https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",
-            attr="Esri World Imagery", name="Satellite (Esri)", control=True, show=False,
-        ).add_to(fmap)
+            zoom: int = 4, basemap: str | None = None) -> "leafmap.foliumap.Map":
+    """A leafmap map with basemaps, fullscreen, mouse coordinates and a scale, fitted to ``bounds``."""
+    lm = leafmap_module()
+    fmap = lm.Map(location=list(center), zoom_start=zoom, tiles=None, draw_control=False,
+                  fullscreen_control=False, layers_control=False, scale_control=True, max_zoom=19)
+    for key in [k for k, child in fmap._children.items() if isinstance(child, folium.map.FitBounds)]:
+        del fmap._children[key]  # leafmap fits its centre point at zoom_start: the app's own view replaces it
+    add_basemaps(fmap, basemap)
+    folium.plugins.Fullscreen(position="topleft", title="Full screen", title_cancel="Leave full screen",
+                              force_separate_button=True).add_to(fmap)
+    MouseCoordinates().add_to(fmap)
     if bounds is not None:
         fmap.fit_bounds(bounds)
     return fmap
@@ -61,7 +146,7 @@ def add_area_outline(fmap: folium.Map, geometry: dict, *, name: str = "Area") ->
     """Draw the area of interest as an outline (no fill, so overlays stay visible)."""
     folium.GeoJson(
         {"type": "Feature", "geometry": geometry, "properties": {"name": name}}, name=name,
-        style_function=lambda _f: {"color": "#e8590c", "weight": 2, "fill": False, "dashArray": "6 4"},
+        style_function=lambda _f: {"color": OUTLINE_COLOR, "weight": 2, "fill": False, "dashArray": "6 4"},
     ).add_to(fmap)
 
 
@@ -81,23 +166,37 @@ def add_layer_control(fmap: folium.Map) -> None:
     folium.LayerControl(collapsed=True, position="topright").add_to(fmap)
 
 
-def dual_map(*, bounds: list[list[float]], basemap: str | None = None) -> folium.plugins.DualMap:
-    """Two synchronised maps side by side (left, right), fitted to ``bounds``."""
-    basemap = (basemap or settings().basemap).lower()
-    dual = folium.plugins.DualMap(location=[(bounds[0][0] + bounds[1][0]) / 2, (bounds[0][1] + bounds[1][1]) / 2],
-                                  zoom_start=12, tiles=None, layout="horizontal")
-    if basemap != "none":
-        folium.TileLayer("OpenStreetMap", name="Streets").add_to(dual)
-    dual.m1.fit_bounds(bounds)
-    dual.m2.fit_bounds(bounds)
-    return dual
+def _control(fmap: folium.Map, content: str, position: str) -> None:
+    leafmap_module().CustomControl(content, position=position).add_to(fmap)
+
+
+def add_legend(fmap: folium.Map, items: list[tuple[str, str]], *, title: str,
+               position: str = "bottomright") -> None:
+    """A legend box on the map: (label, CSS colour or background) swatches under a title."""
+    rows = "".join(
+        f'<div style="display:flex;align-items:center;margin:2px 0">'
+        f'<span style="width:14px;height:14px;border:1px solid #555;background:{color};display:inline-block;'
+        f'margin-right:6px;flex:none"></span>{html.escape(label)}</div>'
+        for label, color in items)
+    _control(fmap, f'<div class="geofm-map-legend" style="background:rgba(255,255,255,.92);padding:6px 9px;'
+                   f'border-radius:5px;font:12px/1.35 sans-serif;color:#222;max-height:220px;overflow:auto;'
+                   f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><b>{html.escape(title)}</b>{rows}</div>', position)
+
+
+def add_colorbar(fmap: folium.Map, colors: list[str], *, vmin: float, vmax: float, caption: str,
+                 position: str = "bottomright") -> None:
+    """A horizontal colour bar on the map (pure HTML/CSS: no script from a CDN)."""
+    gradient = ", ".join(colors)
+    _control(fmap, f'<div class="geofm-colorbar" style="background:rgba(255,255,255,.92);padding:6px 9px;'
+                   f'border-radius:5px;font:12px sans-serif;color:#222;box-shadow:0 1px 4px rgba(0,0,0,.3)">'
+                   f'<b>{html.escape(caption)}</b><div style="width:170px;height:12px;margin:4px 0 2px;'
+                   f'border:1px solid #555;background:linear-gradient(to right, {gradient})"></div>'
+                   f'<div style="display:flex;justify-content:space-between"><span>{vmin:g}</span>'
+                   f'<span>{(vmin + vmax) / 2:g}</span><span>{vmax:g}</span></div></div>', position)
 
 
 def _walk(element) -> Iterable:
     yield element
-    if isinstance(element, folium.plugins.DualMap):
-        yield from _walk(element.m1)
-        yield from _walk(element.m2)
     for child in getattr(element, "_children", {}).values():
         yield from _walk(child)
 
@@ -116,11 +215,160 @@ def use_local_assets(fig, base: str | None = None) -> None:
         elif isinstance(element, folium.plugins.Draw):
             element.default_js = [("leaflet_draw_js", f"{base}/{_DRAW}/leaflet.draw.js")]
             element.default_css = [("leaflet_draw_css", f"{base}/{_DRAW}/leaflet.draw.css")]
-        elif isinstance(element, folium.plugins.DualMap):
-            element.default_js = [("Leaflet.Sync", f"{base}/{_SYNC}/L.Map.Sync.js")]
-            element.default_css = []
+        elif isinstance(element, folium.plugins.Fullscreen):
+            element.default_js = [("Control.Fullscreen.js", f"{base}/{_FULLSCREEN}/Control.FullScreen.js")]
+            element.default_css = [("Control.FullScreen.css", f"{base}/{_FULLSCREEN}/Control.FullScreen.css")]
 
 
+# ------------------------------------------------------------------------------ client-side controls
+
+
+class MouseCoordinates(MacroElement):
+    """The latitude and longitude under the mouse, bottom left (a few lines of Leaflet, no plugin)."""
+
+    _template = Template("""
+    {% macro script(this, kwargs) %}
+    (function (map) {
+        var box = L.control({position: "bottomleft"});
+        box.onAdd = function () {
+            var div = L.DomUtil.create("div", "geofm-mouse-coordinates");
+            div.style.cssText = "background:rgba(255,255,255,.85);padding:1px 6px;font:11px monospace;color:#333";
+            div.innerHTML = "&nbsp;";
+            map.on("mousemove", function (e) {
+                div.innerHTML = e.latlng.lat.toFixed(5) + ", " + e.latlng.lng.toFixed(5);
+            });
+            return div;
+        };
+        box.addTo(map);
+    })({{ this._parent.get_name() }});
+    {% endmacro %}
+    """)
+
+
+class OpacitySlider(MacroElement):
+    """A range input on the map that sets overlay layers' opacity in the browser (no rerun, view kept)."""
+
+    _template = Template("""
+    {% macro script(this, kwargs) %}
+    (function (map, layers) {
+        var box = L.control({position: "bottomleft"});
+        box.onAdd = function () {
+            var div = L.DomUtil.create("div", "geofm-opacity");
+            div.style.cssText = "background:rgba(255,255,255,.92);padding:4px 8px;border-radius:5px;" +
+                                "font:12px sans-serif;box-shadow:0 1px 4px rgba(0,0,0,.3)";
+            div.innerHTML = '<label>{{ this.label }} <input type="range" min="0" max="100" step="5" ' +
+                            'value="{{ this.value }}" style="vertical-align:middle;width:110px"></label>' +
+                            ' <span class="geofm-opacity-value">{{ this.value }} %</span>';
+            var input = div.querySelector("input"), shown = div.querySelector(".geofm-opacity-value");
+            input.addEventListener("input", function () {
+                layers.forEach(function (layer) { layer.setOpacity(input.value / 100); });
+                shown.textContent = input.value + " %";
+            });
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            return div;
+        };
+        box.addTo(map);
+    })({{ this._parent.get_name() }}, [{{ this.layer_names }}]);
+    {% endmacro %}
+    """)
+
+    def __init__(self, layers: list[folium.raster_layers.ImageOverlay], *, label: str, value: float) -> None:
+        super().__init__()
+        self._name = "OpacitySlider"
+        self._layers = layers
+        self.label = html.escape(label)
+        self.value = int(round(value * 100))
+
+    @property
+    def layer_names(self) -> str:
+        return ", ".join(layer.get_name() for layer in self._layers)
+
+
+class SwipeDivider(MacroElement):
+    """A vertical divider the user drags: left of it the layers below, right of it ``layers`` (clipped).
+
+    The clip is recomputed on every move, zoom and drag, in the browser; the divider's position is the
+    fraction ``data-fraction`` of the map's width.
+    """
+
+    _template = Template("""
+    {% macro script(this, kwargs) %}
+    (function (map, layers) {
+        var container = map.getContainer();
+        var divider = L.DomUtil.create("div", "geofm-swipe", container);
+        divider.style.cssText = "position:absolute;top:0;bottom:0;width:4px;margin-left:-2px;background:#fff;" +
+                                "box-shadow:0 0 4px rgba(0,0,0,.6);z-index:650;cursor:ew-resize;touch-action:none";
+        var handle = L.DomUtil.create("div", "geofm-swipe-handle", divider);
+        handle.style.cssText = "position:absolute;top:50%;left:-15px;width:34px;height:34px;margin-top:-17px;" +
+                               "border-radius:50%;background:#fff;box-shadow:0 0 4px rgba(0,0,0,.6);" +
+                               "text-align:center;font:18px/34px sans-serif;color:#333;user-select:none";
+        handle.innerHTML = "&#8596;";
+        handle.title = "Drag: left {{ this.left }}, right {{ this.right }}";
+        var labels = L.DomUtil.create("div", "geofm-swipe-labels", container);
+        labels.style.cssText = "position:absolute;top:8px;left:50%;transform:translateX(-50%);z-index:640;" +
+                               "font:12px sans-serif;pointer-events:none;white-space:nowrap";
+        labels.innerHTML = '<span style="background:rgba(255,255,255,.9);padding:2px 6px;border-radius:3px">' +
+                           '&#8592; {{ this.left }}</span>&nbsp;&nbsp;<span style="background:rgba(255,255,255,.9);' +
+                           'padding:2px 6px;border-radius:3px">{{ this.right }} &#8594;</span>';
+        var fraction = {{ this.fraction }};
+        function clip() {
+            var size = map.getSize(), x = size.x * fraction;
+            divider.style.left = x + "px";
+            divider.dataset.fraction = fraction.toFixed(3);
+            var cut = map.containerPointToLayerPoint([x, 0]).x;
+            layers.forEach(function (layer) {
+                var el = layer.getElement && layer.getElement();
+                if (!el) { return; }
+                var left = L.DomUtil.getPosition(el).x;
+                el.style.clipPath = "inset(0 0 0 " + Math.max(0, cut - left) + "px)";
+            });
+        }
+        var dragging = false;
+        function moveTo(clientX) {
+            var rect = container.getBoundingClientRect();
+            fraction = Math.min(1, Math.max(0, (clientX - rect.left) / rect.width));
+            clip();
+        }
+        // pointer events (mouse, pen and touch alike), captured by the divider while it is dragged
+        divider.addEventListener("pointerdown", function (e) {
+            dragging = true;
+            divider.setPointerCapture(e.pointerId);
+            map.dragging.disable();
+            e.preventDefault();
+            e.stopPropagation();
+        });
+        divider.addEventListener("pointermove", function (e) {
+            if (dragging) { moveTo(e.clientX); e.preventDefault(); }
+        });
+        function up(e) {
+            if (!dragging) { return; }
+            dragging = false;
+            if (divider.hasPointerCapture(e.pointerId)) { divider.releasePointerCapture(e.pointerId); }
+            map.dragging.enable();
+        }
+        divider.addEventListener("pointerup", up);
+        divider.addEventListener("pointercancel", up);
+        L.DomEvent.disableClickPropagation(divider);
+        L.DomEvent.disableScrollPropagation(divider);
+        map.on("move zoom zoomend viewreset resize layeradd", clip);
+        clip();
+    })({{ this._parent.get_name() }}, [{{ this.layer_names }}]);
+    {% endmacro %}
+    """)
+
+    def __init__(self, layers: list[folium.raster_layers.ImageOverlay], *, left: str, right: str,
+                 fraction: float = 0.5) -> None:
+        super().__init__()
+        self._name = "SwipeDivider"
+        self._layers = layers
+        self.left = html.escape(left)
+        self.right = html.escape(right)
+        self.fraction = json.dumps(float(fraction))
+
+    @property
+    def layer_names(self) -> str:
+        return ", ".join(layer.get_name() for layer in self._layers)
 
 
 class OfflineBasemapNotice(MacroElement):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,7 +11,7 @@ from affine import Affine
 from pyproj import Geod
 from rasterio.crs import CRS
 
-from geofm.config import BAND_LABELS, CLASS_NODATA, HLS_SCALE, MODEL_BANDS
+from geofm.config import BAND_LABELS, CLASS_NODATA, HLS_BAND_ASSETS, HLS_SCALE, MODEL_BANDS
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
 _GEOD = Geod(ellps="WGS84")
@@ -77,16 +78,39 @@ def water_summary(result: SegmentationResult, water_class: int = 1) -> WaterSumm
     return WaterSummary(water_km2=water, clear_km2=clear, total_km2=float(areas.sum()) / 1e6)
 
 
-def reconstruction_error_table(stack: HLSStack, result: ReconstructionResult) -> pd.DataFrame:
-    """Mean absolute and RMS error per band over the hidden, valid pixels, in surface reflectance."""
+def band_names(sensors: Sequence[str]) -> tuple[str, ...]:
+    """Band names of the model's six bands for the dates' sensors: "B8A NIR narrow" (Sentinel-2),
+    "B05 NIR narrow" (Landsat), "B05 / B8A NIR narrow" when the dates mix both."""
+    names = []
+    for b, label in enumerate(BAND_LABELS):
+        ids = list(dict.fromkeys(HLS_BAND_ASSETS[s][b] for s in sensors if s in HLS_BAND_ASSETS))
+        names.append(f"{' / '.join(ids or [MODEL_BANDS[b]])} {label}")
+    return tuple(names)
+
+
+def reconstruction_error_table(stack: HLSStack, result: ReconstructionResult,
+                               sensors: Sequence[str] = ()) -> pd.DataFrame:
+    """Mean absolute and RMS error per band over the hidden, valid pixels, in surface reflectance.
+
+    ``sensors`` ("L30"/"S30" per date) names the bands as the sensors do; without them the band is named by
+    what it measures only.
+    """
     original = stack.data.astype(np.float64)
     recon = result.reconstructed.astype(np.float64)
     hidden = result.mask & stack.valid  # (T, H, W)
+    names = band_names(sensors) if sensors else BAND_LABELS
     rows = []
-    for b, (band, label) in enumerate(zip(MODEL_BANDS, BAND_LABELS)):
+    for b, name in enumerate(names):
         diff = (recon[:, b] - original[:, b])[hidden] * HLS_SCALE
         mae = float(np.abs(diff).mean()) if diff.size else float("nan")
         rmse = float(np.sqrt((diff ** 2).mean())) if diff.size else float("nan")
-        rows.append({"band": f"{band} {label}", "mean_abs_error": round(mae, 4), "rmse": round(rmse, 4),
+        rows.append({"band": name, "mean_abs_error": round(mae, 4), "rmse": round(rmse, 4),
                      "pixels": int(diff.size)})
     return pd.DataFrame(rows, columns=["band", "mean_abs_error", "rmse", "pixels"])
+
+
+def unclear_percent(unclear: np.ndarray, crs: CRS, transform: Affine) -> float:
+    """Share (%) of the grid's area that is cloud, cloud shadow or without data (``unclear`` True)."""
+    areas = np.broadcast_to(pixel_area_m2(crs, transform, unclear.shape), unclear.shape)
+    total = float(areas.sum())
+    return 100.0 * float(areas[unclear].sum()) / total if total else 0.0

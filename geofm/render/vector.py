@@ -17,16 +17,18 @@ _GEOD = Geod(ellps="WGS84")
 
 
 def class_polygons(result: SegmentationResult, *, skip_classes: tuple[int, ...] = ()) -> dict:
-    """A FeatureCollection: one polygon per connected patch of a class, with class name and area."""
+    """A FeatureCollection: one (Multi)Polygon per class (its patches dissolved), with class name and area."""
     classes = np.ascontiguousarray(result.classes.astype(np.uint8))
     mask = classes != CLASS_NODATA
     for k in skip_classes:
         mask &= classes != k
     to_lonlat = Transformer.from_crs(result.crs, 4326, always_xy=True)
-    features = []
+    patches: dict[int, list] = {}
     for geom, value in rasterio.features.shapes(classes, mask=mask, transform=result.transform, connectivity=4):
-        k = int(value)
-        native = shape(geom)
+        patches.setdefault(int(value), []).append(shape(geom))
+    features = []
+    for k in sorted(patches):
+        native = shapely.union_all(patches[k])
         lonlat = shapely.transform(native, lambda x, y: to_lonlat.transform(x, y), interleaved=False)
         if result.crs.is_geographic:
             area_m2 = abs(_GEOD.geometry_area_perimeter(native)[0])
@@ -36,7 +38,7 @@ def class_polygons(result: SegmentationResult, *, skip_classes: tuple[int, ...] 
         features.append({
             "type": "Feature",
             "geometry": mapping(lonlat),
-            "properties": {"class_id": k, "class_name": result.class_names[k],
+            "properties": {"class_id": k, "class_name": result.class_names[k], "patches": len(patches[k]),
                            "area_m2": round(area_m2, 1), "area_ha": round(area_m2 / 1e4, 4)},
         })
     return {"type": "FeatureCollection", "features": features}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -15,7 +16,8 @@ from geofm.data.signing import fresh_href
 from geofm.examples import EXAMPLES, Example
 from geofm.render import maps
 from geofm.serve import ui
-from geofm.serve.geocode import geocode
+from geofm.serve.geocode import geocode, parse_coordinates
+from geofm.serve.share import box_geometry, read_link, write_link
 from geofm.serve.runs import canonical_json
 from geofm.settings import settings
 
@@ -55,29 +57,42 @@ def apply_example(example: Example) -> None:
 
 
 def place_search() -> None:
-    """Geocode a place name and move the map there (online only)."""
+    """Find a place: typed coordinates, a typed box, or a place name (geocoder, online only)."""
     with st.form("place-search", border=False):
         c1, c2 = st.columns([4, 1], vertical_alignment="bottom")
-        text = c1.text_input("Find a place", placeholder="e.g. Omaha, Nebraska", key="w_place")
+        text = c1.text_input("Find a place", placeholder="a place, 'lat, lon' or a box 'W S E N'", key="w_place",
+                             help="A place name needs internet access; coordinates always work: "
+                                  "`41.30, -95.92` (latitude, longitude) or `-95.93 41.29 -95.90 41.31` "
+                                  "(west south east north) to use that box as your area.")
         go = c2.form_submit_button("Search", icon=":material/search:", width="stretch")
     if go:
-        try:
-            place = geocode(text)
-        except GeofmError as err:
-            st.warning(ui.user_message(err), icon=":material/wifi_off:")
-        else:
-            w, s, e, n = place.bounds
-            st.session_state[PLACE_VIEW] = [[s, w], [n, e]]
-            st.success(f"Showing {place.name}. Draw your area there.", icon=":material/location_on:")
+        go_to_place(text)
+
+
+def go_to_place(text: str) -> None:
+    """Typed coordinates (a point: show it; a box: it becomes the area) or a place name through the geocoder."""
+    typed = None
+    try:
+        typed = parse_coordinates(text)
+        place = typed or geocode(text)
+    except GeofmError as err:
+        st.warning(ui.user_message(err), icon=":material/wrong_location:" if typed is None else ":material/error:")
+        return
+    w, s, e, n = place.bounds
+    st.session_state[PLACE_VIEW] = [[s, w], [n, e]]
+    if typed is not None and place.name.startswith("box"):
+        set_area(box_geometry(w, s, e, n))
+        st.success(f"Your area is the {place.name}.", icon=":material/crop_square:")
+    else:
+        st.success(f"Showing {place.name}. Draw your area there.", icon=":material/location_on:")
 
 
 def examples_row() -> None:
     st.markdown("**Or start from an example**")
     cols = st.columns(len(EXAMPLES), gap="small")
     for col, example in zip(cols, EXAMPLES):
-        if col.button(example.button_label, key=f"ex-{example.key}", help=f"{example.title} — {example.description}",
-                      width="stretch"):
-            apply_example(example)
+        col.button(example.button_label, key=f"ex-{example.key}", help=f"{example.title} — {example.description}",
+                   width="stretch", on_click=apply_example, args=(example,))  # before the map is drawn
 
 
 def area_map(aoi) -> None:
@@ -138,46 +153,86 @@ def find_scenes(aoi) -> None:
         st.session_state[SEARCH_MSG] = ui.user_message(err)
         st.session_state.pop(ui.SCENES, None)
         return
-    panel.status.update(label=f"Found {len(scenes)} scenes", state="complete", expanded=False)
+    from geofm.data.select import day_frames
+
+    days = day_frames(scenes, aoi)
+    panel.status.update(label=f"Found {len(days)} dates ({len(scenes)} scenes)", state="complete", expanded=False)
     st.session_state.pop(SEARCH_MSG, None)
-    st.session_state[ui.SCENES] = scenes
+    st.session_state[ui.SCENES] = days
     q["scene_ids"] = ()
 
 
-def scenes_table(scenes) -> pd.DataFrame:
-    """Date, sensor, cloud %, clear fraction over the area and thumbnail, one row per scene."""
-    return pd.DataFrame([{
-        "date": s.date.isoformat(), "sensor": SENSORS.get(s.sensor, s.sensor), "tile": s.tile,
-        "cloud_cover": round(float(s.cloud_cover), 1),
-        "clear_percent": None if s.clear_fraction is None else round(100.0 * s.clear_fraction, 1),
-        "thumbnail": fresh_href(s.thumbnail), "id": s.id,
-    } for s in scenes], columns=["date", "sensor", "tile", "cloud_cover", "clear_percent", "thumbnail", "id"])
+def scenes_table(days) -> pd.DataFrame:
+    """One row per date and sensor (the mosaic of that day's tiles over the area): its clear share of the area,
+    sensor, the largest scene cloud cover, a thumbnail and the scene ids."""
+    rows = []
+    for frame, clear in days:
+        best = max(frame, key=lambda s: (s.clear_fraction or 0.0, s.id))
+        rows.append({
+            "date": frame[0].date.isoformat(), "sensor": SENSORS.get(frame[0].sensor, frame[0].sensor),
+            "clear_percent": round(100.0 * clear, 1),
+            "cloud_cover": round(max(float(s.cloud_cover) for s in frame), 1),
+            "thumbnail": fresh_href(best.thumbnail), "tiles": ", ".join(sorted({s.tile for s in frame})),
+            "ids": ", ".join(s.id for s in frame),
+        })
+    return pd.DataFrame(rows, columns=["date", "sensor", "clear_percent", "cloud_cover", "thumbnail", "tiles",
+                                       "ids"])
+
+
+def timeline(table: pd.DataFrame) -> alt.Chart:
+    """Clear share of the area per date, one point per date and sensor; clicking a point selects that date."""
+    pick = alt.selection_point(name="pick", fields=["date"], on="click")
+    return alt.Chart(table).mark_circle(size=90).encode(
+        x=alt.X("date:T", title=None),
+        y=alt.Y("clear_percent:Q", title="Clear over the area (%)", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("sensor:N", title="Sensor", scale=alt.Scale(domain=list(SENSORS.values()),
+                                                                     range=["#e8590c", "#1f6feb"])),
+        opacity=alt.condition(pick, alt.value(1.0), alt.value(0.45)),
+        tooltip=["date", "sensor", "clear_percent", "ids"],
+    ).add_params(pick).properties(height=170)
+
+
+def _ids_of_dates(table: pd.DataFrame, dates: list[str]) -> tuple[str, ...]:
+    rows = table[table["date"].isin(dates)]
+    return tuple(i for ids in rows["ids"] for i in ids.split(", "))
 
 
 def scenes_list() -> None:
     message = st.session_state.get(SEARCH_MSG)
     if message:
         st.error(message, icon=":material/error:")
-    scenes = st.session_state.get(ui.SCENES)
-    if not scenes:
+    days = st.session_state.get(ui.SCENES)
+    if not days:
         return
-    st.markdown(f"**{len(scenes)} scenes found.** Select rows to use those scenes; otherwise the clearest are chosen.")
-    table = scenes_table(scenes)
+    n_scenes = sum(len(frame) for frame, _ in days)
+    st.markdown(f"**{len(days)} dates found** ({n_scenes} scenes). Pick a date on the timeline or select rows "
+                "to use those dates; otherwise the clearest are chosen.")
+    table = scenes_table(days)
+
+    def on_pick() -> None:  # a click on the timeline: that date's scenes
+        picked = st.session_state["w_timeline"].selection.get("pick") or []
+        dates = [str(p["date"])[:10] if not isinstance(p["date"], (int, float)) else
+                 date.fromtimestamp(p["date"] / 1000).isoformat() for p in picked if "date" in p]
+        if dates:
+            ui.query()["scene_ids"] = _ids_of_dates(table, dates)
+
+    st.altair_chart(timeline(table), width="stretch", on_select=on_pick, key="w_timeline")
 
     def on_select() -> None:  # only when the user changes the selection (not when the widget is rebuilt)
         rows = list(st.session_state["w_scenes"].selection.rows)
-        ui.query()["scene_ids"] = tuple(table["id"].iloc[rows]) if rows else ()
+        ui.query()["scene_ids"] = _ids_of_dates(table, list(table["date"].iloc[rows])) if rows else ()
 
     st.dataframe(
         table, hide_index=True, width="stretch", on_select=on_select, selection_mode="multi-row",
         key="w_scenes",
         column_config={
-            "date": "Date", "sensor": "Sensor", "tile": "Tile",
-            "cloud_cover": st.column_config.NumberColumn("Cloud (scene) %", format="%.0f"),
-            "clear_percent": st.column_config.ProgressColumn("Clear over area", format="%.0f %%", min_value=0,
-                                                             max_value=100),
+            "date": "Date", "sensor": "Sensor", "tiles": "Tiles",
+            "cloud_cover": st.column_config.NumberColumn("Cloud (scene) %", format="%.0f",
+                                                         help="The scene's own cloud cover (whole tile)"),
+            "clear_percent": st.column_config.ProgressColumn("Clear over your area", format="%.0f %%",
+                                                             min_value=0, max_value=100),
             "thumbnail": st.column_config.ImageColumn("Preview"),
-            "id": st.column_config.TextColumn("Scene id", width="medium"),
+            "ids": st.column_config.TextColumn("Scene ids", width="large"),
         })
     chosen = ui.query().get("scene_ids") or ()
     if chosen:
@@ -205,20 +260,18 @@ def _limit_km() -> float:
 
 def explore_page() -> None:
     """Home: choose an area, dates and scenes, then a task."""
+    read_link()
     take_drawn_area()
     st.title("See what a geospatial foundation model sees")
     st.caption("Draw an area on the map, find Harmonized Landsat-Sentinel-2 scenes, and run NASA/IBM's Prithvi "
                "models on them: " + ", ".join(t.title.lower() for t in TASKS.values()) + ".")
-    c1, c2 = st.columns([1, 2], gap="large")
-    with c1:
-        place_search()
-    with c2:
-        examples_row()
+    place_search()
     aoi, problem = ui.area_of_query()
+    area_map(aoi)
     st.caption(":material/draw: Draw your area with the **rectangle** (■) or **polygon** (⬟) tool at the left edge "
                "of the map; a new drawing replaces the old one. Areas up to "
                f"{_limit_km():g} × {_limit_km():g} km; a few km run in seconds.")
-    area_map(aoi)
+    examples_row()
     if aoi is None and ui.query().get("geometry"):
         st.error(problem, icon=":material/error:")
     elif aoi is None:
@@ -230,3 +283,4 @@ def explore_page() -> None:
     search_controls(aoi)
     scenes_list()
     task_picker(aoi)
+    write_link()

@@ -7,10 +7,11 @@ import streamlit as st
 from geofm.config import TASKS
 
 
-def explore() -> "st.Page":
-    from geofm.serve.explore import explore_page
+EXPLORE_PAGE = "app_pages/0_Explore.py"
 
-    return st.Page(explore_page, title="Explore", icon=":material/map:", default=True)
+
+def explore() -> "st.Page":
+    return st.Page(EXPLORE_PAGE, title="Explore", icon=":material/map:", default=True)
 
 
 def all_pages() -> list:
@@ -18,5 +19,5 @@ def all_pages() -> list:
     return [
         explore(),
         *(st.Page(task.page, title=task.menu_title, icon=task.icon) for task in TASKS.values()),
-        st.Page("pages/4_Your_file.py", title="Your own file", icon=":material/upload_file:"),
+        st.Page("app_pages/4_Your_file.py", title="Your own file", icon=":material/upload_file:"),
     ]

@@ -117,6 +117,7 @@ class RunOutcome:
     scenes: list = field(default_factory=list)  # geofm.data.Scene, one per frame (empty for uploads)
     times: StageTimes = field(default_factory=StageTimes)
     rendered: Rendered = field(default_factory=lambda: Rendered())  # shared with the cached copies
+    confidence: Any = None  # (H, W) float16 probability of the class shown (segmentation tasks), or None
 
     @property
     def views(self) -> Products | None:
@@ -177,7 +178,19 @@ def _run_model(task: str, stack: HLSStack, request: RunRequest, progress: Progre
     from geofm import pipeline
 
     return pipeline.run_task(task, stack, mask_ratio=request.mask_ratio, seed=request.seed,
-                             model=request.model or None, progress=progress)
+                             model=request.model or None, progress=progress,
+                             probabilities=not get_task(task).masking)
+
+
+def take_confidence(task: str, result: SegmentationResult | ReconstructionResult) -> Any:
+    """The result's per-pixel confidence as (H, W) float16, its full probabilities dropped (memory)."""
+    if not isinstance(result, SegmentationResult) or result.probabilities is None:
+        return None
+    from geofm.render.products import confidence_map
+
+    confidence = confidence_map(get_task(task), result)
+    result.probabilities = None
+    return None if confidence is None else confidence.astype("float16")
 
 
 def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder, queue: JobQueue,
@@ -249,7 +262,7 @@ def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: 
                                         scene_ids=list(request.scene_ids) or None, progress=recorder)
         result = _queued_model(request, stack, recorder, line, visitor)
         return RunOutcome(request=request, result=result, stack=stack, scenes=list(scenes),
-                          times=recorder.finish())
+                          times=recorder.finish(), confidence=take_confidence(request.task, result))
 
     return _once(request, compute, cache, progress)
 
@@ -275,7 +288,8 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
 
         stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(), where="the app")
         result = _queued_model(request, stack, recorder, line, visitor)
-        return RunOutcome(request=request, result=result, stack=stack, times=recorder.finish())
+        return RunOutcome(request=request, result=result, stack=stack, times=recorder.finish(),
+                          confidence=take_confidence(request.task, result))
 
     return _once(request, compute, cache, progress)
 
@@ -283,4 +297,5 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
 def _cached_copy(outcome: RunOutcome) -> RunOutcome:
     """The cached outcome, marked as coming from the cache (shares arrays and rendered views)."""
     return RunOutcome(request=outcome.request, result=outcome.result, stack=outcome.stack,
-                      scenes=outcome.scenes, times=outcome.times, rendered=outcome.rendered, from_cache=True)
+                      scenes=outcome.scenes, times=outcome.times, rendered=outcome.rendered, from_cache=True,
+                      confidence=outcome.confidence)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from geofm.config import TaskSpec, get_task
 from geofm.errors import GeofmError
-from geofm.serve import nav, ui, views
+from geofm.serve import nav, share, ui, views
 from geofm.serve.queue import RunAbandoned
 from geofm.serve.runs import RunOutcome, RunRequest, run_area
 
@@ -39,6 +39,23 @@ def execute(page: str, request: RunRequest, work) -> None:
     ui.outcomes()[page] = outcome
 
 
+def scenes_caption(scene_ids: tuple[str, ...]) -> None:
+    """Which scenes the run will use: the ones selected on Explore, or the clearest."""
+    if scene_ids:
+        st.caption(f":material/checklist: Uses the {len(scene_ids)} scene(s) you selected: "
+                   + ", ".join(f"`{i}`" for i in scene_ids))
+    else:
+        st.caption(":material/auto_awesome: Uses the clearest scenes of these dates over the area "
+                   "(select scenes on the Explore page to choose them yourself).")
+
+
+def cached_outcome(request: RunRequest) -> RunOutcome | None:
+    """The server's cached result for ``request``, if any (no model run)."""
+    from geofm.serve.runs import results_cache
+
+    return results_cache().get(request)
+
+
 def task_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
     """The task's own controls: for masking tasks the mask ratio, seed and model; else the defaults."""
     if not task.masking:
@@ -52,16 +69,21 @@ def reconstruction_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
     model = models[0][0]
     if len(models) > 1:
         titles = dict(models)
+        if st.session_state.get(f"{key}-model") not in titles:
+            st.session_state.pop(f"{key}-model", None)
         model = st.selectbox("Model", list(titles), format_func=titles.__getitem__, key=f"{key}-model",
                              help="Prithvi-EO-2.0 models are listed when their weights are installed.")
     c1, c2 = st.columns([3, 1])
-    mask_ratio = c1.slider("Share of patches to hide (mask ratio)", 0.05, 0.95, 0.75, 0.05, key=f"{key}-ratio")
-    seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key=f"{key}-seed"))
+    st.session_state.setdefault(f"{key}-ratio", 0.75)  # (a shared link may have set them)
+    st.session_state.setdefault(f"{key}-seed", 0)
+    mask_ratio = c1.slider("Share of patches to hide (mask ratio)", 0.05, 0.95, step=0.05, key=f"{key}-ratio")
+    seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=f"{key}-seed"))
     return mask_ratio, seed, model
 
 
 def task_page(name: str) -> None:
     """Controls, run button, progress and results for the task ``name`` over the chosen area."""
+    share.read_link()  # (also here: a first request for a page's URL may run the page without app.py)
     spec = get_task(name)
     task = page = spec.name
     st.title(spec.title)
@@ -77,21 +99,28 @@ def task_page(name: str) -> None:
                     f"at most {q['max_cloud']:.0f} % cloud")
     st.page_link(nav.explore(), label="Change the area or the dates on the Explore page", icon=":material/map:")
 
+    missing = ui.weights_blocking(task)  # missing and cannot be fetched: Run is disabled
     ui.show_weights_notice(task)
     mask_ratio, seed, model = task_controls(spec, page)
     request = None
     if aoi is not None:
-        scene_ids = tuple(q.get("scene_ids") or ()) if q.get("task") == task else ()
+        scene_ids = tuple(q.get("scene_ids") or ())
+        scenes_caption(scene_ids)
         request = RunRequest.for_area(task, q["geometry"], ui.fmt_date(q["start"]), ui.fmt_date(q["end"]),
                                       max_cloud=q["max_cloud"], scene_ids=scene_ids, mask_ratio=mask_ratio,
                                       seed=seed, model=model)
-    if st.button(f"Run {spec.title.lower()}", type="primary", disabled=request is None,
+    share.write_link(page=task, request=request)
+    if st.button(f"Run {spec.title.lower()}", type="primary", disabled=request is None or bool(missing),
                  icon=":material/play_arrow:", key=f"{page}-run") and request is not None:
         area_request = request
         execute(page, area_request, lambda panel: run_area(area_request, progress=panel, visitor=ui.visitor()))
     ui.show_last_error(page)
 
     outcome = ui.outcomes().get(page)
+    if outcome is None and request is not None:
+        outcome = cached_outcome(request)  # a shared link or a reload: the result is in the server's cache
+        if outcome is not None:
+            ui.outcomes()[page] = outcome
     if outcome is None:
         return
     if request is not None and outcome.request != request:

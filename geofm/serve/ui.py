@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import Any
@@ -68,24 +69,49 @@ def area_of_query() -> tuple[Any | None, str | None]:
 
 #: CLI wording in library messages -> what the app calls the same control.
 _APP_WORDS = {"(--max-cloud)": "(the cloud-cover slider on the Explore page)",
-              "--max-cloud": "the cloud-cover slider", "--weights-dir": "GEOFM_WEIGHTS_DIR",
-              " / --stac-url": "", " or --stac-url": ""}
+              "--max-cloud": "the cloud-cover slider", " / --stac-url": "", " or --stac-url": ""}
+#: Operator details that end users cannot act on: URLs, environment variables, commands and options.
+_OPERATOR_DETAILS = (
+    (re.compile(r"https?://[^\s)'\"]*[^\s)'\":,.;]"), "the service"),
+    (re.compile(r"`?\b(?:python -m )?geofm (?:weights|run|search|region)\b[^`.;]*`?"), "the operator's tools"),
+    (re.compile(r"\b(?:GEOFM|EARTHDATA|PC_SDK|HF_HUB|HF)_[A-Z_]+\b"), "a server setting"),
+    (re.compile(r"(?<![\w-])--[a-z][a-z-]+"), "a server setting"),
+)
+_OPERATOR_ONLY = "The operator can find the details in the server log."
+
+
+def operator_free(text: str) -> str:
+    """``text`` without URLs, setting names and commands (those are logged for the operator instead)."""
+    clean = text
+    for pattern, words in _OPERATOR_DETAILS:
+        clean = pattern.sub(words, clean)
+    if clean != text:
+        log.warning("shown to the user without operator details: %s", text)
+        clean = f"{clean} {_OPERATOR_ONLY}"
+    return clean
 
 
 def user_message(err: GeofmError) -> str:
-    """The error's sentence, with command-line option names replaced by the app's controls.
+    """The error's sentence for an end user: command-line option names replaced by the app's controls;
+    operator details (setting names, URLs, commands) go to the server log.
 
     A bad operator setting is logged for the operator; the user only learns that the server is misconfigured.
+    Missing or broken model weights likewise: the user learns the task cannot run on this server yet.
     """
+    from geofm.errors import CheckpointError, WeightsNotFoundError
     from geofm.settings import SettingsError
 
     if isinstance(err, SettingsError):
         log.error("bad setting: %s", err)
         return "This server is misconfigured, so this cannot run now. The operator's log says why."
+    if isinstance(err, (WeightsNotFoundError, CheckpointError)):
+        log.error("model weights: %s", err.user_message())
+        return ("This model is not installed on this server yet, so this task cannot run here for now. "
+                "The operator's log says what is missing.")
     text = err.user_message()
     for cli, app in _APP_WORDS.items():
         text = text.replace(cli, app)
-    return text
+    return operator_free(text)
 
 
 def settings_ok() -> bool:
@@ -205,6 +231,10 @@ PAGE_CSS = """
 [data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 2rem; max-width: 1400px; }
 .geofm-legend { font-size: 0.92rem; line-height: 1.9; }
 iframe { border-radius: 6px; }
+@media (max-width: 640px) {  /* phones: the map above the fold, the controls below it */
+  [data-testid="stMainBlockContainer"] { padding: 3.2rem 0.7rem 1rem; }
+  h1 { font-size: 1.35rem !important; padding: 0.2rem 0 !important; }
+}
 </style>
 """
 
@@ -212,6 +242,17 @@ iframe { border-radius: 6px; }
 def page_style() -> None:
     """Small layout touches shared by every page (less top padding, legend text size)."""
     st.html(PAGE_CSS)
+
+
+def weights_blocking(task: str) -> str | None:
+    """The message when the task's weights are missing and cannot be fetched on the first run (offline, or
+    first-use downloads off); None when a run can go ahead."""
+    missing = weights_problem(task)
+    if not missing:
+        return None
+    from geofm.models.download import can_download
+
+    return None if can_download() else missing
 
 
 def show_weights_notice(task: str) -> None:

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from geofm.config import TASKS
+from geofm.errors import GeofmError
 from geofm.serve import ui, uploads, views
 from geofm.serve.runs import RunRequest, run_files
 from geofm.serve.task_page import execute, task_controls
 
 PAGE = "upload"
+
+
+def with_user_names(err: GeofmError, paths: list[Path], names: list[str]) -> GeofmError:
+    """``err`` with the saved files' paths and names replaced by the names the user uploaded."""
+    def swap(text: str) -> str:
+        for path, name in sorted(zip(paths, names), key=lambda pn: -len(str(pn[0]))):
+            text = text.replace(str(path), name).replace(Path(path).name, name)
+        return text
+
+    err.args = (swap(str(err)), *err.args[1:])
+    err.hint = swap(err.hint)
+    return err
 
 
 def upload_page() -> None:
@@ -21,21 +36,32 @@ def upload_page() -> None:
     spec = TASKS[task]
     files = st.file_uploader(f"GeoTIFF(s): {spec.upload_help}", type=["tif", "tiff"], accept_multiple_files=True,
                              key="up-files")
+    missing = ui.weights_blocking(task)  # missing and cannot be fetched: Run is disabled
     ui.show_weights_notice(task)
     mask_ratio, seed, model = task_controls(spec, PAGE)
+    contents = [(f.name, f.getvalue()) for f in files or []]
+    request = (RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed, model=model)
+               if contents else None)
     if st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
-                 disabled=not files, key="up-run"):
-        contents = [(f.name, f.getvalue()) for f in files]
-        request = RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed, model=model)
+                 disabled=not files or bool(missing), key="up-run") and request is not None:
+        run_request = request
 
         def work(panel):
             uploads.check_files(contents, task)
             with uploads.saved_files(contents) as paths:  # a private folder, removed after the run
-                uploads.check_raster_files(paths)
-                return run_files(request, paths, progress=panel, visitor=ui.visitor())
+                try:
+                    uploads.check_raster_files(paths)
+                    return run_files(run_request, paths, progress=panel, visitor=ui.visitor())
+                except GeofmError as err:
+                    raise with_user_names(err, paths, [name for name, _ in contents]) from None
 
-        execute(PAGE, request, work)
+        execute(PAGE, run_request, work)
     ui.show_last_error(PAGE)
     outcome = ui.outcomes().get(PAGE)
-    if outcome is not None:
-        views.show_outcome(outcome, key=PAGE)
+    if outcome is None:
+        return
+    if request is None or outcome.request != request:
+        what = TASKS[outcome.request.task].title.lower()
+        st.info(f"The result below is from an earlier run ({what} on the files uploaded then), not the task "
+                "and files chosen now. Press Run to update it.", icon=":material/history:")
+    views.show_outcome(outcome, key=PAGE)

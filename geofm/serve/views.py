@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import altair as alt
 import pandas as pd
 import streamlit as st
-import streamlit.components.v1 as components
 from streamlit_folium import st_folium
 
 from geofm.config import TaskSpec, get_task
 from geofm.progress import Progress, null_progress
 from geofm.render import maps
-from geofm.render.products import ClassMapProducts, Products, ReconstructionProducts, render_products
+from geofm.render.products import (CLOUD_LEGEND, CLOUD_SWATCH, CONFIDENCE_COLORS, ClassMapProducts, Products,
+                                   ReconstructionProducts, render_products)
 from geofm.render.stats import hex_color
 from geofm.render.webmerc import OverlayImage
 from geofm.serve.runs import RunOutcome
 from geofm.stack import ReconstructionResult, SegmentationResult
 
 MAP_HEIGHT = 520
+CLOUD_METRIC = "Cloud or no data"
 
 
 # ------------------------------------------------------------------------------------- rendering
@@ -27,7 +30,7 @@ def render_views(outcome: RunOutcome, progress: Progress = null_progress) -> Pro
     if outcome.views is None:
         sensors = [scene.sensor for scene in outcome.scenes]
         outcome.views = render_products(get_task(outcome.request.task), outcome.result, outcome.stack,
-                                        sensors=sensors, progress=progress)
+                                        sensors=sensors, progress=progress, confidence=outcome.confidence)
     return outcome.views
 
 
@@ -61,38 +64,67 @@ def show_map(fmap, *, key: str, height: int = MAP_HEIGHT) -> None:
     st_folium(fmap, key=key, height=height, use_container_width=True, returned_objects=[])
 
 
-def show_static_map(fig, *, height: int = MAP_HEIGHT) -> None:
-    """Render a folium figure (e.g. a DualMap) as a plain HTML component: no reruns at all."""
-    maps.use_local_assets(fig, maps.vendor_base(st.get_option("server.baseUrlPath") or ""))
-    components.html(fig.get_root().render(), height=height)
+@dataclass(frozen=True)
+class MapLayer:
+    """One overlay of a result map."""
+
+    overlay: OverlayImage
+    name: str
+    opacity: float = 1.0
+    show: bool = True
+    result: bool = False  #: a result layer: the on-map opacity slider and the swipe act on it
 
 
-def result_map(outcome: RunOutcome, layers: list[tuple[OverlayImage, str, float, bool]], *, key: str,
-               height: int = MAP_HEIGHT) -> None:
-    """A map fitted to the result with (overlay, name, opacity, shown) layers and the area outline."""
-    bounds = layers[0][0].latlon_bounds
-    fmap = maps.new_map(bounds=bounds)
-    for overlay, name, opacity, show in layers:
-        maps.add_overlay(fmap, overlay, name=name, opacity=opacity, show=show)
+def result_map(outcome: RunOutcome, layers: list[MapLayer], *, key: str, legend_title: str,
+               legend_items: list[tuple[str, str]], swipe: tuple[str, str] | None = None,
+               colorbar: str | None = None, opacity_label: str = "Opacity", height: int = MAP_HEIGHT) -> None:
+    """A leafmap map fitted to the result: overlays, area outline, legend (and colour bar) on the map, an
+    on-map opacity slider for the result layers, and with ``swipe`` (left, right) a divider to drag."""
+    fmap = maps.new_map(bounds=layers[0].overlay.latlon_bounds)
+    placed = [(layer, maps.add_overlay(fmap, layer.overlay, name=layer.name, opacity=layer.opacity,
+                                       show=layer.show)) for layer in layers]
     geometry = outcome.request.geometry
     if geometry:
         maps.add_area_outline(fmap, geometry)
+    on_top = [overlay for layer, overlay in placed if layer.result]
+    if on_top:
+        first = next(layer for layer in layers if layer.result)
+        maps.OpacitySlider(on_top, label=opacity_label, value=first.opacity).add_to(fmap)
+    if swipe is not None:
+        maps.SwipeDivider(on_top, left=swipe[0], right=swipe[1]).add_to(fmap)
+    maps.add_legend(fmap, legend_items + [("Area outline", maps.OUTLINE_COLOR)], title=legend_title)
+    if colorbar:
+        maps.add_colorbar(fmap, list(CONFIDENCE_COLORS), vmin=0, vmax=1, caption=colorbar,
+                          position="bottomright")
     maps.add_layer_control(fmap)
     maps.add_offline_notice(fmap)
     show_map(fmap, key=key, height=height)
 
 
 def downloads(outcome: RunOutcome, views: Products, *, key: str) -> None:
-    """Download buttons: cloud-optimised GeoTIFF, PNG and GeoJSON polygons."""
+    """Download buttons: cloud-optimised GeoTIFF, PNG and (class maps) GeoJSON, one (Multi)Polygon per class."""
     stem = f"geofm-{outcome.request.task}"
-    c1, c2, c3 = st.columns(3)
-    c1.download_button("GeoTIFF (COG)", views.cog, file_name=f"{stem}.tif", mime="image/tiff",
-                       key=f"{key}-cog", icon=":material/download:", width="stretch")
-    c2.download_button("PNG image", views.png, file_name=f"{stem}.png", mime="image/png",
-                       key=f"{key}-png", icon=":material/download:", width="stretch")
-    c3.download_button("GeoJSON polygons", views.geojson, file_name=f"{stem}.geojson",
-                       mime="application/geo+json", key=f"{key}-geojson", icon=":material/download:",
-                       width="stretch")
+    geojson = getattr(views, "geojson", None)
+    cols = st.columns(3 if geojson else 2)
+    cols[0].download_button("GeoTIFF (COG)", views.cog, file_name=f"{stem}.tif", mime="image/tiff",
+                            key=f"{key}-cog", icon=":material/download:", width="stretch")
+    cols[1].download_button("PNG image", views.png, file_name=f"{stem}.png", mime="image/png",
+                            key=f"{key}-png", icon=":material/download:", width="stretch")
+    if geojson:
+        cols[2].download_button("GeoJSON polygons", geojson, file_name=f"{stem}.geojson",
+                                mime="application/geo+json", key=f"{key}-geojson", icon=":material/download:",
+                                width="stretch", help="One (multi)polygon per class with its area.")
+
+
+MAP_VIEWS = ("Overlay", "Swipe")
+
+
+def map_view(key: str) -> bool:
+    """The map's mode: overlay, or a swipe between the true colour and the result (True)."""
+    view = st.segmented_control("Map", list(MAP_VIEWS), default=MAP_VIEWS[0], key=f"{key}-view",
+                                label_visibility="collapsed",
+                                help="Swipe: drag the divider on the map to compare the true colour with the result.")
+    return view == MAP_VIEWS[1]
 
 
 def run_facts(outcome: RunOutcome) -> None:
@@ -110,41 +142,40 @@ def run_facts(outcome: RunOutcome) -> None:
 
 
 def show_target(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
-    """One target class (water, burn scar) over the true colour: its area, legend, opacity, split view."""
+    """One target class (water, burn scar) over the true colour: its area, clouds, legend, confidence, swipe."""
     views = _class_views(outcome)
     target = views.target
     assert target is not None, "a target view needs the target class's summary"
     result: SegmentationResult = outcome.result  # type: ignore[assignment]
     layer = task.layer
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c3, c4 = st.columns(4)
     c1.metric(task.target_label, f"{target.water_km2:.2f} km²")
     c2.metric("Share of the clear area", f"{target.water_percent:.1f} %")
     c3.metric("Clear area (no cloud, no gaps)", f"{target.clear_km2:.2f} km²")
-    opacity = st.slider(f"{layer} layer opacity", 0.0, 1.0, 0.7, 0.05, key=f"{key}-opacity")
+    c4.metric(CLOUD_METRIC, f"{views.cloud_percent:.1f} %")
     items = [(result.class_names[k], hex_color(result.class_colors[k])) for k in range(len(result.class_names))
              if k not in task.see_through]
     items += [(f"{result.class_names[k]} (true colour shows through)", "transparent") for k in task.see_through]
-    legend(items + [("Area outline", "#e8590c")], title=task.legend)
-    on_map, side = f"{layer} on the map", f"Side by side: true colour | {layer.lower()}"
-    view = st.segmented_control("View", [on_map, side], default=on_map, key=f"{key}-view",
-                                label_visibility="collapsed")
-    if view == side:
-        dual = maps.dual_map(bounds=views.rgb_overlay.latlon_bounds)
-        maps.add_overlay(dual.m1, views.rgb_overlay, name="True colour")
-        if outcome.request.geometry:
-            maps.add_area_outline(dual.m1, outcome.request.geometry)
-        maps.add_overlay(dual.m2, views.rgb_overlay, name="True colour")
-        maps.add_overlay(dual.m2, views.class_overlay, name=layer, opacity=opacity)
-        if outcome.request.geometry:
-            maps.add_area_outline(dual.m2, outcome.request.geometry)
-        show_static_map(dual, height=MAP_HEIGHT)
-        st.caption(f"Left: true colour. Right: the model's {layer.lower()} map. The two maps pan and zoom "
-                   "together.")
-    else:
-        result_map(outcome, [(views.rgb_overlay, f"True colour {views.labels[-1]}", 1.0, True),
-                             (views.class_overlay, layer, opacity, True)], key=f"{key}-map")
+    items.append((CLOUD_LEGEND, CLOUD_SWATCH))
+    legend(items, title=task.legend)
+    swipe = map_view(key)
+    layers = [MapLayer(views.rgb_overlay, f"True colour {views.labels[-1]}"),
+              MapLayer(views.class_overlay, layer, 0.7, True, result=True),
+              MapLayer(views.cloud_overlay, CLOUD_LEGEND, 0.9, True, result=True)]
+    if views.confidence_overlay is not None:
+        layers.insert(2, MapLayer(views.confidence_overlay, views.confidence_label, 0.7, False, result=True))
+    result_map(outcome, layers, key=f"{key}-map", legend_title=task.legend, legend_items=items,
+               swipe=("True colour", layer) if swipe else None, opacity_label=f"{layer} opacity",
+               colorbar=views.confidence_label if views.confidence_overlay is not None else None)
+    confidence_caption(views)
     downloads(outcome, views, key=key)
     run_facts(outcome)
+
+
+def confidence_caption(views: ClassMapProducts) -> None:
+    if views.confidence_overlay is not None:
+        st.caption(f":material/layers: **{views.confidence_label}**: a layer of the map (layer switcher, top "
+                   "right) with its colour bar — light where the model is unsure, dark blue where it is sure.")
 
 
 def class_bar_chart(table: pd.DataFrame) -> alt.Chart:
@@ -166,11 +197,20 @@ def show_classes(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
     cols = st.columns(len(views.rgb))
     for col, rgb, label in zip(cols, views.rgb, views.labels):
         col.image(rgb, caption=label, width="stretch")
-    opacity = st.slider("Class layer opacity", 0.0, 1.0, 0.85, 0.05, key=f"{key}-opacity")
     table: pd.DataFrame = views.table
-    legend(list(zip(table["class"], table["colour"])), title=task.legend)
-    result_map(outcome, [(views.rgb_overlay, f"True colour {views.labels[-1]}", 1.0, True),
-                         (views.class_overlay, task.layer, opacity, True)], key=f"{key}-map")
+    items = list(zip(table["class"], table["colour"])) + [(CLOUD_LEGEND, CLOUD_SWATCH)]
+    legend(items, title=task.legend)
+    st.metric(CLOUD_METRIC, f"{views.cloud_percent:.1f} %")
+    swipe = map_view(key)
+    layers = [MapLayer(views.rgb_overlay, f"True colour {views.labels[-1]}"),
+              MapLayer(views.class_overlay, task.layer, 0.85, True, result=True),
+              MapLayer(views.cloud_overlay, CLOUD_LEGEND, 0.9, True, result=True)]
+    if views.confidence_overlay is not None:
+        layers.insert(2, MapLayer(views.confidence_overlay, views.confidence_label, 0.85, False, result=True))
+    result_map(outcome, layers, key=f"{key}-map", legend_title=task.legend, legend_items=items,
+               swipe=("True colour", task.layer) if swipe else None, opacity_label="Class opacity",
+               colorbar=views.confidence_label if views.confidence_overlay is not None else None)
+    confidence_caption(views)
     c1, c2 = st.columns([1, 1])
     with c1:
         st.markdown("**Area per class**")
@@ -201,9 +241,16 @@ def show_reconstruction(outcome: RunOutcome, task: TaskSpec, *, key: str) -> Non
     if len(views.labels) > 1:
         t = st.selectbox("Date on the map", range(len(views.labels)), format_func=lambda i: views.labels[i],
                          key=f"{key}-date")
-    result_map(outcome, [(views.orig_overlays[t], f"Original {views.labels[t]}", 1.0, True),
-                         (views.recon_overlays[t], f"Reconstruction {views.labels[t]}", 1.0, True)],
-               key=f"{key}-map")
+    st.metric(CLOUD_METRIC, f"{views.cloud_percents[t]:.1f} %")
+    swipe = map_view(key)
+    items = [(CLOUD_LEGEND, CLOUD_SWATCH)]
+    legend(items, title="On the map")
+    result_map(outcome, [MapLayer(views.orig_overlays[t], f"Original {views.labels[t]}"),
+                         MapLayer(views.recon_overlays[t], f"Reconstruction {views.labels[t]}", 1.0, True,
+                                  result=True),
+                         MapLayer(views.cloud_overlays[t], CLOUD_LEGEND, 0.9, True, result=True)],
+               key=f"{key}-map", legend_title="On the map", legend_items=items,
+               swipe=("Original", "Reconstruction") if swipe else None, opacity_label="Reconstruction opacity")
     st.markdown("**Error per band** over the hidden pixels (surface reflectance, 0–1)")
     table: pd.DataFrame = views.errors
     st.dataframe(table, hide_index=True, width="stretch",
