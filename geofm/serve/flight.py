@@ -218,7 +218,9 @@ def _execute_segmentations(key: Hashable, items: Sequence[Any], progresses: Sequ
     from geofm import pipeline
 
     task = str(key[0]) if isinstance(key, tuple) else str(key)  # key: (task, weights folder)
-    return pipeline.run_segmentations(task, list(items), progress=list(progresses))
+    # probabilities too: the app shows each run's confidence (a run keeps only its float16 map of it)
+    return pipeline.run_segmentations(task, list(items), progress=list(progresses),
+                                      probabilities=[True] * len(items))
 
 
 _FLIGHT = SingleFlight()
