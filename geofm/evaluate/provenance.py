@@ -129,8 +129,8 @@ def stac_item(cog: str | Path, prov: Provenance, *, crs: CRS, transform: Affine,
               shape: tuple[int, int]) -> dict[str, Any]:
     """A STAC Item describing ``cog`` with the provenance as properties."""
     h, w = shape
-    x0, y0 = transform * (0, h)
-    x1, y1 = transform * (w, 0)
+    x0, y1 = transform.c, transform.f
+    x1, y0 = transform.c + transform.a * w, transform.f + transform.e * h
     west, south, east, north = transform_bounds(crs, "EPSG:4326", min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
     when = prov.dates[-1] if prov.dates else datetime.now(timezone.utc).isoformat()
     return {
