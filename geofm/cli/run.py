@@ -97,6 +97,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto = CUDA GPU when there is one, else CPU")
     p.add_argument("--batch-size", type=int, default=None, help="windows per forward pass (default: by device)")
+    from geofm.cli.evaluate import REFERENCE_HELP
+
+    p.add_argument("--reference", metavar="auto|PATH", help="also compare with a reference and write the agreement "
+                   f"products beside --out: {REFERENCE_HELP}")
     p.set_defaults(handler=run_command)
 
 
@@ -128,6 +132,9 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--out must end in .tif or .tiff (it is a GeoTIFF); got {args.out.name}.")
     if args.png is not None and args.png.suffix.lower() != ".png":
         raise InputError(f"--png must end in .png; got {args.png.name}.")
+    from geofm.cli.evaluate import check_reference_arg
+
+    check_reference_arg(args)
 
 
 def _note(stage: str, message: str, fraction: float | None = None) -> None:
@@ -215,6 +222,7 @@ def run_command(args: argparse.Namespace) -> int:
         what = (f"{rec.reconstructed.shape[0]} date(s) x 6 bands int16 DN, {100 * rec.mask.mean():.1f}% of "
                 f"pixels hidden (mask ratio {ratio:g}, seed {seed})")
         model_s, dev = rec.seconds, rec.device
+        result: SegmentationResult | ReconstructionResult = rec
     else:
         from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
@@ -226,8 +234,12 @@ def run_command(args: argparse.Namespace) -> int:
             _preview_segmentation(stack, seg, args.png)
         what = _segmentation_summary(seg)
         model_s, dev = seg.seconds, seg.device
+        result = seg
     png = f" and {args.png}" if args.png else ""
     total = time.perf_counter() - start
     print(f"wrote {args.out}{png}: {args.task} {w}x{h} px, {what}; model {model_s:.1f} s, "
           f"total {total:.1f} s on {dev}")
+    from geofm.cli.evaluate import after_run
+
+    after_run(args, stack, result)
     return 0

@@ -208,11 +208,12 @@ def evaluate(task: str, result: SegmentationResult | ReconstructionResult, *, re
         ref = load_reference(spec, reference, grid, aoi=aoi, year=year, stac_url=stac_url)
         if spec.reference_layers and REFERENCE_LAYERS[spec.reference_layers[0]].kind == "crops":
             ev = evaluate_crops(result, ref)
-        elif spec.reference_layers:
-            ev = evaluate_flood(result, ref, target_class=spec.target_class)
         else:
             ev = evaluate_flood(result, ref, target_class=spec.target_class)
-            ev.task = spec.name
+            if not spec.reference_layers:  # a target class other than water (burn scars): no "new water"
+                ev.task = spec.name
+                ev.layers = [lay for lay in ev.layers if lay.key != "new-water"]
+                ev.metrics.pop("new_water_km2", None)
         if year is not None and ref.year is not None and ref.year != year:
             ev.notes.append(f"The reference is from {ref.year}, the nearest year the service holds to the "
                             f"imagery's {year}.")
