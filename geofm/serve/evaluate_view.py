@@ -1,0 +1,159 @@
+"""The "Did the model get it right?" section of a task page: reference and agreement layers on a map, the
+numbers, the confusion matrix chart, out-of-depth notes and a download with provenance.
+
+Called from the task page with one hook (``show_evaluation``); map layers come from ``evaluation_layers``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from geofm.config import TaskSpec, get_task
+from geofm.errors import GeofmError
+from geofm.evaluate import Evaluation, evaluate
+from geofm.evaluate.provenance import make_provenance
+from geofm.render.evaluation import confusion_table, evaluation_zip, layer_overlays
+from geofm.render.products import ClassMapProducts, ReconstructionProducts
+from geofm.render.stats import hex_color
+from geofm.render.webmerc import OverlayImage
+from geofm.serve import ui, views
+from geofm.serve.runs import RunOutcome
+
+HEADING = "Did the model get it right?"
+
+
+#: Where an outcome keeps its evaluation and download: its shared ``rendered`` slot (cached copies share it).
+_SLOT = "geofm_evaluation"
+
+
+def _cached(outcome: RunOutcome) -> Evaluation | None:
+    kept = vars(outcome.rendered).get(_SLOT)
+    return kept[0] if kept else None
+
+
+def _download(outcome: RunOutcome) -> bytes:
+    return vars(outcome.rendered)[_SLOT][1]
+
+
+def run_evaluation(outcome: RunOutcome) -> Evaluation:
+    """Compare the outcome with its reference once (kept with the outcome's rendered products)."""
+    ev = _cached(outcome)
+    if ev is None:
+        from geofm.data import AOI
+
+        req = outcome.request
+        aoi = AOI.from_geojson(req.geometry) if req.geometry else None
+        ev = evaluate(req.task, outcome.result, reference="auto", stack=outcome.stack, aoi=aoi,
+                      stac_url=req.stac_url or None)
+        prov = make_provenance(req.task, outcome.result.model, weights_dir=req.weights_dir or None,
+                               scene_ids=outcome.stack.scene_ids, times=outcome.stack.times,
+                               parameters=dataclasses.asdict(req), reference=ev.reference)
+        vars(outcome.rendered)[_SLOT] = (ev, evaluation_zip(ev, prov, f"geofm-{req.task}"))
+    return ev
+
+
+def evaluation_layers(outcome: RunOutcome, ev: Evaluation) -> list[tuple[OverlayImage, str, float, bool]]:
+    """(overlay, name, opacity, shown) for the map: true colour, the model's result, then the evaluation's
+    layers (the first shown, the others in the layer control)."""
+    products = views.render_views(outcome)
+    task = get_task(outcome.request.task)
+    if isinstance(products, ClassMapProducts):
+        base = [(products.rgb_overlay, f"True colour {products.labels[-1]}", 1.0, True),
+                (products.class_overlay, f"Model: {task.layer}", 0.8, False)]
+    else:
+        assert isinstance(products, ReconstructionProducts)
+        base = [(products.orig_overlays[0], f"Original {products.labels[0]}", 1.0, True),
+                (products.recon_overlays[0], f"Reconstruction {products.labels[0]}", 1.0, False)]
+    extra = [(overlay, layer.title, 0.8, i == 0) for i, (layer, overlay) in enumerate(layer_overlays(ev))]
+    return base + extra
+
+
+def confusion_chart(ev: Evaluation) -> alt.Chart:
+    """Reference class (rows) by model class (columns), coloured by the share of the reference class."""
+    table = confusion_table(ev)
+    order = list(ev.class_names)
+    base = alt.Chart(table).encode(x=alt.X("model:N", sort=order, title="Model"),
+                                   y=alt.Y("reference:N", sort=order, title="Reference"))
+    cells = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues"),
+                                                    title="Share of reference"),
+                                    tooltip=["reference", "model", "pixels", alt.Tooltip("share:Q", format=".2f")])
+    text = base.mark_text(fontSize=10).encode(text=alt.Text("pixels:Q"))
+    return (cells + text).properties(height=30 * len(order) + 40)
+
+
+def _legend(ev: Evaluation) -> None:
+    for layer in ev.layers:
+        if layer.classes:
+            items = [(c.name, hex_color(c.color)) for k, c in enumerate(layer.classes) if k not in layer.see_through]
+            views.legend(items, title=layer.title)
+        else:
+            views.legend([("small", "#fff0a0"), ("large", "#a0001e")], title=f"{layer.title} ({layer.unit})")
+
+
+def _numbers(task: TaskSpec, ev: Evaluation) -> None:
+    m = ev.metrics
+    if task.result == "reconstruction":
+        c1, c2, c3 = st.columns(3)
+        c1.metric("PSNR, model", f"{m['psnr_db']:.1f} dB")
+        c2.metric("PSNR, neighbour fill", f"{m['baseline_psnr_db']:.1f} dB")
+        c3.metric("Model's gain over the naive guess", f"{m['psnr_gain_db']:+.1f} dB")
+        st.markdown("**Error per band** over the hidden pixels (DN)")
+        st.dataframe(pd.DataFrame(ev.table), hide_index=True, width="stretch")
+    elif ev.confusion is not None:
+        c1, c2 = st.columns(2)
+        c1.metric("Overall accuracy", f"{100 * m['overall_accuracy']:.1f} %")
+        c2.metric("Mean F1 over classes", f"{m['mean_f1']:.2f}")
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Per class: F1 and area, model vs reference**")
+            st.dataframe(pd.DataFrame(ev.table), hide_index=True, width="stretch",
+                         column_config={k: st.column_config.NumberColumn(format="%.2f")
+                                        for k in ("f1", "precision", "recall", "model_km2", "reference_km2")})
+        with right:
+            st.markdown("**Confusion matrix** (pixels)")
+            st.altair_chart(confusion_chart(ev), width="stretch")
+    else:
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("IoU", f"{m['iou']:.2f}")
+        c2.metric("Precision", f"{m['precision']:.2f}")
+        c3.metric("Recall", f"{m['recall']:.2f}")
+        c4.metric("F1", f"{m['f1']:.2f}")
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Model water", f"{m['model_km2']:.2f} km²")
+        c2.metric("Reference water", f"{m['reference_km2']:.2f} km²")
+        if "new_water_km2" in m:
+            c3.metric("Newly flooded water", f"{m['new_water_km2']:.2f} km²")
+
+
+def show_evaluation(outcome: RunOutcome, *, key: str) -> None:
+    """The section: a button the first time, then the comparison (kept with the result)."""
+    task = get_task(outcome.request.task)
+    st.subheader(HEADING)
+    if task.result == "classes" and not task.reference_layers:
+        st.markdown(f"No public reference layer is wired in for {task.title.lower()}; compare with "
+                    f"{task.reference} using the downloads.")
+        return
+    st.markdown(f"Compared with: {task.reference}." if task.result == "reconstruction" else
+                "Compare the result with public reference data read for the same area and grid.")
+    ev = _cached(outcome)
+    if ev is None:
+        if not st.button("Compare with reference data", key=f"{key}-evaluate", icon=":material/fact_check:"):
+            return
+        try:
+            with st.spinner("Reading the reference layer for this area…"):
+                ev = run_evaluation(outcome)
+        except GeofmError as err:
+            st.warning(ui.user_message(err), icon=":material/warning:")
+            return
+    st.markdown(f"**Reference:** {ev.reference} — {ev.meaning}.")
+    for note in ev.notes:
+        st.warning(note, icon=":material/info:")
+    _numbers(task, ev)
+    _legend(ev)
+    views.result_map(outcome, evaluation_layers(outcome, ev), key=f"{key}-evaluation-map")
+    st.download_button("Agreement layers (GeoTIFF + STAC items, zip)", _download(outcome),
+                       file_name=f"geofm-{task.name}-evaluation.zip", mime="application/zip",
+                       key=f"{key}-evaluation-zip", icon=":material/download:")
