@@ -5,7 +5,6 @@ bad input as one error line."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 import numpy as np
 import pytest
@@ -136,4 +135,35 @@ def test_run_reconstruct_reference_auto_beats_or_not_the_baseline(published_weig
         heat = src.read(1)
         assert src.dtypes[0] == "float32"
     assert np.isfinite(heat).any() and np.isnan(heat).any()  # hidden patches only
-    assert datetime(2022, 6, 1, tzinfo=timezone.utc)  # the date is in the file name the input was read from
+
+
+def test_dry_date_window_and_checks():
+    from datetime import date
+
+    from geofm.errors import InputError
+    from geofm.evaluate.change import dry_window
+
+    assert dry_window(date(2022, 9, 5)) == (date(2022, 6, 7), date(2022, 8, 26))
+    assert dry_window(date(2022, 9, 5), "2022-08-25") == (date(2022, 8, 25), date(2022, 8, 25))
+    with pytest.raises(InputError, match="before the event"):
+        dry_window(date(2022, 9, 5), "2022-09-06")
+
+
+@pytest.mark.slow
+def test_run_flood_with_a_dry_date_writes_water_gained_and_lost(standin, published_weights_dir, tmp_path, capsys):
+    out = tmp_path / "flood.tif"
+    code, stdout, err = _run(capsys, "run", "flood", "--bbox", 67.70, 26.30, 67.80, 26.37, "--start", "2022-08-27", "--end",
+                             "2022-09-12", "--stac-url", standin.url, "--out", out, "--weights-dir",
+                             published_weights_dir, "--device", "cpu", "--dry-date", "2022-08-25",
+                             "--max-cloud", "60")
+    assert code == 0, err
+    assert "before / after, dry date 2022-08-25" in stdout
+    values = dict(line.strip().split(": ", 1) for line in stdout.splitlines() if line.startswith("  ") and ": " in line)
+    with rasterio.open(tmp_path / "flood-dry.water-change.tif") as src:
+        change = src.read(1)
+        assert src.tags()["GEOFM_PRODUCT"] == "water-change"
+    assert float(values["water_gained_km2"]) == pytest.approx((change == 1).sum() * 0.0009, abs=1e-3)
+    assert float(values["water_lost_km2"]) == pytest.approx((change == 2).sum() * 0.0009, abs=1e-3)
+    with rasterio.open(out) as src:
+        params = json.loads(src.tags()["GEOFM_PARAMETERS"])
+    assert params["dry_scene_ids"][0].startswith("HLS.S30.T42RUQ.2022237")

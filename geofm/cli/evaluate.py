@@ -112,12 +112,16 @@ def check_reference_arg(args: argparse.Namespace) -> None:
     """``geofm run --reference``: what each task can be compared with (checked before the model runs)."""
     ref = getattr(args, "reference", None)
     if not ref:
+        if getattr(args, "dry_date", None) and (args.task != "flood" or not args.bbox):
+            raise InputError("--dry-date applies to flood runs over an area (--bbox).")
         return
     task = get_task(args.task)
     if task.result == "reconstruction" and ref != "auto":
         raise InputError(f"{task.name} is compared with its own input; use --reference auto.")
     if ref == "auto" and task.result == "classes" and not task.reference_layers:
         raise InputError(f"{task.title} has no public reference layer; give --reference PATH (a GeoTIFF).")
+    if getattr(args, "dry_date", None) and (args.task != "flood" or not args.bbox):
+        raise InputError("--dry-date applies to flood runs over an area (--bbox).")
     if ref != "auto" and ref not in REFERENCE_LAYERS and not Path(ref).is_file():
         raise InputError(f"The reference {ref!r} is neither auto, a layer ({', '.join(REFERENCE_LAYERS)}) nor a "
                          "file that exists.")
@@ -145,6 +149,15 @@ def after_run(args: argparse.Namespace, stack: HLSStack, result: SegmentationRes
 
             aoi = AOI.from_bbox(*args.bbox)
         ev = evaluate(task.name, result, reference=args.reference, stack=stack, aoi=aoi, stac_url=args.stac_url)
+    change = None
+    if getattr(args, "dry_date", None) and isinstance(result, SegmentationResult):
+        from geofm.data import AOI
+        from geofm.evaluate.change import dry_date_change
+
+        change, dry = dry_date_change(result, stack, AOI.from_bbox(*args.bbox), dry_date=args.dry_date,
+                                      stac_url=args.stac_url, max_cloud=args.max_cloud,
+                                      weights_dir=args.weights_dir, device=result.device)
+        params["dry_scene_ids"] = dry.scene_ids
     prov = make_provenance(task.name, result.model, weights_dir=args.weights_dir, scene_ids=stack.scene_ids,
                            times=stack.times, parameters=params, reference=ev.reference if ev else "")
     written = [write_provenance(args.out, prov)]
@@ -152,3 +165,7 @@ def after_run(args: argparse.Namespace, stack: HLSStack, result: SegmentationRes
         written += write_evaluation(ev, args.out, prov)
         print(f"{task.name}: compared with {ev.reference}")
         print_evaluation(ev, written)
+    if change is not None:
+        paths = write_evaluation(change, Path(args.out).with_name(Path(args.out).stem + "-dry.tif"), prov)
+        print(f"{task.name}: before / after, {change.reference}")
+        print_evaluation(change, paths)

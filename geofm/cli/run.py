@@ -101,6 +101,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     p.add_argument("--reference", metavar="auto|PATH", help="also compare with a reference and write the agreement "
                    f"products beside --out: {REFERENCE_HELP}")
+    p.add_argument("--dry-date", metavar="auto|DATE", help="flood with --bbox: also run a dry date before the event "
+                   "(auto: the clearest scene 90 to 10 days before) and write water gained / lost beside --out")
     p.set_defaults(handler=run_command)
 
 

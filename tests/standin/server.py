@@ -471,7 +471,9 @@ class Handler(BaseHTTPRequestHandler):
             return self._bad_request("Filter extension is not supported.", cmr)
         if not cmr and self.st.single_collection_only and len(q.get("collections") or []) != 1:
             q = {**q, "ids": ["-none-"]}
-        items = self.st.cmr_items if cmr else self.st.pc_items + self.st.ref_items
+        items = self.st.cmr_items if cmr else self.st.pc_items
+        if not cmr and set(q.get("collections") or ()) & set(REFERENCE_COLLECTIONS):
+            items = items + self.st.ref_items  # reference items answer only searches that name their collection
         try:
             matches = [it for it in items if _matches(it, q)]
         except (ValueError, KeyError, TypeError) as err:
