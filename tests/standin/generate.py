@@ -43,7 +43,7 @@ from tests.standin.layout import (
     scenes,
 )
 
-LAYOUT_VERSION = 9
+LAYOUT_VERSION = 10
 L30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B09", "B10", "B11")
 S30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 ANGLE_ASSETS = ("SZA", "SAA", "VZA", "VAA")

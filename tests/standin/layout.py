@@ -205,12 +205,16 @@ WATER_DN = (700, 800, 600, 300, 150, 100)
 #: stand-in writes only these parts of them, on the real grids (1/12000° and 1/4000°).
 WATER_REF_BOXES: dict[str, tuple[float, float, float, float]] = {
     "sindh": (67.57, 26.29, 67.86, 26.55),
-    "nebraska": (-96.00, 41.20, -95.80, 41.40),
+    "nebraska": (-96.00, 41.20, -95.80, 41.40),  # Omaha and the river strip
+    "fremont": (-96.60, 41.38, -96.44, 41.47),  # the crops example's fields (no water there)
 }
 #: ESA WorldCover item names: the real 3x3° tile that holds each box (lower-left corner).
-WORLDCOVER_TILES = {"sindh": "N24E066", "nebraska": "N39W096"}
-#: JRC GSW item names: the real 10x10° tile ids on Planetary Computer's grid (by upper-left corner).
-JRC_TILES = {"sindh": "60E_30N", "nebraska": "100W_50N"}
+WORLDCOVER_TILES = {"sindh": "N24E066", "nebraska": "N39W096", "fremont": "N39W099"}
+#: JRC GSW items (10x10° tiles, named by upper-left corner) and the box each file covers.
+JRC_TILES: dict[str, tuple[str, tuple[float, float, float, float]]] = {
+    "sindh": ("60E_30N", WATER_REF_BOXES["sindh"]),
+    "nebraska": ("100W_50N", (-96.60, 41.20, -95.80, 41.50)),
+}
 #: Normal water: Manchar Lake proper (centre, semi-axes km), much smaller than the 2022 flood (FLOOD_ELLIPSE).
 LAKE_ELLIPSE = (MANCHAR, 4.0, 3.0)
 #: JRC seasonality written over the 2022 flood water that is not the lake: seasonal water (months).

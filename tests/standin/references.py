@@ -86,7 +86,7 @@ def worldcover_map(region: str) -> tuple[np.ndarray, Affine]:
 def jrc_layers(region: str) -> tuple[dict[str, np.ndarray], Affine]:
     """JRC GSW layers: seasonality 12 on normal water, FLOOD_SEASONALITY on the 2022 flood area (Sindh), 0 on
     land, 255 no data in an eastern strip (Sindh); occurrence and extent to match."""
-    lon, lat, transform = _lonlat_grid(WATER_REF_BOXES[region], JRC_RES)
+    lon, lat, transform = _lonlat_grid(JRC_TILES[region][1], JRC_RES)
     lake, seasonal = _water_parts(region, lon, lat)
     season = np.where(lake, 12, np.where(seasonal, FLOOD_SEASONALITY, 0)).astype(np.uint8)
     occurrence = np.where(lake, 95, np.where(seasonal, 20, 0)).astype(np.uint8)
@@ -177,14 +177,16 @@ def write_references(files: Path, href_root: str) -> tuple[list[dict[str, Any]],
                                 "esa_worldcover:product_tile": WORLDCOVER_TILES[region]},
                                {"map": _asset(f"{href_root}/esa-worldcover/{name}", "Land Cover Classes", 0, 10)},
                                4326, wc.shape, wc_t))
+        if region not in JRC_TILES:
+            continue
         layers, jrc_t = jrc_layers(region)
-        tile = JRC_TILES[region]
+        tile, jrc_box = JRC_TILES[region]
         assets = {}
         for key in ("occurrence", "change", "seasonality", "recurrence", "transitions", "extent"):
             name = f"{key}_{tile}v1_4_2021.tif"
             _write(files / name, layers[key], wgs84, jrc_t, 255)
             assets[key] = _asset(f"{href_root}/jrc-gsw/{name}", key.title(), 255, 30)
-        items.append(_item(f"{tile}", "jrc-gsw", bounds, {"start_datetime": "1984-03-01T00:00:00Z",
+        items.append(_item(f"{tile}", "jrc-gsw", jrc_box, {"start_datetime": "1984-03-01T00:00:00Z",
                                                           "end_datetime": "2020-12-31T23:59:59Z"},
                            assets, 4326, layers["seasonality"].shape, jrc_t))
     cdl, cdl_t = cdl_cropland()
