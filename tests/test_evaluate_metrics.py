@@ -241,3 +241,24 @@ def test_provenance_tags_and_stac_item(tmp_path):
     assert doc["assets"]["data"]["href"] == "./flood.tif"
     w, s, e, n = doc["bbox"]
     assert -100 < w < e < -90 and 40 < s < n < 43
+
+
+def test_app_downloads_carry_provenance():
+    from rasterio.io import MemoryFile
+
+    from geofm.render.products import render_products
+    from geofm.stack import HLSStack
+
+    data = np.full((1, 6, 4, 4), 1200, np.int16)
+    stack = HLSStack(data=data, valid=np.ones((1, 4, 4), bool), crs=UTM14,
+                     transform=Affine(30, 0, 600000, 0, -30, 4600000), times=[datetime(2022, 8, 28, 5, 53)],
+                     scene_ids=["HLS.L30.T42RUQ.2022240T055300.v2.0"])
+    seg = _seg(MODEL.astype(np.uint8), ["No water", "Water"], [(0, 0, 0), (0, 0, 255)])
+    seg.model = "prithvi-eo-1.0-100m-sen1floods11"
+    products = render_products(TASKS["flood"], seg, stack)
+    with MemoryFile(products.cog) as mem, mem.open() as src:
+        tags = src.tags()
+        assert src.read(1).tolist() == MODEL.astype(np.uint8).tolist()
+    assert tags["GEOFM_TASK"] == "flood" and tags["GEOFM_MODEL"] == "prithvi-eo-1.0-100m-sen1floods11"
+    assert json.loads(tags["GEOFM_SCENE_IDS"]) == stack.scene_ids
+    assert json.loads(tags["GEOFM_DATES"]) == ["2022-08-28T05:53:00"]
