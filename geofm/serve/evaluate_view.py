@@ -75,8 +75,9 @@ def confusion_chart(ev: Evaluation) -> alt.Chart:
     """Reference class (rows) by model class (columns), coloured by the share of the reference class."""
     table = confusion_table(ev)
     order = list(ev.class_names)
-    base = alt.Chart(table).encode(x=alt.X("model:N", sort=order, title="Model"),
-                                   y=alt.Y("reference:N", sort=order, title="Reference"))
+    base = alt.Chart(table).encode(x=alt.X("model:N", sort=order, title="Model", axis=alt.Axis(labelOverlap=False)),
+                                   y=alt.Y("reference:N", sort=order, title="Reference",
+                                           axis=alt.Axis(labelOverlap=False)))
     cells = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues"),
                                                     title="Share of reference"),
                                     tooltip=["reference", "model", "pixels", alt.Tooltip("share:Q", format=".2f")])
