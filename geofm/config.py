@@ -346,6 +346,11 @@ class TaskSpec:
     def model_kind(self) -> str:
         return MODELS[self.model].kind
 
+    @property
+    def reference_kind(self) -> str:
+        """What its public reference maps: "water", "cropland" (REFERENCE_LAYERS kinds), or "" (none)."""
+        return REFERENCE_LAYERS[self.reference_layers[0]].kind if self.reference_layers else ""
+
 
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
@@ -503,7 +508,7 @@ class ReferenceLayer:
     asset: str  #: the asset read
     resolution_m: float  #: native pixel size (approximate for geographic grids)
     nodata: int  #: the asset's no-data value (pixels with it are left out of every comparison)
-    kind: Literal["water", "crops"]
+    kind: Literal["water", "cropland"]
     #: values of ``asset`` that mean "normal water" (water layers)
     water_values: tuple[int, ...] = ()
     #: item ids of the kind to read start with this (usda-cdl serves cropland, cultivated and frequency items)
@@ -533,7 +538,7 @@ REFERENCE_LAYERS: dict[str, ReferenceLayer] = {
         ),
         ReferenceLayer(
             name="usda-cdl", title="USDA Cropland Data Layer", collection="usda-cdl", asset="cropland",
-            resolution_m=30.0, nodata=0, kind="crops", item_prefix="cropland_", years=(2008, 2021),
+            resolution_m=30.0, nodata=0, kind="cropland", item_prefix="cropland_", years=(2008, 2021),
             meaning="USDA NASS Cropland Data Layer mapped to the crop model's 13 classes",
             source="Planetary Computer usda-cdl (PlanetaryComputerExamples datasets/usda-cdl, "
                    "stactools-packages/usda-cdl examples)",

@@ -112,7 +112,7 @@ def check_reference_arg(args: argparse.Namespace) -> None:
     """``geofm run --reference``: what each task can be compared with (checked before the model runs)."""
     ref = getattr(args, "reference", None)
     if not ref:
-        if getattr(args, "dry_date", None) and (args.task != "flood" or not args.bbox):
+        if getattr(args, "dry_date", None) and (get_task(args.task).reference_kind != "water" or not args.bbox):
             raise InputError("--dry-date applies to flood runs over an area (--bbox).")
         return
     task = get_task(args.task)
@@ -120,7 +120,7 @@ def check_reference_arg(args: argparse.Namespace) -> None:
         raise InputError(f"{task.name} is compared with its own input; use --reference auto.")
     if ref == "auto" and task.result == "classes" and not task.reference_layers:
         raise InputError(f"{task.title} has no public reference layer; give --reference PATH (a GeoTIFF).")
-    if getattr(args, "dry_date", None) and (args.task != "flood" or not args.bbox):
+    if getattr(args, "dry_date", None) and (get_task(args.task).reference_kind != "water" or not args.bbox):
         raise InputError("--dry-date applies to flood runs over an area (--bbox).")
     if ref != "auto" and ref not in REFERENCE_LAYERS and not Path(ref).is_file():
         raise InputError(f"The reference {ref!r} is neither auto, a layer ({', '.join(REFERENCE_LAYERS)}) nor a "
@@ -154,7 +154,7 @@ def after_run(args: argparse.Namespace, stack: HLSStack, result: SegmentationRes
         from geofm.data import AOI
         from geofm.evaluate.change import dry_date_change
 
-        change, dry = dry_date_change(result, stack, AOI.from_bbox(*args.bbox), dry_date=args.dry_date,
+        change, dry = dry_date_change(result, stack, AOI.from_bbox(*args.bbox), task=task.name, dry_date=args.dry_date,
                                       stac_url=args.stac_url, max_cloud=args.max_cloud,
                                       weights_dir=args.weights_dir, device=result.device)
         params["dry_scene_ids"] = dry.scene_ids

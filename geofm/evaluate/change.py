@@ -27,7 +27,7 @@ def dry_window(event: date, dry_date: date | str | None = None) -> tuple[date, d
     return event - timedelta(days=EVALUATION.dry_window_days), event - timedelta(days=EVALUATION.dry_gap_days)
 
 
-def dry_date_change(event_result: SegmentationResult, event_stack: HLSStack, aoi: AOI, *,
+def dry_date_change(event_result: SegmentationResult, event_stack: HLSStack, aoi: AOI, *, task: str = "flood",
                     dry_date: date | str | None = None, stac_url: str | None = None,
                     max_cloud: float = 30.0, **run_kw: Any) -> tuple[Evaluation, HLSStack]:
     """Read the dry scene over ``aoi`` (same grid as the event), run the flood model on it and compare:
@@ -39,10 +39,10 @@ def dry_date_change(event_result: SegmentationResult, event_stack: HLSStack, aoi
     if when is None:
         raise InputError("The event's date is unknown, so no dry date before it can be chosen.")
     start, end = dry_window(when.date(), dry_date)
-    stack, _ = load_task_stack("flood", aoi, start, end, max_cloud=max_cloud, stac_url=stac_url)
+    stack, _ = load_task_stack(task, aoi, start, end, max_cloud=max_cloud, stac_url=stac_url)
     if stack.shape != event_stack.shape:
         raise InputError("The dry-date scene was read on a different grid than the event.")
-    before = pipeline.run_segmentation("flood", stack, **run_kw)
+    before = pipeline.run_segmentation(task, stack, **run_kw)
     ev = before_after(before, event_result)
     dry = stack.times[-1]
     ev.reference = f"dry date {dry.date() if dry else start}" + (f" (chosen: the clearest scene from {start} to {end})"

@@ -206,10 +206,12 @@ def evaluate(task: str, result: SegmentationResult | ReconstructionResult, *, re
         if year is None and stack is not None and stack.times and stack.times[-1] is not None:
             year = stack.times[-1].year
         ref = load_reference(spec, reference, grid, aoi=aoi, year=year, stac_url=stac_url)
-        if spec.reference_layers and REFERENCE_LAYERS[spec.reference_layers[0]].kind == "crops":
+        if spec.reference_kind == "cropland":
             ev = evaluate_crops(result, ref)
+            ev.task = spec.name
         else:
             ev = evaluate_flood(result, ref, target_class=spec.target_class)
+            ev.task = spec.name
             if not spec.reference_layers:  # a target class other than water (burn scars): no "new water"
                 ev.task = spec.name
                 ev.layers = [lay for lay in ev.layers if lay.key != "new-water"]

@@ -177,6 +177,6 @@ def crop_classes(ref: ReferenceRead, num_classes: int) -> np.ndarray:
         data = vals[ref.valid]
         if data.size and int(data.max()) < num_classes:
             return np.where(ref.valid, vals, CLASS_NODATA).astype(np.uint8)
-    elif REFERENCE_LAYERS[ref.layer].kind != "crops":
+    elif REFERENCE_LAYERS[ref.layer].kind != "cropland":
         raise InputError(f"{REFERENCE_LAYERS[ref.layer].title} is not a crop layer.")
     return np.where(ref.valid, cdl_lookup()[vals], CLASS_NODATA).astype(np.uint8)
