@@ -80,3 +80,26 @@ def test_reconstruction_section_model_vs_neighbour_fill(env):
     names = [name for _, name, _, _ in evaluation_layers(outcome, ev)]
     assert names[-2:] == ["Error per hidden patch (model)", "Error per hidden patch (neighbour fill)"]
     assert len(at.dataframe[-1].value) == 6
+
+
+def test_flood_before_after_a_dry_date(env):
+    """The event on 2022-07-08 (clear Sentinel-2); the dry date is the clearest scene 90 to 10 days before it;
+    water gained / lost are counted on the same grid."""
+    at = go(start(OMAHA_SMALL, dates=(date(2022, 7, 1), date(2022, 7, 31))), "pages/2_Flood.py")
+    at.button(key="flood-run").click().run()
+    outcome = at.session_state[OUTCOMES]["flood"]
+    assert outcome.stack.times[0].date() == date(2022, 7, 8)
+    at.button(key="flood-evaluate").click().run()
+    at.button(key="flood-dry").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    ev, dry = vars(outcome.rendered)["geofm_dry_date"]
+    when = dry.stack.times[0].date()
+    assert date(2022, 4, 9) <= when <= date(2022, 6, 28) and dry.stack.shape == outcome.stack.shape
+    before, after = dry.result.classes, outcome.result.classes
+    valid = (before != CLASS_NODATA) & (after != CLASS_NODATA)
+    gained = ((after == 1) & (before == 0) & valid).sum() * 0.0009
+    lost = ((after == 0) & (before == 1) & valid).sum() * 0.0009
+    assert metric(at, "Water gained since the dry date") == f"{gained:.2f} km²"
+    assert metric(at, "Water lost since the dry date") == f"{lost:.2f} km²"
+    assert f"dry date {when}" in texts(at)
+    assert np.count_nonzero(ev.layers[0].data == 1) * 0.0009 == pytest.approx(gained)

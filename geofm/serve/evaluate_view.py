@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from geofm.config import TaskSpec, get_task
-from geofm.errors import GeofmError
+from geofm.errors import GeofmError, InputError
 from geofm.evaluate import Evaluation, evaluate
 from geofm.evaluate.provenance import make_provenance
 from geofm.render.evaluation import confusion_table, evaluation_zip, layer_overlays
@@ -20,7 +20,8 @@ from geofm.render.products import ClassMapProducts, ReconstructionProducts
 from geofm.render.stats import hex_color
 from geofm.render.webmerc import OverlayImage
 from geofm.serve import ui, views
-from geofm.serve.runs import RunOutcome
+from geofm.serve.runs import RunOutcome, RunRequest, run_area
+from geofm.stack import ReconstructionResult
 
 HEADING = "Did the model get it right?"
 
@@ -158,3 +159,61 @@ def show_evaluation(outcome: RunOutcome, *, key: str) -> None:
     st.download_button("Agreement layers (GeoTIFF + STAC items, zip)", _download(outcome),
                        file_name=f"geofm-{task.name}-evaluation.zip", mime="application/zip",
                        key=f"{key}-evaluation-zip", icon=":material/download:")
+    show_dry_date(outcome, task, key=key)
+
+
+#: Where an outcome keeps its before / after comparison (the dry date's outcome and the change).
+_DRY_SLOT = "geofm_dry_date"
+
+
+def dry_date_change(outcome: RunOutcome) -> tuple[Evaluation, RunOutcome]:
+    """Run the same task over the same area on the clearest scene in the window before the event (through the
+    app's queue and result cache) and compare: water gained and lost."""
+    from geofm.evaluate import before_after
+    from geofm.evaluate.change import dry_window
+
+    kept = vars(outcome.rendered).get(_DRY_SLOT)
+    if kept is None:
+        req = outcome.request
+        event = outcome.stack.times[-1] if outcome.stack.times else None
+        if event is None or req.geometry is None:
+            raise InputError("The event's date or area is unknown, so no dry date before it can be chosen.")
+        start, end = dry_window(event.date())
+        dry = run_area(RunRequest.for_area(req.task, req.geometry, start.isoformat(), end.isoformat(),
+                                           max_cloud=req.max_cloud))
+        assert not isinstance(dry.result, ReconstructionResult)
+        assert not isinstance(outcome.result, ReconstructionResult)
+        ev = before_after(dry.result, outcome.result)
+        when = dry.stack.times[-1]
+        ev.reference = f"dry date {when.date() if when else start} (the clearest scene from {start} to {end})"
+        kept = vars(outcome.rendered)[_DRY_SLOT] = (ev, dry)
+    return kept
+
+
+def show_dry_date(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
+    """Before / after for water tasks over a drawn area: water gained and lost since a dry date."""
+    if task.reference_kind != "water" or outcome.request.geometry is None:
+        return
+    st.markdown("**Before / after:** the same area on a dry date before the event.")
+    if vars(outcome.rendered).get(_DRY_SLOT) is None and not st.button(
+            "Compare with a dry date before the event", key=f"{key}-dry", icon=":material/compare:"):
+        return
+    try:
+        with st.spinner("Running the model on the dry date…"):
+            ev, dry = dry_date_change(outcome)
+    except GeofmError as err:
+        st.warning(ui.user_message(err), icon=":material/warning:")
+        return
+    st.markdown(f"Compared with the {ev.reference}.")
+    c1, c2 = st.columns(2)
+    c1.metric("Water gained since the dry date", f"{ev.metrics['water_gained_km2']:.2f} km²")
+    c2.metric("Water lost since the dry date", f"{ev.metrics['water_lost_km2']:.2f} km²")
+    _legend(ev)
+    dry_views = views.render_views(dry)
+    assert isinstance(dry_views, ClassMapProducts)
+    layers = [(dry_views.rgb_overlay, f"True colour {dry_views.labels[-1]} (dry date)", 1.0, False)]
+    layers += [(overlay, layer.title, 0.8, True) for layer, overlay in layer_overlays(ev)]
+    products = views.render_views(outcome)
+    assert isinstance(products, ClassMapProducts)
+    views.result_map(outcome, [(products.rgb_overlay, f"True colour {products.labels[-1]}", 1.0, True), *layers],
+                     key=f"{key}-dry-map")
