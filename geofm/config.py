@@ -438,6 +438,34 @@ ENV_EARTHDATA_HOSTS = "GEOFM_EARTHDATA_HOSTS"
 NOMINATIM_URL = "https://nominatim.openstreetmap.org/search"
 # Read them through geofm.settings.settings(), never os.environ.
 
+ENV_QUEUE_MAX = "GEOFM_QUEUE_MAX"  # runs waiting for the model at most (beyond: "busy, about N minutes")
+ENV_RUNS_PER_MINUTE = "GEOFM_RUNS_PER_MINUTE"  # model runs one browser session may start per minute
+ENV_JOBS_PER_SESSION = "GEOFM_JOBS_PER_SESSION"  # queued or running runs one browser session may have
+ENV_JOB_SECONDS = "GEOFM_JOB_SECONDS"  # first guess of one run's model time, for the wait estimate
+ENV_PRELOAD = "GEOFM_PRELOAD"  # app start: load these task models in the background (comma list, "none", "all")
+ENV_AUTO_DOWNLOAD = "GEOFM_AUTO_DOWNLOAD"  # "0" = never fetch weights on first use (default: fetch when online)
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """Admission control of the shared model queue (fair use of one accelerator by many visitors)."""
+
+    max_waiting: int = 8  # runs in line behind the running one
+    runs_per_minute: int = 4  # per browser session, counted when a run joins the line
+    jobs_per_session: int = 1  # queued or running at once, per browser session
+    job_seconds: float = 45.0  # first guess of one run's time in the slot (then measured)
+
+    @classmethod
+    def from_env(cls, env: "dict[str, str] | None" = None) -> "QueueLimits":
+        """Limits from the operator's settings (``env``: parse these variables instead of the environment);
+        a bad value raises SettingsError naming the variable."""
+        from geofm.settings import from_environment, settings
+
+        s = settings() if env is None else from_environment(env)
+        return cls(max_waiting=s.queue_max, runs_per_minute=s.runs_per_minute, jobs_per_session=s.jobs_per_session,
+                   job_seconds=s.job_seconds)
+
+
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"
 STAC_COLLECTIONS: dict[str, dict[str, str]] = {
@@ -468,6 +496,30 @@ DEFAULT_MAX_AOI_KM: float = 50.0  # side of the largest square area, km
 
 
 @dataclass(frozen=True)
+class InputLimits:
+    """What a local or uploaded raster may be, checked from its header before any pixel is decoded."""
+
+    #: Bytes of working memory per band sample while reading and preparing (int16/float32 copies and masks),
+    #: on top of the sample's own size in the file's dtype.
+    work_bytes_per_sample: int = 16
+    #: Memory an upload may take to decode, MB (the app's server is shared by every session).
+    upload_budget_mb: float = 1024.0
+    #: Memory a command-line input may take to decode, MB; at most half of the machine's memory.
+    cli_budget_mb: float = 8192.0
+    #: Pixel sizes further than this factor from HLS's 30 m are refused (the models cannot be right there).
+    refuse_pixel_factor: float = 10.0
+    #: Pixel sizes further than this factor from 30 m are run with a warning.
+    warn_pixel_factor: float = 1.5
+    #: Side of the blocks a command-line input over its memory budget is segmented in, px (plus the windows' halo).
+    block_px: int = 1024
+    #: Sample types a GeoTIFF of HLS DN or reflectance can hold.
+    dtype_kinds: str = "iuf"  # numpy kinds: signed, unsigned, float (not complex, not bool)
+
+
+INPUT_LIMITS = InputLimits()
+
+
+@dataclass(frozen=True)
 class RunDefaults:
     mask_ratio: float = 0.75
     seed: int = 0
@@ -490,6 +542,37 @@ def get_model_spec(name_or_task: str) -> ModelSpec:
 
         known = ", ".join(sorted(MODELS) + sorted(TASK_MODELS))
         raise InputError(f"Unknown model or task {name_or_task!r}. Known: {known}.") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Regions (geofm region): chunked runs on Dask
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RegionDefaults:
+    """Settings of region runs (``geofm region``, ``geofm.region.run_region``)."""
+
+    #: Chunk side in km; rounded to whole multiples of ``chunk_multiple_px`` pixels (at least one).
+    chunk_km: float = 50.0
+    #: Chunk origins and sides are multiples of this (the MAE's 224-px windows, two 112-px strides), so every
+    #: chunk's windows are a subset of the single-process window grid.
+    chunk_multiple_px: int = 224
+    #: Tries per chunk for transient faults (image host errors, time-outs) before the chunk is marked failed.
+    chunk_attempts: int = 3
+    #: Seconds to wait before the second try of a chunk (doubled for each further try).
+    retry_delay_s: float = 2.0
+    #: Cores per worker process when no worker count is given and there is no GPU.
+    cores_per_worker: int = 2
+    #: Output names inside the run folder.
+    tiles_dir: str = "tiles"
+    mosaic_name: str = "mosaic.tif"
+    manifest_name: str = "manifest.json"
+    item_name: str = "item.json"
+    summary_name: str = "summary.csv"
+
+
+REGION = RegionDefaults()
 
 
 # --------------------------------------------------------------------------------------------

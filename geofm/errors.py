@@ -65,3 +65,19 @@ class AuthError(ServiceError):
 
 class DeviceOutOfMemoryError(GeofmError):
     """The accelerator ran out of memory even at batch size 1."""
+
+
+class BusyError(GeofmError):
+    """The shared model queue cannot take this run now (full, or the session's own limits)."""
+
+
+class QueueFullError(BusyError):
+    """Too many runs are waiting for the model."""
+
+
+class SessionLimitError(BusyError):
+    """This browser session already has a run queued or running, or started too many runs lately."""
+
+
+class OutputError(GeofmError):
+    """An output file cannot be written (a bad or colliding path, a full disk); the previous file is kept."""

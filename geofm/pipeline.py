@@ -16,7 +16,6 @@ from torch import nn
 from geofm.config import DEFAULTS, TASKS, ModelSpec, get_model_spec, get_task, models_of_kind
 from geofm.errors import InputError
 from geofm.inference.device import resolve_device, tune_for_device
-from geofm.inference.fold import fold_segmenter
 from geofm.inference.reconstruct import reconstruct_stack
 from geofm.inference.segment import segment_stack
 from geofm.progress import Progress, null_progress
@@ -31,7 +30,8 @@ def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
 
     Segmenters come back folded (same logits, fewer FLOPs); all models are in eval mode.
     """
-    from geofm.models import load_model, resolve_weights
+    from geofm.models import resolve_weights
+    from geofm.models.prepared import load_ready_model
 
     spec = get_model_spec(task_or_name)
     dev = resolve_device(device)
@@ -40,12 +40,32 @@ def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
     with _LOCK:
         model = _CACHE.get(key)
         if model is None:
-            model = load_model(spec, weights_dir=weights_dir, device=dev)
-            if spec.kind == "segmenter":
-                model = fold_segmenter(model, inplace=True)
+            # the ready copy (folded, safetensors) when it matches the file's checksum; else load + fold + write it
+            model = load_ready_model(spec, weights_dir=weights_dir).to(dev).eval()
             model = tune_for_device(model, dev)
             _CACHE[key] = model
     return model, spec
+
+
+def is_loaded(task_or_name: str, *, weights_dir: str | Path | None = None,
+              device: str | torch.device = "auto") -> bool:
+    """True when the model is already in this process's cache (no file is read)."""
+    spec = get_model_spec(task_or_name)
+    dev = str(resolve_device(device))
+    with _LOCK:
+        return any(k[0] == spec.name and k[2] == dev for k in _CACHE)
+
+
+def ensure_model_weights(task_or_name: str | ModelSpec, *, weights_dir: str | Path | None = None,
+                         progress: Progress = null_progress) -> Path:
+    """The model's weights file; with a network, downloaded on first use (progress as stage ``weights``).
+
+    Offline (or with ``GEOFM_AUTO_DOWNLOAD=0``) a missing file raises WeightsNotFoundError saying how to get it.
+    """
+    from geofm.models.download import ensure_weights_reporting
+
+    spec = task_or_name if isinstance(task_or_name, ModelSpec) else get_model_spec(task_or_name)
+    return ensure_weights_reporting(spec, weights_dir, progress)
 
 
 def clear_model_cache() -> None:
@@ -64,11 +84,20 @@ def run_segmentation(task: str, stack: HLSStack, *, weights_dir: str | Path | No
     dev = resolve_device(device)
     model_spec = get_model_spec(spec.model)
     spec.check_dates(stack.num_frames, model_spec)
+    ensure_model_weights(model_spec, weights_dir=weights_dir, progress=progress)
     progress("infer", f"loading {model_spec.title}", None)
     model, model_spec = get_model(model_spec.name, weights_dir=weights_dir, device=dev)
-    return segment_stack(model, model_spec, stack, device=dev, batch_size=batch_size,
-                         probabilities=probabilities, progress=progress)
+    result = segment_stack(model, model_spec, stack, device=dev, batch_size=batch_size,
+                           probabilities=probabilities, progress=progress)
+    result.checkpoint_sha256 = _checkpoint_sha256(model_spec, weights_dir)
+    return result
 
+
+def _checkpoint_sha256(spec: ModelSpec, weights_dir: str | Path | None) -> str:
+    from geofm.models import resolve_weights
+    from geofm.models.weights import weights_sha256
+
+    return weights_sha256(resolve_weights(spec, weights_dir))
 
 
 
@@ -106,10 +135,13 @@ def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_rat
         raise InputError(f"{spec.name} is not a masked autoencoder; {task_spec.title.lower()} takes one of "
                          f"{', '.join(models_of_kind(task_spec.model_kind))}.")
     task_spec.check_dates(stack.num_frames, spec)
+    ensure_model_weights(spec, weights_dir=weights_dir, progress=progress)
     progress("infer", f"loading {spec.title}", None)
     net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
-    return reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
-                             batch_size=batch_size, progress=progress)
+    result = reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
+                               batch_size=batch_size, progress=progress)
+    result.checkpoint_sha256 = _checkpoint_sha256(spec, weights_dir)
+    return result
 
 
 def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | ReconstructionResult:

@@ -11,6 +11,7 @@ value raises ``SettingsError`` with one line naming the variable, what it must b
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -21,7 +22,9 @@ from typing import Literal, TypeVar
 from geofm.config import (DEFAULT_MAX_AOI_KM, ENV_APP_CACHE_RUNS, ENV_BASEMAP, ENV_CACHE_DIR, ENV_CACHE_MAX_MB,
                           ENV_EARTHDATA_TOKEN, ENV_GEOCODER_URL, ENV_HTTP_RETRIES, ENV_HTTP_TIMEOUT,
                           ENV_MAX_AOI_KM, ENV_MAX_UPLOAD_MB, ENV_STAC_URL, ENV_WEIGHTS_DIR, NOMINATIM_URL,
-                          PLANETARY_COMPUTER_STAC, CMR_STAC_LPCLOUD, ENV_CMR_STAC_URL, ENV_EARTHDATA_HOSTS)
+                          PLANETARY_COMPUTER_STAC, CMR_STAC_LPCLOUD, ENV_CMR_STAC_URL, ENV_EARTHDATA_HOSTS,
+                          ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_JOBS_PER_SESSION, ENV_JOB_SECONDS, ENV_PRELOAD,
+                          ENV_AUTO_DOWNLOAD)
 from geofm.errors import GeofmError
 
 BASEMAPS = ("osm", "none")
@@ -30,7 +33,8 @@ BASEMAPS = ("osm", "none")
 VARIABLES: tuple[str, ...] = (ENV_STAC_URL, ENV_WEIGHTS_DIR, ENV_CACHE_DIR, ENV_CACHE_MAX_MB, ENV_MAX_AOI_KM,
                               ENV_HTTP_TIMEOUT, ENV_HTTP_RETRIES, ENV_MAX_UPLOAD_MB, ENV_BASEMAP,
                               ENV_GEOCODER_URL, ENV_APP_CACHE_RUNS, ENV_EARTHDATA_TOKEN, ENV_CMR_STAC_URL,
-                              ENV_EARTHDATA_HOSTS)
+                              ENV_EARTHDATA_HOSTS, ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_JOBS_PER_SESSION,
+                              ENV_JOB_SECONDS, ENV_PRELOAD, ENV_AUTO_DOWNLOAD)
 
 
 class SettingsError(GeofmError, ValueError):
@@ -55,6 +59,12 @@ class Settings:
     earthdata_token: str | None = field(default=None, repr=False)  #: EARTHDATA_TOKEN (never printed)
     cmr_stac_url: str = CMR_STAC_LPCLOUD  #: GEOFM_CMR_STAC_URL (NASA CMR-STAC, for dates before 2020)
     earthdata_hosts: tuple[str, ...] = ()  #: GEOFM_EARTHDATA_HOSTS (extra hosts that may get the Earthdata login)
+    queue_max: int = 8  #: GEOFM_QUEUE_MAX (runs waiting for the model at most)
+    runs_per_minute: int = 4  #: GEOFM_RUNS_PER_MINUTE (per browser session)
+    jobs_per_session: int = 1  #: GEOFM_JOBS_PER_SESSION (queued or running at once)
+    job_seconds: float = 45.0  #: GEOFM_JOB_SECONDS (first guess of one run's time, for the wait estimate)
+    preload: str = ""  #: GEOFM_PRELOAD (models loaded at start: names, "all" or "none"; "" = the task models)
+    auto_download: bool = True  #: GEOFM_AUTO_DOWNLOAD (fetch missing weights on first use)
 
 
 T = TypeVar("T")
@@ -87,6 +97,15 @@ def _hosts(raw: str) -> tuple[str, ...]:
     return hosts
 
 
+def _flag(raw: str) -> bool:
+    value = raw.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
 def _basemap(raw: str) -> Literal["osm", "none"]:
     value = raw.lower()
     if value == "osm":
@@ -100,12 +119,12 @@ def from_environment(env: dict[str, str] | None = None) -> Settings:
     """Parse ``env`` (default: ``os.environ``) into Settings; SettingsError on the first bad value."""
     env = dict(os.environ if env is None else env)
     d = Settings()
-    positive = lambda v: v > 0  # noqa: E731
+    positive = lambda v: math.isfinite(v) and v > 0  # noqa: E731  (inf and nan are not limits)
     return Settings(
         stac_url=_parse(env, ENV_STAC_URL, _url, bool, "an http(s) URL of a STAC API", d.stac_url),
         weights_dir=_parse(env, ENV_WEIGHTS_DIR, lambda s: Path(s).expanduser(), bool, "a folder", None),
         cache_dir=_parse(env, ENV_CACHE_DIR, lambda s: Path(s).expanduser(), bool, "a folder", d.cache_dir),
-        cache_max_mb=_parse(env, ENV_CACHE_MAX_MB, float, lambda v: v >= 0, "a number of MB >= 0",
+        cache_max_mb=_parse(env, ENV_CACHE_MAX_MB, float, lambda v: math.isfinite(v) and v >= 0, "a number of MB >= 0",
                             d.cache_max_mb),
         max_aoi_km=_parse(env, ENV_MAX_AOI_KM, float, positive, "a number of kilometres > 0", d.max_aoi_km),
         http_timeout_s=_parse(env, ENV_HTTP_TIMEOUT, float, positive, "a number of seconds > 0",
@@ -119,6 +138,14 @@ def from_environment(env: dict[str, str] | None = None) -> Settings:
         cmr_stac_url=_parse(env, ENV_CMR_STAC_URL, _url, bool, "an http(s) URL of a STAC API", d.cmr_stac_url),
         earthdata_hosts=_parse(env, ENV_EARTHDATA_HOSTS, _hosts, bool, "host names separated by commas",
                                d.earthdata_hosts),
+        queue_max=_parse(env, ENV_QUEUE_MAX, int, positive, "a whole number > 0", d.queue_max),
+        runs_per_minute=_parse(env, ENV_RUNS_PER_MINUTE, int, positive, "a whole number > 0", d.runs_per_minute),
+        jobs_per_session=_parse(env, ENV_JOBS_PER_SESSION, int, positive, "a whole number > 0",
+                                d.jobs_per_session),
+        job_seconds=_parse(env, ENV_JOB_SECONDS, float, lambda v: 0 < v < float("inf"), "a number of seconds > 0",
+                           d.job_seconds),
+        preload=env.get(ENV_PRELOAD, "").strip().lower(),
+        auto_download=_parse(env, ENV_AUTO_DOWNLOAD, _flag, lambda v: True, "1 or 0", d.auto_download),
     )
 
 

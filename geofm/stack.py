@@ -49,6 +49,7 @@ class SegmentationResult:
     probabilities: np.ndarray | None = None  # (K, H, W) float32
     seconds: float = 0.0
     device: str = "cpu"
+    checkpoint_sha256: str = ""  # of the weights file that made it (provenance)
 
 
 @dataclass
@@ -67,3 +68,4 @@ class ReconstructionResult:
     seed: int
     seconds: float = 0.0
     device: str = "cpu"
+    checkpoint_sha256: str = ""  # of the weights file that made it (provenance)

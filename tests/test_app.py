@@ -17,8 +17,9 @@ from affine import Affine
 from streamlit.testing.v1 import AppTest
 
 from geofm import pipeline
-from geofm.config import CLASS_NODATA, TASKS
+from geofm.config import CLASS_NODATA, TASKS, QueueLimits
 from geofm.examples import get_example
+from geofm.serve.queue import gpu_queue
 from geofm.serve.runs import results_cache
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -46,6 +47,10 @@ def env(standin, published_weights_dir, monkeypatch, tmp_path):
     """Stand-in STAC (GEOFM_STAC_URL, GEOFM_CACHE_DIR set by the fixture), test weights, empty result cache."""
     monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(published_weights_dir))
     monkeypatch.setenv("GEOFM_GEOCODER_URL", "http://127.0.0.1:9/search")  # nothing listens: offline
+    monkeypatch.setenv("GEOFM_PRELOAD", "none")  # no "warming up" banner among the messages checked here
+    # every AppTest has the same session id: per-session limits would count all the tests as one visitor
+    monkeypatch.setattr(gpu_queue(), "limits", QueueLimits(max_waiting=100, runs_per_minute=10_000,
+                                                           jobs_per_session=100))
     results_cache().clear()
     yield standin
     results_cache().clear()
@@ -141,6 +146,25 @@ def test_explore_no_scenes_suggests_wider_dates(env):
     assert not at.exception
     message = at.error[0].value
     assert "No HLS scenes" in message and "wider date range" in message and "allow more cloud" in message
+
+
+def test_explore_defaults_to_the_last_90_days(env):
+    from datetime import timedelta
+
+    at = start()
+    assert at.date_input(key="w_dates").value == (date.today() - timedelta(days=90), date.today())
+
+
+def test_explore_dates_before_2020_name_planetary_computers_start(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    monkeypatch.delenv("EARTHDATA_TOKEN", raising=False)
+    at = start(OMAHA_SMALL, dates=(date(2019, 3, 10), date(2019, 4, 30)))
+    at.button(key="w_find").click().run()
+    assert not at.exception
+    assert len(at.error) == 1
+    message = at.error[0].value
+    assert "starts on 2020-01-01" in message and "2019-03-10" in message
+    assert at.session_state["geofm_query"]["geometry"] is not None  # the area is kept
 
 
 def test_explore_service_unreachable(env, monkeypatch):
@@ -448,3 +472,23 @@ def test_waiting_user_sees_place_in_line(env):
     waited = re.search(r"Waiting for the GPU/CPU (\d+\.\d) s", at.caption[-1].value)
     assert waited and float(waited.group(1)) >= 0.9
     assert metric(at, "Water area").endswith("km²")
+
+
+def test_full_queue_says_busy_with_minutes_instead_of_waiting(env, monkeypatch, model_calls):
+    """The line is full: the visitor is told at once how busy the demo is; nothing is searched or run."""
+    queue = gpu_queue()
+    monkeypatch.setattr(queue, "limits", QueueLimits(max_waiting=1, runs_per_minute=100, job_seconds=90))
+    monkeypatch.setattr(queue, "_measured", None)  # forget the run times of earlier tests: 90 s per run
+    running = queue.join("other visitor", owner="someone-else")
+    queue.wait_turn(running)
+    waiting = queue.join("third visitor", owner="another-one")
+    try:
+        at = go(start(OMAHA_SMALL), "pages/2_Flood.py")
+        at.button(key="flood-run").click().run()
+        assert not at.exception
+        assert [e.value for e in at.error] == [
+            "The demo is busy — about 3 minutes for the runs already in line. Please try again then."]
+        assert model_calls["flood"] == 0 and queue.waiting == 1
+    finally:
+        queue.leave(waiting)
+        queue.leave(running)

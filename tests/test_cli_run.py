@@ -43,6 +43,7 @@ def test_flood_writes_cog_png_and_summary(scenes, published_weights_dir, tmp_pat
         classes = src.read(1)
         assert src.crs == inp.crs and src.transform == inp.transform and src.nodata == 255
         assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+        assert len(src.tags()["CHECKPOINT_SHA256"]) == 64  # provenance: which weights made it
     assert (classes[:4, :6] == 255).all() and set(np.unique(classes[4:])) <= {0, 1}
     assert Image.open(png).size == (2 * 130 + 4, 100)
 

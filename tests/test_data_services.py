@@ -288,6 +288,15 @@ def test_expired_token_message_holds_no_secret(standin: StandIn, monkeypatch: py
         assert secret not in text
 
 
+def test_unsigned_blob_read_409_is_signed_and_read(standin: StandIn) -> None:
+    """Azure answers 409 PublicAccessNotPermitted to a blob read with no token: sign it and read."""
+    standin.require_tokens(True)
+    scene = _scene(standin, 5, 1)
+    scene.assets = {k: v.split("?")[0] for k, v in scene.assets.items()}  # as printed by `geofm search --json`
+    stack = read_aoi([[scene]], AOI.from_bbox(*SMALL_EAST), use_cache=False)
+    assert {decode(v)["band"] for v in stack.data[0, 4].ravel()} == {4}
+
+
 def test_stac_hrefs_must_be_web_links() -> None:
     import pystac
 

@@ -134,18 +134,34 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--out must end in .tif or .tiff (it is a GeoTIFF); got {args.out.name}.")
     if args.png is not None and args.png.suffix.lower() != ".png":
         raise InputError(f"--png must end in .png; got {args.png.name}.")
+    from geofm.io.safewrite import check_outputs
+
+    check_outputs([("--out", args.out), ("--probabilities", args.probabilities), ("--png", args.png)],
+                  inputs=list(args.input))
     from geofm.cli.evaluate import check_reference_arg
 
     check_reference_arg(args)
 
 
 def _note(stage: str, message: str, fraction: float | None = None) -> None:
-    """CLI progress: one stderr line per note; window counters only on a terminal."""
-    if fraction is None:
+    """CLI progress: one stderr line per note; counters only on a terminal (a download: first and last too)."""
+    if stage == "weights" and fraction is not None:
+        download_note(message, fraction)
+    elif fraction is None:
         print(f"geofm: {message}", file=sys.stderr, flush=True)
     elif sys.stderr.isatty():
         end = "\n" if fraction >= 1.0 else ""
         print(f"\rgeofm: {message}", end=end, file=sys.stderr, flush=True)
+
+
+def download_note(message: str, fraction: float, width: int = 24) -> None:
+    """A download's progress bar on stderr: redrawn in place on a terminal, else its first and last line."""
+    filled = int(width * min(max(fraction, 0.0), 1.0))
+    line = f"geofm: [{'#' * filled}{'.' * (width - filled)}] {message}"
+    if sys.stderr.isatty():
+        print(f"\r{line}", end="\n" if fraction >= 1.0 else "", file=sys.stderr, flush=True)
+    elif fraction == 0.0 or fraction >= 1.0:
+        print(line, file=sys.stderr, flush=True)
 
 
 def _load_stack(args: argparse.Namespace) -> HLSStack:
@@ -199,6 +215,48 @@ def _preview_reconstruction(result: ReconstructionResult, path: Path) -> None:
     save_png(np.concatenate(rows[:-1], axis=0), path)
 
 
+def _large_inputs(args: argparse.Namespace) -> list | None:
+    """Headers of local inputs too large to read whole (over the command line's memory budget), else None.
+
+    Class-map tasks run those block by block in bounded memory; other tasks refuse them with the size and
+    the limit.
+    """
+    if not args.input:
+        return None
+    from geofm.io import header as hdr
+
+    headers = [hdr.read_header(Path(p)) for p in args.input]
+    for h in headers:
+        hdr.check_header(h)
+    budget = hdr.cli_budget_bytes()
+    if sum(h.decode_bytes for h in headers) <= budget:
+        return None
+    if get_task(args.task).result != "classes":
+        hdr.check_budget(headers, budget, where="the command line")
+    if args.png is not None:
+        raise InputError(f"--png previews are made for inputs that fit in memory; {headers[0].name} is "
+                         f"{headers[0].width} x {headers[0].height} px and runs block by block. Leave out --png.")
+    return headers
+
+
+def _run_large(args: argparse.Namespace, headers: list, device, start: float) -> int:  # noqa: ANN001
+    from geofm.io.header import check_header
+    from geofm.io.large import segment_large_inputs
+
+    for h in headers:
+        for note in check_header(h):
+            _note("read", note)
+    h0 = headers[0]
+    _note("read", f"{h0.width}x{h0.height} px is more than fits in memory at once: running block by block")
+    what, model_s = segment_large_inputs(args.task, [Path(p) for p in args.input], headers, args.out,
+                                         probabilities=args.probabilities, weights_dir=args.weights_dir,
+                                         device=device, batch_size=args.batch_size, progress=_note)
+    total = time.perf_counter() - start
+    print(f"wrote {args.out}: {args.task} {h0.width}x{h0.height} px, {what}; model {model_s:.1f} s, "
+          f"total {total:.1f} s on {device}, block by block")
+    return 0
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``geofm run``: read or fetch, run, write; prints a one-line summary."""
     from geofm import pipeline
@@ -207,6 +265,9 @@ def run_command(args: argparse.Namespace) -> int:
     _check_args(args)
     device = resolve_device(args.device)
     start = time.perf_counter()
+    large = _large_inputs(args)
+    if large is not None:
+        return _run_large(args, large, device, start)
     stack = _load_stack(args)
     h, w = stack.shape
     common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size)

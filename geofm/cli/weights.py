@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from geofm.progress import Progress
+
 import argparse
 
 from geofm.config import ENV_WEIGHTS_DIR, MODELS, TASK_MODELS, TASKS, get_model_spec
@@ -16,21 +20,45 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dl.add_argument("models", nargs="*", metavar="MODEL",
                     help=f"registry names or task names ({', '.join(TASKS)}); default: every task's model")
     dl.set_defaults(handler=_download)
+    prep = wsub.add_parser("prepare", help="write the ready copies (folded, safetensors) beside the weight files")
+    prep.add_argument("models", nargs="*", metavar="MODEL",
+                      help="registry names or task names; default: the three task models")
+    prep.add_argument("--weights-dir", default=None, help=f"folder to look in first (also ${ENV_WEIGHTS_DIR})")
+    prep.set_defaults(handler=_prepare)
     ls = wsub.add_parser("list", help="show each model's file and where it was found")
     ls.add_argument("--weights-dir", default=None, help=f"folder to look in first (also ${ENV_WEIGHTS_DIR})")
     ls.set_defaults(handler=_list)
 
 
 def _download(args: argparse.Namespace) -> int:
-    from geofm.models.weights import download_weights
+    from geofm.cli.run import download_note
+    from geofm.models.download import download_reporter, fetch_weights
+    from geofm.models.weights import find_in_hf_cache
 
     names = args.models or list(TASK_MODELS.values())
     specs = [get_model_spec(n) for n in names]  # validate every name before downloading anything
     for spec in specs:
-        print(f"{spec.name}: fetching {spec.filename} from huggingface.co/{spec.hf_repo} "
-              f"(about {spec.size_mb} MB) ...", flush=True)
-        path = download_weights(spec)
+        if find_in_hf_cache(spec) is None:
+            print(f"{spec.name}: fetching {spec.filename} from huggingface.co/{spec.hf_repo} "
+                  f"(about {spec.size_mb} MB) ...", flush=True)
+        def note(_stage: str, message: str, fraction: float | None = None) -> None:
+            download_note(message, fraction or 0.0)
+
+        path = fetch_weights(spec, download_reporter(spec, cast(Progress, note)))
         print(f"{spec.name}: {path}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from geofm.models.prepared import LoadTimes, load_ready_model
+
+    specs = [get_model_spec(n) for n in (args.models or list(TASK_MODELS.values()))]
+    for spec in specs:
+        times = LoadTimes()
+        load_ready_model(spec, weights_dir=args.weights_dir, times=times)
+        state = {"used": "up to date", "written": "written", "stale": "rebuilt",
+                 "unwritable": "could not be written"}.get(times.prepared, times.prepared)
+        print(f"{spec.name}: {times.copy} ({state}, {sum(times.seconds.values()):.1f} s)")
     return 0
 
 

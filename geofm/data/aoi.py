@@ -14,11 +14,14 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from geofm.config import ENV_MAX_AOI_KM
+from geofm.config import ENV_MAX_AOI_KM, HLS_RESOLUTION_M
 from geofm.errors import AOIError
 
 #: UTM zones are defined between these latitudes (HLS uses the MGRS/UTM grid).
 UTM_LAT_LIMIT = 84.0
+#: Width of a UTM zone in degrees of longitude.
+UTM_ZONE_WIDTH_DEG = 6.0
+_KM_PER_DEG_LAT = 110.95  # mean length of a degree of latitude, km
 
 
 def max_aoi_km() -> float:
@@ -26,6 +29,14 @@ def max_aoi_km() -> float:
     from geofm.settings import settings
 
     return settings().max_aoi_km
+
+
+def _parallel_km(dlon_deg: float, lat_deg: float) -> float:
+    """Length of ``dlon_deg`` degrees of longitude along the parallel at ``lat_deg`` on the WGS 84 ellipsoid, km."""
+    a, e2 = 6378.137, 0.00669437999014
+    phi = math.radians(lat_deg)
+    radius = a * math.cos(phi) / math.sqrt(1.0 - e2 * math.sin(phi) ** 2)
+    return radius * math.radians(dlon_deg)
 
 
 def utm_crs_for(lon: float, lat: float) -> CRS:
@@ -117,6 +128,10 @@ class AOI:
             raise AOIError(
                 f"The area is {width:.1f} x {height:.1f} km; the largest allowed is {cap:g} x {cap:g} km.",
                 hint=f"Draw a smaller area (the limit is set by {ENV_MAX_AOI_KM}).")
+        smallest = HLS_RESOLUTION_M / 1000.0
+        if width < smallest or height < smallest:
+            raise AOIError(f"The area is too small: {width * 1000:.0f} x {height * 1000:.0f} m, less than one "
+                           f"{HLS_RESOLUTION_M:g} m pixel across.", hint="Draw a larger area.")
         return aoi
 
     # ---------------------------------------------------------------- properties
@@ -143,9 +158,19 @@ class AOI:
 
     @property
     def size_km(self) -> tuple[float, float]:
-        """(width, height) of the area's box in its UTM zone, km."""
+        """(width, height) of the area's box in its UTM zone, km.
+
+        Areas wider than a UTM zone are measured along the parallel nearest the equator instead: a projection
+        folds a box spanning most of the globe (-179.9 to 179.9 degrees would measure 22 km in UTM).
+        """
         x0, y0, x1, y1 = self.projected().bounds
-        return (x1 - x0) / 1000.0, (y1 - y0) / 1000.0
+        width, height = (x1 - x0) / 1000.0, (y1 - y0) / 1000.0
+        w, s, e, n = self.bounds
+        if e - w > UTM_ZONE_WIDTH_DEG or not (math.isfinite(width) and math.isfinite(height)):
+            width = _parallel_km(e - w, 0.0 if s <= 0.0 <= n else min(abs(s), abs(n)))
+            if not (math.isfinite(height) and height > 0):
+                height = (n - s) * _KM_PER_DEG_LAT
+        return width, height
 
     @property
     def area_km2(self) -> float:

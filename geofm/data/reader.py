@@ -31,7 +31,7 @@ from geofm.data.net import (forget_http_file, gdal_http_options, http_policy, ht
 from geofm.data.scene import Scene
 from geofm.data.signing import strip_query
 from geofm.data.stac import RESIGNERS
-from geofm.errors import AuthError, ServiceError
+from geofm.errors import AOIError, AuthError, ServiceError
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack
 
@@ -130,12 +130,12 @@ def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None
                 raise AuthError(f"Reading {name} needs a login (HTTP 401).",
                                 hint="For NASA Earthdata put your login in ~/.netrc or set EARTHDATA_TOKEN.",
                                 status_code=401) from None
-            if status == 403:
+            if status in (403, 409):  # expired or refused token; 409: Azure's PublicAccessNotPermitted (none)
                 if signer in RESIGNERS and not resigned:
                     href, resigned = RESIGNERS[signer](href), True
                     continue
-                raise AuthError(f"Reading {name} was refused (HTTP 403): the signed link has expired or access "
-                                "is denied.", hint="Search again to get fresh links.", status_code=403) from None
+                raise AuthError(f"Reading {name} was refused (HTTP {status}): the signed link has expired or access "
+                                "is denied.", hint="Search again to get fresh links.", status_code=status) from None
             if status == 404:
                 raise ServiceError(f"The image {name} was not found (HTTP 404).", status_code=404) from None
             if status in (429, 503):
@@ -209,6 +209,8 @@ def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = H
     """Set each scene's ``clear_fraction`` over the area from its Fmask (read concurrently)."""
     grid = Grid.for_aoi(aoi, resolution)
     area = grid.area_mask(aoi)
+    if not area.any():  # a sliver between pixel centres: its clear share would read "0 %"
+        raise AOIError(f"The area is too small: it holds no whole {resolution:g} m pixel.", hint="Draw a larger area.")
     todo = [s for s in scenes if s.clear_fraction is None]
     if not todo:
         return
@@ -266,6 +268,43 @@ def frame_order(frame: list[Scene]) -> list[Scene]:
                                         s.cloud_cover, s.id))
 
 
+def read_grid(frames: list[list[Scene]], grid: Grid, area: np.ndarray, *,
+              progress: Progress = null_progress) -> HLSStack:
+    """Read each frame's scenes (in the given order) onto ``grid`` and mosaic them; ``area`` marks the pixels
+    that count as valid. No cache: ``read_aoi`` adds it; region chunks call this on windows of a zone grid."""
+    jobs: list[tuple[Scene, str]] = [(s, b) for f in frames for s in f for b in (*MODEL_BANDS, HLS_FMASK_ASSET)]
+    total = len(jobs)
+    progress("read", f"reading {total} bands from {sum(len(f) for f in frames)} scenes", 0.0)
+
+    def one(job: tuple[Scene, str]) -> np.ndarray:
+        scene, band = job
+        if band == HLS_FMASK_ASSET:
+            return read_fmask(scene, grid)
+        return read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer).astype(np.int16)
+
+    results: dict[tuple[str, str], np.ndarray] = {}
+    futures = {_read_pool().submit(one, job): job for job in jobs}
+    try:
+        pixels_mb = 0.0
+        for done, fut in enumerate(as_completed(futures), 1):
+            scene, band = futures[fut]
+            results[(scene.id, band)] = fut.result()
+            pixels_mb += results[(scene.id, band)].nbytes / 1e6
+            progress("read", f"band {done} of {total}, {pixels_mb:.1f} MB of pixels so far", done / total)
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        raise
+    data = np.empty((len(frames), len(MODEL_BANDS), grid.height, grid.width), dtype=np.int16)
+    valid = np.empty((len(frames), grid.height, grid.width), dtype=bool)
+    for t, frame in enumerate(frames):
+        reads = [_SceneRead(np.stack([results[(s.id, b)] for b in MODEL_BANDS]), results[(s.id, HLS_FMASK_ASSET)])
+                 for s in frame]
+        data[t], valid[t] = _mosaic(reads, area)
+    return HLSStack(data=data, valid=valid, crs=grid.crs, transform=grid.transform,
+                    times=[f[0].datetime for f in frames], scene_ids=["+".join(s.id for s in f) for f in frames])
+
+
 def read_aoi(frames: list[list[Scene]], aoi: AOI, *, progress: Progress = null_progress,
              resolution: float = HLS_RESOLUTION_M, use_cache: bool = True) -> HLSStack:
     """Read the area from each frame's scenes (one frame = one date, its tiles mosaicked) into one stack.
@@ -286,40 +325,7 @@ def read_aoi(frames: list[list[Scene]], aoi: AOI, *, progress: Progress = null_p
         if hit is not None:
             progress("read", "read from cache", 1.0)
             return hit
-    area = grid.area_mask(aoi)
-    frames = [frame_order(f) for f in frames]
-    jobs: list[tuple[Scene, str]] = [(s, b) for f in frames for s in f for b in (*MODEL_BANDS, HLS_FMASK_ASSET)]
-    total = len(jobs)
-    progress("read", f"reading {total} bands from {sum(len(f) for f in frames)} scenes", 0.0)
-
-    def one(job: tuple[Scene, str]) -> np.ndarray:
-        scene, band = job
-        if band == HLS_FMASK_ASSET:
-            return read_fmask(scene, grid)
-        return read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer).astype(np.int16)
-
-    results: dict[tuple[str, str], np.ndarray] = {}
-    pool = _read_pool()
-    futures = {pool.submit(one, job): job for job in jobs}
-    try:
-        pixels_mb = 0.0
-        for done, fut in enumerate(as_completed(futures), 1):
-            scene, band = futures[fut]
-            results[(scene.id, band)] = fut.result()
-            pixels_mb += results[(scene.id, band)].nbytes / 1e6
-            progress("read", f"band {done} of {total}, {pixels_mb:.1f} MB of pixels so far", done / total)
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        raise
-    data = np.empty((len(frames), len(MODEL_BANDS), grid.height, grid.width), dtype=np.int16)
-    valid = np.empty((len(frames), grid.height, grid.width), dtype=bool)
-    for t, frame in enumerate(frames):
-        reads = [_SceneRead(np.stack([results[(s.id, b)] for b in MODEL_BANDS]), results[(s.id, HLS_FMASK_ASSET)])
-                 for s in frame]
-        data[t], valid[t] = _mosaic(reads, area)
-    stack = HLSStack(data=data, valid=valid, crs=grid.crs, transform=grid.transform,
-                     times=[f[0].datetime for f in frames], scene_ids=["+".join(s.id for s in f) for f in frames])
+    stack = read_grid([frame_order(f) for f in frames], grid, grid.area_mask(aoi), progress=progress)
     if cache is not None:
         cache.put(key, stack)
     return stack

@@ -47,6 +47,9 @@ class Scene:
         d = asdict(self)
         d["datetime"] = self.datetime.isoformat()
         d.pop("extra", None)
+        # signed links carry secrets (SAS tokens) and expire: print the plain links; geofm signs them again
+        d["assets"] = {k: _plain(v) for k, v in self.assets.items()}
+        d["thumbnail"] = _plain(self.thumbnail) if self.thumbnail else None
         return d
 
     @classmethod
@@ -73,6 +76,11 @@ class Scene:
             collection=item.collection_id or "", bbox=tuple(item.bbox) if item.bbox else None,
             epsg=_epsg_of(props), signer=signer,
         )
+
+
+def _plain(href: str) -> str:
+    """The link without its query string (a SAS token or other signature)."""
+    return urlparse(href)._replace(query="").geturl()
 
 
 def is_web_url(href: str) -> bool:

@@ -172,10 +172,45 @@ def _listing(keys: list[str]) -> str:
     return f"({len(keys)}): {shown}{more}"
 
 
+#: A run of at least this many exact zeros inside a weight matrix is a zeroed span of the file (16 KB of
+#: float32), not training: trained weights are practically never exactly 0.0 that many times in a row.
+ZERO_SPAN_VALUES = 4096
+
+
+def _longest_zero_run(flat: torch.Tensor) -> int:
+    zero = (flat == 0).to(torch.int8)
+    if not bool(zero.any()):
+        return 0
+    edges = torch.diff(torch.cat([torch.zeros(1, dtype=torch.int8), zero, torch.zeros(1, dtype=torch.int8)]))
+    starts = torch.nonzero(edges == 1).flatten()
+    ends = torch.nonzero(edges == -1).flatten()
+    return int((ends - starts).max())
+
+
+def check_values(sd: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse weights that cannot be a trained model: NaN/Inf values, or long runs of zeros in a weight matrix
+    (a file with zeroed blocks loads without error and then predicts one class everywhere)."""
+    nonfinite = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if nonfinite:
+        raise CheckpointError(f"Checkpoint {path} holds NaN or infinite values in {_listing(nonfinite)}: it is "
+                              "damaged.", hint=_REDOWNLOAD_HINT)
+    zeroed = []
+    for k, v in sd.items():
+        if (v.is_floating_point() and v.dim() >= 2 and v.numel() >= ZERO_SPAN_VALUES and not _is_pos_table(k)
+                and int((v == 0).sum()) >= ZERO_SPAN_VALUES):
+            run = _longest_zero_run(v.reshape(-1))
+            if run >= ZERO_SPAN_VALUES:
+                zeroed.append(f"{k} ({run} zeros in a row)")
+    if zeroed:
+        raise CheckpointError(f"Checkpoint {path} has zeroed spans in {_listing(zeroed)}: it is damaged.",
+                              hint=_REDOWNLOAD_HINT)
+
+
 def load_checkpoint(model: nn.Module, path: str | Path, kind: Literal["mae", "segmenter"]) -> LoadReport:
-    """Read ``path`` safely, normalise its keys for ``kind`` and load it strictly into ``model``."""
+    """Read ``path`` safely, check its values, normalise its keys for ``kind`` and load it strictly into ``model``."""
     path = Path(path)
     sd = extract_state_dict(read_checkpoint(path), path)
+    check_values(sd, path)
     sd, notes = normalise_keys(sd, kind)
     notes += load_into(model, sd, path)
     report = LoadReport(path=path, loaded=len(sd), notes=notes)

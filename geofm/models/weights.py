@@ -40,6 +40,22 @@ def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
+_DIGESTS: dict[tuple[str, int, float], str] = {}
+
+
+def weights_sha256(path: str | Path) -> str:
+    """SHA-256 of a weights file, hashed once per (file, size, mtime) per process: results record it."""
+    st = os.stat(path)
+    key = (str(Path(path).resolve()), st.st_size, st.st_mtime)
+    with _VERIFY_LOCK:
+        found = _DIGESTS.get(key)
+    if found is None:
+        found = file_sha256(path)
+        with _VERIFY_LOCK:
+            _DIGESTS[key] = found
+    return found
+
+
 def verify_sha256(spec: ModelSpec, path: str | Path) -> None:
     """CheckpointError when ``path`` does not have the spec's published SHA-256 (no-op when it is unknown).
 
@@ -126,8 +142,13 @@ def _offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def download_weights(spec: ModelSpec | str) -> Path:
-    """Download the spec's file into the Hugging Face cache (or return it if already there)."""
+def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
+                     endpoint: str | None = None) -> Path:
+    """Download the spec's file into the Hugging Face cache (or return it if already there).
+
+    ``tqdm_class`` receives the byte progress (``geofm.models.download.byte_progress_class``);
+    ``endpoint`` overrides the Hub URL (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` at import).
+    """
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError
 
@@ -143,7 +164,8 @@ def download_weights(spec: ModelSpec | str) -> Path:
     last: Exception | None = None
     for repo, filename in candidate_files(spec):
         try:
-            path = Path(hf_hub_download(repo, filename, revision=spec.revision, cache_dir=_hf_cache_dir()))
+            path = Path(hf_hub_download(repo, filename, revision=spec.revision, cache_dir=_hf_cache_dir(),
+                                        tqdm_class=tqdm_class, endpoint=endpoint))
         except (EntryNotFoundError, RepositoryNotFoundError) as err:  # renamed upstream: try the next name
             last = err
             continue

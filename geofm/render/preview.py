@@ -51,7 +51,9 @@ def colorize_classes(classes: np.ndarray, colors: Sequence[tuple[int, int, int]]
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:
     """Write an (H, W, 3|4) uint8 array as PNG."""
+    from geofm.io.safewrite import atomic_output
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.ascontiguousarray(image)).save(path, format="PNG")
+    with atomic_output(path) as tmp:
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format="PNG")
     return path

@@ -11,6 +11,7 @@ from geofm.progress import Progress, null_progress
 
 #: Display names of the pipeline stages, in order.
 STAGE_TITLES: dict[str, str] = {
+    "weights": "Getting the model",
     "queue": "Waiting for the GPU/CPU",
     "search": "Searching scenes",
     "read": "Reading pixels",

@@ -18,7 +18,7 @@ from geofm.config import TASKS, get_task
 from geofm.progress import Progress, null_progress
 from geofm.render.products import Products
 from geofm.serve.progress import StageRecorder, StageTimes
-from geofm.serve.queue import JobQueue, gpu_queue
+from geofm.serve.queue import ANONYMOUS, JobQueue, Visitor, gpu_queue
 from geofm.settings import settings
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -180,29 +180,47 @@ def _run_model(task: str, stack: HLSStack, request: RunRequest, progress: Progre
                              model=request.model or None, progress=progress)
 
 
-def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder, queue: JobQueue):
+def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder, queue: JobQueue,
+                  visitor: Visitor):
     def on_wait(position: int) -> None:
-        recorder("queue", f"Another run is using the model: you are number {position} in line.", None)
+        minutes = queue.wait_minutes(position)
+        recorder("queue", f"Another run is using the model: you are number {position} in line "
+                          f"(about {minutes} min).", None)
 
-    return queue.run(_run_model, request.task, stack, request, recorder,
-                     label=request.task, on_wait=on_wait)
+    return queue.run(_run_model, request.task, stack, request, recorder, label=request.task, on_wait=on_wait,
+                     owner=visitor.id, alive=visitor.alive)
+
+
+def _weights_first(request: RunRequest, progress: Progress) -> None:
+    """Download the model's weights on first use before searching or queueing (a download never holds the GPU)."""
+    from geofm.pipeline import ensure_model_weights
+
+    ensure_model_weights(request.model or request.task, weights_dir=request.weights_dir or None,
+                         progress=progress)
 
 
 def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: JobQueue | None = None,
-             cache: ResultCache | None = None) -> RunOutcome:
-    """Search, read and run the model over the request's area (cached by the request)."""
+             cache: ResultCache | None = None, visitor: Visitor = ANONYMOUS) -> RunOutcome:
+    """Search, read and run the model over the request's area (cached by the request).
+
+    ``visitor``: the browser session asking; the queue's per-session limits apply to it (checked before
+    searching, so a refused run costs nothing) and the run leaves the line when the visitor is gone.
+    """
     cache = cache if cache is not None else results_cache()
     hit = cache.get(request)
     if hit is not None:
         return _cached_copy(hit)
+    queue = queue or gpu_queue()
+    queue.check_admission(visitor.id)
     from geofm.data import AOI, load_task_stack
 
     recorder = StageRecorder(progress)
+    _weights_first(request, recorder)
     aoi = AOI.from_geojson(request.geometry or {})
     stack, scenes = load_task_stack(request.task, aoi, request.start, request.end, max_cloud=request.max_cloud,
                                     stac_url=request.stac_url or None, scene_ids=list(request.scene_ids) or None,
                                     progress=recorder)
-    result = _queued_model(request, stack, recorder, queue or gpu_queue())
+    result = _queued_model(request, stack, recorder, queue, visitor)
     outcome = RunOutcome(request=request, result=result, stack=stack, scenes=list(scenes),
                          times=recorder.finish())
     cache.put(outcome)
@@ -210,18 +228,24 @@ def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: 
 
 
 def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = null_progress,
-              queue: JobQueue | None = None, cache: ResultCache | None = None) -> RunOutcome:
+              queue: JobQueue | None = None, cache: ResultCache | None = None,
+              visitor: Visitor = ANONYMOUS) -> RunOutcome:
     """Run the model on uploaded GeoTIFFs already saved at ``paths`` (cached by their content)."""
     cache = cache if cache is not None else results_cache()
     hit = cache.get(request)
     if hit is not None:
         return _cached_copy(hit)
+    queue = queue or gpu_queue()
+    queue.check_admission(visitor.id)
     from geofm.io.geotiff import read_input_stack
 
     recorder = StageRecorder(progress)
+    _weights_first(request, recorder)
     recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
-    stack = read_input_stack([Path(p) for p in paths])
-    result = _queued_model(request, stack, recorder, queue or gpu_queue())
+    from geofm.io.header import upload_budget_bytes
+
+    stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(), where="the app")
+    result = _queued_model(request, stack, recorder, queue, visitor)
     outcome = RunOutcome(request=request, result=result, stack=stack, times=recorder.finish())
     cache.put(outcome)
     return outcome

@@ -9,6 +9,7 @@ import streamlit as st
 from geofm.config import TaskSpec, get_task
 from geofm.errors import GeofmError
 from geofm.serve import nav, ui, views
+from geofm.serve.queue import RunAbandoned
 from geofm.serve.runs import RunOutcome, RunRequest, run_area
 
 
@@ -27,6 +28,9 @@ def execute(page: str, request: RunRequest, work) -> None:
     panel = ui.ProgressPanel(f"Starting {get_task(request.task).title.lower()}…")
     try:
         outcome = finish_run(work(panel), panel)
+    except RunAbandoned:  # the visitor left or asked for something else: nothing to show
+        panel.failed()
+        return
     except GeofmError as err:
         panel.failed()
         ui.errors()[page] = ui.user_message(err)
@@ -73,9 +77,7 @@ def task_page(name: str) -> None:
                     f"at most {q['max_cloud']:.0f} % cloud")
     st.page_link(nav.explore(), label="Change the area or the dates on the Explore page", icon=":material/map:")
 
-    missing = ui.weights_problem(task)
-    if missing:
-        st.warning(missing, icon=":material/download:")
+    ui.show_weights_notice(task)
     mask_ratio, seed, model = task_controls(spec, page)
     request = None
     if aoi is not None:
@@ -86,7 +88,7 @@ def task_page(name: str) -> None:
     if st.button(f"Run {spec.title.lower()}", type="primary", disabled=request is None,
                  icon=":material/play_arrow:", key=f"{page}-run") and request is not None:
         area_request = request
-        execute(page, area_request, lambda panel: run_area(area_request, progress=panel))
+        execute(page, area_request, lambda panel: run_area(area_request, progress=panel, visitor=ui.visitor()))
     ui.show_last_error(page)
 
     outcome = ui.outcomes().get(page)

@@ -14,6 +14,7 @@ from geofm.config import TASKS, TaskSpec
 from geofm.errors import GeofmError
 from geofm.data.stac import default_search_dates
 from geofm.serve.progress import STAGE_TITLES
+from geofm.serve.queue import ANONYMOUS, Visitor
 from geofm.serve.runs import RunOutcome
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,19 @@ def user_message(err: GeofmError) -> str:
     return text
 
 
+def settings_ok() -> bool:
+    """Read the operator's settings once per script run: a bad value stops the page with one message for the
+    user (the setting's name and value go to the log)."""
+    from geofm.settings import SettingsError, settings
+
+    try:
+        settings()
+    except SettingsError as err:
+        st.error(user_message(err), icon=":material/error:")
+        return False
+    return True
+
+
 def show_last_error(page: str) -> None:
     message = errors().get(page)
     if message:
@@ -154,6 +168,26 @@ class ProgressPanel:
         self.status.update(label="Stopped — see the message below", state="error", expanded=False)
 
 
+def visitor() -> Visitor:
+    """This browser session as the queue sees it: its id, and a probe that turns False when the tab is
+    closed (the session left the server) or the visitor asked for something else (a stop or rerun)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:
+        return ANONYMOUS
+    session_id = ctx.session_id
+
+    def alive() -> bool:
+        from streamlit import runtime
+
+        if runtime.exists() and not runtime.get_instance().is_active_session(session_id):
+            return False
+        requests = getattr(ctx, "script_requests", None)
+        state = getattr(requests, "_state", None)  # STOP / RERUN pending: this script run is over
+        return state is None or getattr(state, "name", "CONTINUE") == "CONTINUE"
+
+    return Visitor(id=session_id, alive=alive)
+
+
 def area_caption(aoi) -> str:
     """'Area 5.9 × 5.6 km (33.1 km²) around 41.30 N, 95.92 W'."""
     width, height = aoi.size_km
@@ -178,6 +212,46 @@ iframe { border-radius: 6px; }
 def page_style() -> None:
     """Small layout touches shared by every page (less top padding, legend text size)."""
     st.html(PAGE_CSS)
+
+
+def show_weights_notice(task: str) -> None:
+    """Before a run: say that a missing model is fetched on the first run, or (offline) how to get it."""
+    missing = weights_problem(task)
+    if not missing:
+        return
+    from geofm.config import get_model_spec
+    from geofm.models.download import can_download
+
+    if can_download():
+        spec = get_model_spec(task)
+        st.info(f"The {spec.title} model (about {spec.size_mb:,} MB) is downloaded on the first run, once "
+                "for everyone; the progress shows here.", icon=":material/download:")
+    else:
+        st.warning(missing, icon=":material/download:")
+
+
+def warming_up_banner() -> None:
+    """Start the background preload (first script run of the process) and show its state while it lasts.
+
+    The note sits in the sidebar and refreshes itself every few seconds (a fragment, so the page is not
+    rerun); when the models are ready it reruns the app once, which drops the note and its timer.
+    """
+    from geofm.serve.warmup import warmup
+
+    preload = warmup()
+    preload.start()
+    if not preload.status().warming:
+        return
+
+    @st.fragment(run_every=3.0)
+    def _note() -> None:
+        text = preload.status().summary()
+        if not text:
+            st.rerun(scope="app")
+        st.info(text, icon=":material/hourglass_top:")
+
+    with st.sidebar:
+        _note()
 
 
 def weights_problem(task: str) -> str | None:

@@ -21,9 +21,7 @@ def upload_page() -> None:
     spec = TASKS[task]
     files = st.file_uploader(f"GeoTIFF(s): {spec.upload_help}", type=["tif", "tiff"], accept_multiple_files=True,
                              key="up-files")
-    missing = ui.weights_problem(task)
-    if missing:
-        st.warning(missing, icon=":material/download:")
+    ui.show_weights_notice(task)
     mask_ratio, seed, model = task_controls(spec, PAGE)
     if st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
                  disabled=not files, key="up-run"):
@@ -32,9 +30,9 @@ def upload_page() -> None:
 
         def work(panel):
             uploads.check_files(contents, task)
-            paths = uploads.save_files(contents, request.upload_digest)
-            uploads.check_raster_files(paths)
-            return run_files(request, paths, progress=panel)
+            with uploads.saved_files(contents) as paths:  # a private folder, removed after the run
+                uploads.check_raster_files(paths)
+                return run_files(request, paths, progress=panel, visitor=ui.visitor())
 
         execute(PAGE, request, work)
     ui.show_last_error(PAGE)

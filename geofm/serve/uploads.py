@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from geofm.config import HLS_RESOLUTION_M, get_task
 from geofm.errors import InputError
 from geofm.settings import settings
+
 
 def max_upload_mb() -> float:
     """Largest accepted file in MB (setting GEOFM_MAX_UPLOAD_MB; Streamlit's server.maxUploadSize caps it too)."""
@@ -50,31 +56,64 @@ def check_raster_size(shape: tuple[int, int]) -> None:
             f"the app takes at most {limit} × {limit} pixels.", hint="Crop it to a smaller area first.")
 
 
-def save_files(files: list[tuple[str, bytes]], digest: str) -> list[Path]:
-    """Write the uploads under a per-content folder in the temp dir; returns their paths in order."""
-    folder = Path(tempfile.gettempdir()) / "geofm-uploads" / digest[:16]
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, (name, content) in enumerate(files):
-        safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(name).name) or "upload.tif"
-        path = folder / f"{i:02d}_{safe}"
-        path.write_bytes(content)
-        paths.append(path)
-    return paths
+#: Longest file name kept for an upload (longer names are shortened, keeping the extension).
+MAX_NAME_CHARS = 80
+
+
+def safe_name(name: str, index: int) -> str:
+    """A plain file name for an upload: no folders, no odd characters, at most MAX_NAME_CHARS, .tif kept."""
+    base = Path(name.replace("\\", "/")).name
+    stem, dot, ext = base.rpartition(".")
+    if not dot:
+        stem, ext = base, "tif"
+    ext = ext.lower() if ext.lower() in ("tif", "tiff") else "tif"
+    stem = "".join(c if (c.isascii() and c.isalnum()) or c in "-_" else "_" for c in stem).strip("._") or "upload"
+    stem = stem[:MAX_NAME_CHARS - len(ext) - 5]
+    return f"{index:02d}_{stem}.{ext}"
+
+
+@contextmanager
+def saved_files(files: list[tuple[str, bytes]]) -> Iterator[list[Path]]:
+    """Write the uploads into a private folder of this run (mode 0700, fresh name) and remove it afterwards.
+
+    Files are created exclusively and never through a symbolic link, so nothing planted in the temp folder
+    can redirect them; names are reduced to safe, short ones.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="geofm-upload-"))
+    try:
+        paths = []
+        for i, (name, content) in enumerate(files):
+            path = folder / safe_name(name, i)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+            fd = os.open(path, flags, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(content)
+            paths.append(path)
+        yield paths
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def display_name(path: Path) -> str:
+    """The name the user gave (as saved: without the index prefix)."""
+    return Path(path).name.split("_", 1)[-1]
 
 
 def check_raster_files(paths: list[Path]) -> None:
-    """Open each file's header: unreadable files and rasters over the size limit are rejected early."""
-    import rasterio
-    from rasterio.errors import RasterioIOError
+    """Judge each file from its header before any pixel is decoded: unreadable files, band counts, sample
+    types, pixel sizes, rasters over the area limit and inputs over the app's memory budget are refused."""
+    from geofm.io.header import check_budget, check_header, read_header, upload_budget_bytes
 
+    headers = []
     for path in paths:
         try:
-            with rasterio.open(path) as src:
-                shape = (src.height, src.width)
-        except RasterioIOError:
-            name = Path(path).name.split("_", 1)[-1]
-            raise InputError(f"{name} is not a readable GeoTIFF.",
+            header = read_header(Path(path))
+        except InputError:
+            raise InputError(f"{display_name(path)} is not a readable GeoTIFF.",
                              hint="Upload a GeoTIFF with the six HLS bands (Blue, Green, Red, NIR, SWIR 1, "
                                   "SWIR 2).") from None
-        check_raster_size(shape)
+        header = replace(header, name=display_name(path))
+        check_raster_size((header.height, header.width))
+        check_header(header)
+        headers.append(header)
+    check_budget(headers, upload_budget_bytes(), where="the app")

@@ -1,0 +1,129 @@
+"""Outputs that are never half-written: check paths up front, write to a private temporary name, verify, rename.
+
+``check_outputs`` refuses output paths that collide with each other or with an input and folders that cannot
+be written, before any work is done. ``atomic_output`` yields a temporary path inside a private hidden folder
+next to the target (same file system, so the final ``os.replace`` is atomic); the caller writes there, the
+file is fsynced and checked, and only then renamed over the target. Any failure — a full disk, a signal, an
+exception — leaves the previous file untouched and removes the temporary folder (a SIGKILL leaves only a
+hidden ``.geofm-write-*`` folder, never a file at the target that looks valid).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from geofm.errors import OutputError
+
+TEMP_PREFIX = ".geofm-write-"
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def _why(err: OSError) -> str:
+    reasons = {errno.ENOSPC: "the disk is full", errno.EFBIG: "the file is larger than this system allows",
+               errno.EDQUOT: "the disk quota is used up", errno.EROFS: "the file system is read-only",
+               errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+               errno.ENOTDIR: "a part of the path is a file, not a folder",
+               errno.ENOENT: "the folder does not exist"}
+    return reasons.get(err.errno or 0, err.strerror or type(err).__name__)
+
+
+def check_writable_folder(path: Path, flag: str) -> None:
+    """Create ``path``'s folder if needed and prove a file can be created there (then remove it)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"Cannot write {flag} {path}: {folder} is a file, not a folder.") from None
+    except OSError as err:
+        raise OutputError(f"Cannot write {flag} {path}: cannot create the folder {folder} ({_why(err)}).") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"Cannot write {flag} {path}: the folder {folder} is not writable ({_why(err)}).") from None
+
+
+def check_outputs(outputs: Sequence[tuple[str, Path | None]], inputs: Sequence[Path] = ()) -> None:
+    """Refuse outputs that collide (with each other or an input), are folders or cannot be written."""
+    given = [(flag, Path(p)) for flag, p in outputs if p is not None]
+    for flag, path in given:
+        for inp in inputs:
+            if _same(path, Path(inp)):
+                raise OutputError(f"{flag} {path} is also an input; writing it would destroy the input. "
+                                  "Give another output name.")
+    for i, (flag, path) in enumerate(given):
+        for other_flag, other in given[:i]:
+            if _same(path, other):
+                raise OutputError(f"{other_flag} and {flag} are the same file ({path}); give each output its "
+                                  "own name.")
+    for flag, path in given:
+        if path.is_dir():
+            raise OutputError(f"{flag} {path} is a folder; give a file name.")
+        check_writable_folder(path, flag)
+
+
+@contextmanager
+def atomic_output(path: str | Path, *, verify: Callable[[Path], None] | None = None) -> Iterator[Path]:
+    """Yield a temporary path to write ``path``'s content to; on success fsync, ``verify`` and rename into place.
+
+    ``verify(tmp)`` raises if the written file is not complete. On any error (OSError becomes OutputError)
+    the target keeps its previous content and the temporary files are removed.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=folder))
+    except OSError as err:
+        raise OutputError(f"Cannot write {path}: {_why(err)}.") from None
+    tmp = work / path.name
+    try:
+        yield tmp
+        if not tmp.is_file():
+            raise OutputError(f"Writing {path} failed: nothing was written.")
+        _fsync(tmp)
+        if verify is not None:
+            verify(tmp)
+        os.replace(tmp, path)
+        _fsync_dir(folder)
+    except OSError as err:
+        kept = " The previous file was kept." if path.exists() else ""
+        raise OutputError(f"Writing {path} failed: {_why(err)}.{kept}") from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,84 @@
+"""Where chunks run: a Dask ``LocalCluster`` of worker processes, or an existing scheduler by address.
+
+Each worker process loads its model once, through a worker plugin that gets only the model name, the
+weights folder (a path on the worker's disk) and the device; no weights travel through the scheduler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from geofm.config import REGION
+from geofm.errors import InputError, ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def default_workers() -> int:
+    """One worker per GPU, else one per two cores."""
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return gpus if gpus else max(1, (os.cpu_count() or 1) // REGION.cores_per_worker)
+
+
+class ModelPlugin(WorkerPlugin):
+    """Worker plugin: set the worker's torch threads and load the model once into the process cache."""
+
+    name = "geofm-model"
+
+    def __init__(self, model: str, weights_dir: str | None, device: str, threads: int | None) -> None:
+        self.model, self.weights_dir, self.device, self.threads = model, weights_dir, device, threads
+
+    def setup(self, worker: object) -> None:
+        import torch
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            from geofm.pipeline import get_model
+            from geofm.region.job import worker_device
+
+            get_model(self.model, weights_dir=self.weights_dir, device=worker_device(self.device))
+        except Exception as err:  # noqa: BLE001 - the chunk job reports the same error as the chunk's reason
+            log.warning("model preload on worker failed: %s", err)
+
+
+@contextlib.contextmanager
+def open_client(*, workers: int | None, scheduler: str | None, processes: bool = True,
+                plugin: ModelPlugin | None = None, on_dashboard=None) -> Iterator[object]:
+    """A ``distributed.Client``: to ``scheduler`` when given, else to a new LocalCluster of ``workers``."""
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except (OSError, TimeoutError) as err:
+            log.warning("cannot reach the Dask scheduler %s: %s", scheduler, err)
+            raise ServiceError(f"Cannot reach the Dask scheduler at {scheduler}.",
+                               hint="Check the address and that the scheduler is running.") from None
+    else:
+        n = workers or default_workers()
+        if n < 1:
+            raise InputError(f"--workers must be at least 1; got {n}.")
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=processes, dashboard_address=":0",
+                               silence_logs=logging.ERROR)
+        client = Client(cluster)
+        if plugin is not None and plugin.threads is None:
+            plugin.threads = max(1, (os.cpu_count() or 1) // n) if processes else None
+    try:
+        if on_dashboard is not None:
+            on_dashboard(client.dashboard_link)
+        if plugin is not None:
+            client.register_plugin(plugin)
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,189 @@
+"""Issue 9, point 13: the app under load. `streamlit run` serves 8 concurrent browser sessions (Playwright
+contexts in Debian's Chromium) that each draw an area, search and run flood mapping — a mix of areas, some
+shared: every session gets its own result (or a clear message), memory stays bounded.
+
+Sized for 2 cores: areas of a few km (one model window each), the full-size flood model on CPU. Prints the
+p50/p95 time from pressing Run to the result and the server's peak memory (VmHWM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, _free_port, _wait_healthy
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+SESSIONS = 8
+#: Rectangles drawn by each session (offset from the map centre and size, px of the example's map, about
+#: 135 m a pixel): four distinct areas of 2-4 km, each drawn by two sessions (one computes, one gets the
+#: cached result or waits in the queue).
+SHAPES = [(-120, -90, 26, 20), (20, -60, 20, 18), (-60, 30, 30, 16), (60, 40, 18, 28)]
+#: The first area lies under the stand-in's clouds: those sessions must get this clear message, not a result.
+CLOUDY_SHAPE, CLOUDY_MESSAGE = 0, "is only 18% clear; at least 30% is needed. Try a wider date range"
+#: The server's peak memory may not exceed this (Streamlit + torch + one full-size model, 8 sessions).
+PEAK_RSS_LIMIT_MB = 4000
+RESULT_TIMEOUT_MS = 420_000
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_streamlit(stac_standin, weights_dir: Path, cache_dir: Path, log_path: Path
+                    ) -> tuple[str, subprocess.Popen]:
+    """`streamlit run app.py` on a free port against the stand-in, the test weights and ``cache_dir``."""
+    port = _free_port()
+    env = dict(os.environ)
+    env.update(GEOFM_STAC_URL=stac_standin.url, GEOFM_WEIGHTS_DIR=str(weights_dir), GEOFM_CACHE_DIR=str(cache_dir),
+               PC_SDK_SAS_URL=stac_standin.sas_url, GEOFM_GEOCODER_URL="http://127.0.0.1:9/search",
+               HF_HUB_OFFLINE="1", OMP_NUM_THREADS="2")
+    with open(log_path, "a") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                                 "--server.headless", "true", "--server.address", "127.0.0.1"],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(url, proc)
+    return url, proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def server(stac_standin, published_weights_dir, tmp_path):
+    url, proc = start_streamlit(stac_standin, published_weights_dir, tmp_path / "cache", tmp_path / "streamlit.log")
+    try:
+        yield url, proc
+    finally:
+        stop(proc)
+
+
+async def _session(browser, url: str, index: int, results: dict) -> None:
+    results[index] = await flood_session(browser, url, SHAPES[index % len(SHAPES)])
+
+
+async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, wait_result: bool = True) -> dict:
+    """One user: the Sindh example, a rectangle ``shape`` (dx, dy, w, h px from the map centre), Find scenes,
+    Flood mapping, Run; returns the time to the result, the area text, the first metric and any messages.
+    With ``wait_result=False`` it returns right after pressing Run (``page`` and ``context`` still open)."""
+    from playwright.async_api import expect
+
+    context = await browser.new_context(viewport={"width": 1300, "height": 950})
+    page = await context.new_page()
+    try:
+        await page.goto(url)
+        await page.get_by_role("button", name="Sindh flood 2022").click(timeout=180_000)
+        map_frame = page.frame_locator(MAP_IFRAME).first
+        await expect(map_frame.locator("path.leaflet-interactive")).to_be_visible(timeout=180_000)
+        await page.wait_for_timeout(1500)
+        box = await map_frame.locator(".leaflet-container").first.bounding_box()
+        await map_frame.locator("a.leaflet-draw-draw-rectangle").click(timeout=60_000)
+        dx, dy, w, h = shape
+        cx, cy = box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2 + dy
+        await page.mouse.move(cx, cy)
+        await page.mouse.down()
+        await page.mouse.move(cx + w / 2, cy + h / 2, steps=6)
+        await page.mouse.move(cx + w, cy + h, steps=6)
+        await page.mouse.up()
+        await expect(page.get_by_text("Your area:")).to_be_visible(timeout=180_000)
+        await page.get_by_role("button", name="Find scenes").click()
+        await expect(page.get_by_text("scenes found")).to_be_visible(timeout=240_000)
+        await page.get_by_role("button", name="Flood mapping").click()
+        run = page.get_by_role("button", name="Run flood mapping")
+        await expect(run).to_be_enabled(timeout=180_000)
+        area = await page.locator('[data-testid="stMarkdownContainer"]', has_text="Area ").first.inner_text()
+        started = time.monotonic()
+        await run.click()
+        if not wait_result:
+            return dict(page=page, context=context, area=area.strip())
+        done = page.get_by_text("Water area").or_(page.locator('[data-testid="stAlertContentError"]'))
+        await expect(done.first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+        took = time.monotonic() - started
+        errors = await page.locator('[data-testid="stAlertContentError"]').all_inner_texts()
+        metric = ""
+        if not errors:
+            metric = await page.locator('[data-testid="stMetric"]').first.inner_text()
+        stale = await page.get_by_text("The result below is for earlier settings").count()
+        crashed = await page.locator('[data-testid="stException"]').count()
+        outcome = dict(seconds=took, area=area.strip(), metric=metric, errors=errors, stale=stale,
+                       crashed=crashed)
+    except Exception as err:  # recorded, asserted by the caller with every session's outcome
+        outcome = dict(failure=f"{type(err).__name__}: {str(err)[:300]}")
+    await context.close()
+    return outcome
+
+
+async def _drive(url: str) -> dict:
+    from playwright.async_api import async_playwright
+
+    results: dict = {}
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            tasks = []
+            for i in range(SESSIONS):
+                tasks.append(asyncio.create_task(_session(browser, url, i, results)))
+                await asyncio.sleep(0.5)  # users arrive a moment apart
+            await asyncio.gather(*tasks)
+        finally:
+            await browser.close()
+    return results
+
+
+def _area_key(text: str) -> str:
+    match = re.search(r"Area ([\d.]+ × [\d.]+ km)", text)
+    return match.group(1) if match else text
+
+
+def test_eight_concurrent_sessions_each_get_their_own_result(server):
+    url, proc = server
+    t0 = time.monotonic()
+    results = asyncio.run(_drive(url))
+    wall = time.monotonic() - t0
+    peak_mb = _vm_hwm_mb(proc.pid)
+    times = sorted(r["seconds"] for r in results.values() if "seconds" in r)
+    p50 = statistics.median(times) if times else float("nan")
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))] if times else float("nan")
+    print(f"\nload: {SESSIONS} sessions, wall {wall:.0f} s; Run -> result p50 {p50:.1f} s, p95 {p95:.1f} s; "
+          f"server peak RSS {peak_mb:.0f} MB")
+    for i, r in sorted(results.items()):
+        print(f"  session {i}: {r}")
+    assert len(results) == SESSIONS
+    failures = {i: r["failure"] for i, r in results.items() if "failure" in r}
+    assert not failures, failures
+    for i, r in results.items():
+        assert not r["crashed"] and not r["stale"], (i, r)
+        if i % len(SHAPES) == CLOUDY_SHAPE:  # a clear message, and no result of anyone else's
+            assert len(r["errors"]) == 1 and CLOUDY_MESSAGE in r["errors"][0] and not r["metric"], (i, r)
+        else:
+            assert not r["errors"] and "km²" in r["metric"], (i, r)
+    # sessions that drew the same rectangle got the same area and the same figures; different areas differ
+    by_shape: dict[int, list[dict]] = {}
+    for i, r in results.items():
+        by_shape.setdefault(i % len(SHAPES), []).append(r)
+    for rs in by_shape.values():
+        assert len({_area_key(r["area"]) for r in rs}) == 1, rs
+        assert len({r["metric"] for r in rs}) == 1, rs
+    assert len({_area_key(rs[0]["area"]) for rs in by_shape.values()}) == len(SHAPES)
+    assert peak_mb < PEAK_RSS_LIMIT_MB
+    assert proc.poll() is None  # the server is still up

@@ -1,0 +1,301 @@
+"""`geofm region` on a Dask LocalCluster over the stand-in: pixel-exact equality with `geofm run`, a batch of
+features, a region across two UTM zones, resume after a killed worker / run, and a chunk that keeps failing.
+
+Dates and places come from tests/standin/layout.py so they follow the stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+
+from geofm.cli import main
+from geofm.config import REGION
+from geofm.inference.sliding import window_starts
+from geofm.region import run_region
+from geofm.region.chunks import _sliding_extent, chunk_pixels
+from tests.standin.layout import DATES, FREMONT, TILES, item_id
+
+#: A date without clouds on either tile (so per-chunk and whole-area choices agree), and a 224-px chunk.
+CLEAR = next(d for d in DATES if not d.clouds and not d.fill_columns)
+DAY = CLEAR.when.date().isoformat()
+CHUNK_KM = 224 * 30 / 1000
+# ~7.5 x 12 km near Fremont, inside tile 14TQL only: 2 x 2 chunks of 224 px, edge windows snapped.
+LON, LAT = FREMONT
+FREMONT_BOX = (LON - 0.05, LAT - 0.054, LON + 0.04, LAT + 0.054)
+# Across lon -96 (UTM 14 | 15), inside both stand-in tiles' overlap in latitude.
+ACROSS_ZONES = (-96.03, 41.36, -95.96, 41.40)
+
+
+def _read(path: Path) -> tuple[np.ndarray, object, object]:
+    with rasterio.open(path) as src:
+        return src.read(), src.transform, src.crs
+
+
+# ------------------------------------------------------------------------------------------ geometry (fast)
+
+@pytest.mark.parametrize("size", [224, 300, 400, 449, 1000, 1234])
+def test_chunk_halos_give_every_core_pixel_exactly_its_single_process_windows(size):
+    """For every chunk and every core pixel, the windows placed inside the chunk's read extent are exactly the
+    global windows covering that pixel (snapped edge window included)."""
+    starts = window_starts(size)
+    for c0 in range(0, size, 224):
+        c1 = min(c0 + 224, size)
+        a, b = _sliding_extent(c0, c1, size, 224, 112)
+        local = [a + s for s in window_starts(b - a)]
+        for p in range(c0, c1):
+            want = [s for s in starts if s <= p < s + 224]
+            got = [s for s in local if s <= p < s + 224]
+            assert got == want, (size, c0, p)
+
+
+def test_chunk_size_rounds_to_whole_224_px_units():
+    assert chunk_pixels(6.72) == 224 and chunk_pixels(0.1) == 224 and chunk_pixels(50) == 1568
+    assert REGION.chunk_multiple_px == 224
+
+
+# ------------------------------------------------------------------------------------------ end to end
+
+@pytest.mark.slow
+def test_region_equals_single_process_run_pixel_for_pixel(standin, published_weights_dir, tmp_path, capsys):
+    single = tmp_path / "single.tif"
+    code = main(["run", "flood", "--bbox", *map(str, FREMONT_BOX), "--start", DAY, "--end", DAY, "--out",
+                 str(single), "--weights-dir", str(published_weights_dir), "--device", "cpu"])
+    assert code == 0, capsys.readouterr().err
+    out = tmp_path / "region"
+    res = run_region("flood", FREMONT_BOX, DAY, DAY, out, workers=2, processes=False, chunk_km=CHUNK_KM,
+                     weights_dir=published_weights_dir, device="cpu")
+    assert res.ok and res.chunks_total == 4 and res.chunks_done == 4
+    want, t_want, crs_want = _read(single)
+    got, t_got, crs_got = _read(res.mosaic)
+    assert crs_got == crs_want and t_got == t_want and got.shape == want.shape
+    assert want.shape[1] > 224 and want.shape[2] > 224  # really 2 x 2 chunks
+    assert (got == want).all()
+    assert set(np.unique(want)) - {255} and (want != 255).mean() > 0.9
+    # every tile is the single run's pixels on its own window of the grid
+    manifest = json.loads((out / REGION.manifest_name).read_text())
+    for rec in manifest["chunks"]:
+        r0, r1, c0, c1 = rec["core"]
+        tile, t_tile, _ = _read(out / rec["file"])
+        assert (tile[0] == want[0, r0:r1, c0:c1]).all()
+        assert (t_tile.c, t_tile.f) == (t_want.c + 30 * c0, t_want.f - 30 * r0)
+        assert rec["status"] == "done" and len(rec["sha256"]) == 64
+        assert rec["scenes"] == [[item_id(CLEAR, TILES[0])]]
+    assert manifest["mosaic"]["file"] == REGION.mosaic_name
+    item = json.loads((out / REGION.item_name).read_text())
+    import pystac
+
+    pystac.Item.from_dict(item)
+    assert item["assets"]["mosaic"]["href"] == f"./{REGION.mosaic_name}"
+    with rasterio.open(res.mosaic) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+
+
+def _feature(fid: str, w: float, s: float, e: float, n: float) -> dict:
+    return {"type": "Feature", "id": fid, "properties": {},
+            "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
+
+
+@pytest.mark.slow
+def test_batch_with_a_chunk_that_keeps_failing_then_resume(standin, published_weights_dir, tmp_path, capsys,
+                                                          monkeypatch):
+    """A FeatureCollection of three small features on 2 worker processes: the one whose tile's image host keeps
+    answering 503 fails (listed with its reason, exit status 1, summary row), the others complete; --resume
+    after the host recovers runs only the failed chunk."""
+    monkeypatch.setenv("GEOFM_HTTP_RETRIES", "0")
+    east = TILES[1].name
+    fc = {"type": "FeatureCollection", "features": [
+        _feature("fremont-a", LON - 0.03, LAT - 0.02, LON, LAT),
+        _feature("fremont-b", LON + 0.01, LAT + 0.01, LON + 0.04, LAT + 0.03),
+        _feature("omaha-east", -95.62, 41.40, -95.59, 41.42),  # tile 15TTG only
+    ]}
+    gj = tmp_path / "towns.geojson"
+    gj.write_text(json.dumps(fc))
+    out = tmp_path / "batch"
+    argv = ["region", "flood", "--geojson", str(gj), "--start", DAY, "--end", DAY, "--out", str(out),
+            "--workers", "2", "--weights-dir", str(published_weights_dir), "--device", "cpu"]
+    standin.fail_next(100000, status=503, match=f"T{east}")
+    code = main(argv)
+    stdout, stderr = capsys.readouterr()
+    assert code == 1, stderr
+    assert "geofm: omaha-east: chunk" in stderr and "failed" in stderr and "503" in stderr
+    assert "Dask dashboard: http" in stderr
+    rows = (out / REGION.summary_name).read_text().splitlines()
+    assert rows[0].startswith("id,area_km2,scenes,No water km2,Water / flood km2,chunks,chunks_done,status")
+    by_id = {r.split(",")[0]: r for r in rows[1:]}
+    assert set(by_id) == {"fremont-a", "fremont-b", "omaha-east"}
+    assert by_id["fremont-a"].endswith(",complete") and by_id["fremont-b"].endswith(",complete")
+    assert "partial: 1 of 1 chunks failed" in by_id["omaha-east"]
+    for fid in ("fremont-a", "fremont-b"):
+        cells = by_id[fid].split(",")
+        area, water, dry = float(cells[1]), float(cells[3]), float(cells[4])
+        assert f"T{TILES[0].name}" in cells[2] and 0 < water + dry <= area * 1.2
+        assert (out / fid / REGION.mosaic_name).is_file() and (out / fid / REGION.item_name).is_file()
+    failed = json.loads((out / "omaha-east" / REGION.manifest_name).read_text())["chunks"]
+    assert [c["status"] for c in failed] == ["failed"] and failed[0]["attempts"] == REGION.chunk_attempts
+    assert not (out / "omaha-east" / REGION.mosaic_name).exists()
+    kept = {fid: json.loads((out / fid / REGION.manifest_name).read_text())["chunks"] for fid in ("fremont-a", "fremont-b")}
+
+    assert main(argv) == 2  # the folder holds a run: --resume or another folder
+    assert "add --resume" in capsys.readouterr().err
+    standin.clear_faults()
+    standin.reset_stats()
+    code = main([*argv, "--resume"])
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert "omaha-east: complete; 1 of 1 chunks" in stdout
+    assert "2 of 3 chunks already complete" in stderr
+    assert all(f"T{east}" in name for _, name, *_ in standin.stats.requests_log if "HLS." in name)
+    for fid, chunks in kept.items():  # untouched: same files, same checksums, same worker records
+        assert json.loads((out / fid / REGION.manifest_name).read_text())["chunks"] == chunks
+    assert "omaha-east,"in (out / REGION.summary_name).read_text()
+    assert (out / "omaha-east" / REGION.mosaic_name).is_file()
+
+
+@pytest.mark.slow
+def test_region_across_two_utm_zones_on_an_existing_scheduler(standin, published_weights_dir, tmp_path):
+    from distributed import LocalCluster
+
+    out = tmp_path / "zones"
+    notes = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
+        res = run_region("flood", ACROSS_ZONES, DAY, DAY, out, scheduler=cluster.scheduler_address,
+                         chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device="cpu",
+                         progress=lambda stage, msg, frac=None: notes.append(msg))
+    assert any(m.startswith("Dask dashboard: http") for m in notes)
+    assert res.ok and res.chunks_total == 2
+    manifest = json.loads((out / REGION.manifest_name).read_text())
+    assert [z["epsg"] for z in manifest["zones"]] == [TILES[0].epsg, TILES[1].epsg]
+    tiles = {rec["epsg"]: out / rec["file"] for rec in manifest["chunks"]}
+    assert set(tiles) == {TILES[0].epsg, TILES[1].epsg}
+    for epsg, path in tiles.items():
+        with rasterio.open(path) as src:
+            assert src.crs.to_epsg() == epsg and (src.read(1) != 255).mean() > 0.5
+    mosaic, t, crs = _read(res.mosaic)
+    assert crs.to_epsg() == TILES[1].epsg == manifest["mosaic"]["epsg"]  # the zone of the region's centre
+    # the zone-15 tile is copied exactly; the zone-14 tile fills the west part (reprojected)
+    tile15, t15, _ = _read(tiles[TILES[1].epsg])
+    c0, r0 = round((t15.c - t.c) / 30), round((t.f - t15.f) / 30)
+    window = mosaic[0, r0:r0 + tile15.shape[1], c0:c0 + tile15.shape[2]]
+    assert (window[tile15[0] != 255] == tile15[0][tile15[0] != 255]).all()
+    west = mosaic[0, :, : max(1, c0 - 2)]
+    assert west.size and (west != 255).mean() > 0.8
+    assert (mosaic != 255).mean() > 0.85
+
+
+@pytest.mark.slow
+def test_resume_after_a_worker_and_then_the_whole_run_are_killed(standin, published_weights_dir, tmp_path):
+    """SIGKILL one worker mid-run (its chunk is rescheduled), then the whole run; the manifest names exactly the
+    complete tiles, no mosaic is left half-written, and --resume computes only the missing chunks."""
+    standin.set_latency(0.15)  # reads take a few seconds: time to kill in the middle
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "geofm", "region", "flood", "--bbox", *map(str, FREMONT_BOX), "--start", DAY,
+           "--end", DAY, "--out", str(out), "--workers", "2", "--chunk-km", str(CHUNK_KM),
+           "--weights-dir", str(published_weights_dir), "--device", "cpu"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    manifest = out / REGION.manifest_name
+
+    def done_records() -> list[dict]:
+        try:
+            return [c for c in json.loads(manifest.read_text())["chunks"] if c["status"] == "done"]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    def wait_for(n: int) -> list[dict]:
+        deadline = time.time() + 300
+        while time.time() < deadline and proc.poll() is None:
+            recs = done_records()
+            if len(recs) >= n:
+                return recs
+            time.sleep(0.1)
+        raise AssertionError(f"run ended or stalled before {n} chunks: {proc.poll()}")
+
+    try:
+        first = wait_for(1)
+        os.kill(first[0]["pid"], signal.SIGKILL)  # a worker dies holding its next chunk
+        wait_for(2)
+        os.killpg(proc.pid, signal.SIGKILL)  # the whole run dies
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    before = done_records()
+    assert 2 <= len(before) < 4
+    assert not (out / REGION.mosaic_name).exists()
+    from geofm.region.job import sha256_of
+
+    for rec in before:
+        assert sha256_of(out / rec["file"]) == rec["sha256"]
+    standin.set_latency(0.0)
+    res = run_region("flood", FREMONT_BOX, DAY, DAY, out, workers=2, processes=False, chunk_km=CHUNK_KM,
+                     weights_dir=published_weights_dir, device="cpu", resume=True)
+    assert res.ok and res.chunks_done == 4
+    after = {c["id"]: c for c in json.loads(manifest.read_text())["chunks"]}
+    for rec in before:  # kept, not recomputed
+        assert after[rec["id"]] == rec
+    assert {os.path.basename(p) for p in os.listdir(out / REGION.tiles_dir)} == {f"{i}.tif" for i in after}
+    with rasterio.open(res.mosaic) as src:
+        assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and (src.read(1) != 255).mean() > 0.9
+
+
+@pytest.mark.slow
+def test_reconstruction_region_equals_single_process_run(standin, published_weights_dir, tmp_path, capsys):
+    """MAE windows do not overlap; the edge chunks read the rows the bottom/right reflection mirrors and each
+    window gets the masking noise of its single-process index."""
+    single = tmp_path / "single.tif"
+    assert main(["run", "reconstruct", "--bbox", *map(str, FREMONT_BOX), "--start", DAY, "--end", DAY, "--out",
+                 str(single), "--weights-dir", str(published_weights_dir), "--device", "cpu"]) == 0
+    capsys.readouterr()
+    res = run_region("reconstruct", FREMONT_BOX, DAY, DAY, tmp_path / "region", workers=2, processes=False,
+                     chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device="cpu")
+    assert res.ok and res.chunks_total == 4
+    want, t_want, _ = _read(single)
+    got, t_got, _ = _read(res.mosaic)
+    assert t_got == t_want and got.shape == want.shape and got.dtype == np.int16
+    assert (got == want).all()
+
+
+def test_bad_region_arguments_are_one_clear_error(tmp_path, capsys):
+    base = ["region", "flood", "--start", DAY, "--end", DAY, "--out", str(tmp_path / "o")]
+    assert main([*base, "--bbox", "-96", "41", "-95.9", "41.1", "--workers", "0"]) == 2
+    assert capsys.readouterr().err.startswith("geofm: error: --workers must be at least 1")
+    assert main([*base, "--geojson", str(tmp_path / "missing.geojson")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main([*base, "--bbox", "-96", "41", "-95.9", "41.1", "--chunk-km", "0"]) == 2
+    assert "--chunk-km must be a positive" in capsys.readouterr().err
+    assert main([*base, "--bbox", "-95.9", "41", "-96", "41.1"]) == 2
+    assert "West (-95.9) is east of East (-96)" in capsys.readouterr().err
+    assert main([*base, "--bbox", "-96", "41", "-95.9", "41.1", "--workers", "2", "--scheduler", "tcp://x:1"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_geojson_polygon_is_a_region_and_a_feature_collection_of_several_is_a_batch(tmp_path):
+    from geofm.errors import InputError
+    from geofm.region import parse_regions
+
+    poly = _feature("x", LON - 0.01, LAT - 0.01, LON, LAT)
+    regions, batch = parse_regions(poly["geometry"])
+    assert not batch and [r[0] for r in regions] == ["region"]
+    regions, batch = parse_regions({"type": "FeatureCollection", "features": [poly]})
+    assert not batch and len(regions) == 1
+    path = tmp_path / "many.geojson"
+    feats = [_feature("a/b", LON, LAT, LON + 0.01, LAT + 0.01), _feature("a/b", LON, LAT, LON + 0.02, LAT + 0.01),
+             {**_feature("", LON, LAT, LON + 0.01, LAT + 0.02), "id": None}]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    regions, batch = parse_regions(path)
+    assert batch and [r[0] for r in regions] == ["a-b", "a-b-2", "feature-3"]
+    assert regions[1][1].area_km2 > regions[0][1].area_km2 > 0
+    big = _feature("state", -104.0, 40.0, -95.3, 43.0)  # ~700 km wide: no size cap for regions
+    assert parse_regions(big)[0][0][1].size_km[0] > 600
+    with pytest.raises(InputError, match="Feature bad"):
+        parse_regions({"type": "FeatureCollection", "features": [poly, {**_feature("bad", 0, 0, 1, 1),
+                                                                         "geometry": {"type": "Point"}}]})

@@ -1,0 +1,70 @@
+"""Background preload at app start: the page shows at once with a "warming up" state, then the models are ready."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from geofm.config import TASK_MODELS
+from geofm.serve import warmup as warmup_module
+from geofm.serve.warmup import LOADING, MISSING, READY, Warmup, preload_names
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def test_preload_names_from_the_operator_setting():
+    assert preload_names({}) == list(TASK_MODELS.values())
+    assert preload_names({"GEOFM_PRELOAD": "none"}) == []
+    assert preload_names({"GEOFM_PRELOAD": "flood, prithvi-eo-2.0-300m, bogus"}) == [
+        TASK_MODELS["flood"], "prithvi-eo-2.0-300m"]
+
+
+def test_preload_runs_once_in_the_background_and_skips_missing_weights():
+    gate = threading.Event()
+    loaded: list[str] = []
+
+    def load(name: str) -> None:
+        gate.wait(10)
+        loaded.append(name)
+
+    pre = Warmup(load=load, installed=lambda name: name != TASK_MODELS["crops"])
+    names = list(TASK_MODELS.values())
+    assert pre.start(names) is True
+    assert pre.start(names) is False  # idempotent: one preload per process
+    assert pre.status().warming  # at once, before the thread got anywhere
+    deadline = time.time() + 10
+    while LOADING not in pre.status().states.values() and time.time() < deadline:
+        time.sleep(0.01)
+    status = pre.status()
+    first = next(n for n in names if n != TASK_MODELS["crops"])
+    assert status.warming and status.states[first] == LOADING
+    assert "Warming up: loading" in status.summary()
+    assert f"0 of {len(names)} models ready" in status.summary()
+    gate.set()
+    pre.join(10)
+    status = pre.status()
+    assert not status.warming and status.summary() == ""
+    assert status.states == {n: MISSING if n == TASK_MODELS["crops"] else READY for n in names}
+    assert loaded == [n for n in names if n != TASK_MODELS["crops"]]
+
+
+def test_first_visitor_sees_the_app_at_once_with_a_warming_up_state(monkeypatch):
+    gate = threading.Event()
+    pre = Warmup(load=lambda name: gate.wait(30), installed=lambda name: True)
+    monkeypatch.setattr(warmup_module, "_WARMUP", pre)
+    monkeypatch.setenv("GEOFM_GEOCODER_URL", "http://127.0.0.1:9/search")
+    try:
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.run()  # returns while the models are still loading
+        assert not at.exception, at.exception
+        banner = [i.value for i in at.info if "Warming up" in i.value]
+        assert banner and f"0 of {len(TASK_MODELS)} models ready" in banner[0]
+        assert at.title and at.title[0].value  # the explore page itself rendered, not a blank page
+    finally:
+        gate.set()
+    pre.join(10)
+    at.run()
+    assert not [i.value for i in at.info if "Warming up" in i.value]
