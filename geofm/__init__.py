@@ -38,6 +38,8 @@ _EXPORTS: dict[str, str] = {
     "read_input_stack": "geofm.io.geotiff", "write_class_map_cog": "geofm.io.geotiff",
     "write_probabilities_cog": "geofm.io.geotiff", "write_reconstruction_cog": "geofm.io.geotiff",
     "render_products": "geofm.render.products",
+    # did the model get it right?
+    "write_evaluation": "geofm.evaluate", "Evaluation": "geofm.evaluate",  # and geofm.evaluate.evaluate(...)
     # errors
     "GeofmError": "geofm.errors", "InputError": "geofm.errors", "AOIError": "geofm.errors",
     "ServiceError": "geofm.errors", "AuthError": "geofm.errors", "NoScenesError": "geofm.errors",

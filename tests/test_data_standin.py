@@ -59,7 +59,7 @@ def test_python_m_tests_standin_prints_its_url(stac_standin: StandIn) -> None:
         landing = requests.get(url + "/", timeout=10).json()
         assert any(link["rel"] == "search" and link.get("method") == "POST" for link in landing["links"])
         cols = requests.get(url + "/collections", timeout=10).json()["collections"]
-        assert [c["id"] for c in cols] == ["hls2-l30", "hls2-s30"]
+        assert [c["id"] for c in cols] == ["hls2-l30", "hls2-s30", "esa-worldcover", "jrc-gsw", "usda-cdl"]
     finally:
         proc.terminate()
         proc.wait(timeout=10)

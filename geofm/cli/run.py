@@ -100,6 +100,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default=None, metavar="{" + ",".join(PRECISIONS) + "}",
                    help=f"model precision (default ${ENV_PRECISION} or auto: bf16 on GPUs with compute "
                         "capability >= 8.0, fp16 on older GPUs, fp32 on CPU)")
+    from geofm.cli.evaluate import REFERENCE_HELP
+
+    p.add_argument("--reference", metavar="auto|PATH", help="also compare with a reference and write the agreement "
+                   f"products beside --out: {REFERENCE_HELP}")
+    p.add_argument("--dry-date", metavar="auto|DATE", help="flood with --bbox: also run a dry date before the event "
+                   "(auto: the clearest scene 90 to 10 days before) and write water gained / lost beside --out")
     p.set_defaults(handler=run_command)
 
 
@@ -139,6 +145,9 @@ def _check_args(args: argparse.Namespace) -> None:
 
     check_outputs([("--out", args.out), ("--probabilities", args.probabilities), ("--png", args.png)],
                   inputs=list(args.input))
+    from geofm.cli.evaluate import check_reference_arg
+
+    check_reference_arg(args)
 
 
 def _note(stage: str, message: str, fraction: float | None = None) -> None:
@@ -287,6 +296,7 @@ def run_command(args: argparse.Namespace) -> int:
         what = (f"{rec.reconstructed.shape[0]} date(s) x 6 bands int16 DN, {100 * rec.mask.mean():.1f}% of "
                 f"pixels hidden (mask ratio {ratio:g}, seed {seed})")
         model_s, dev = rec.seconds, f"{rec.device} ({rec.precision})"
+        result: SegmentationResult | ReconstructionResult = rec
     else:
         from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
@@ -298,8 +308,12 @@ def run_command(args: argparse.Namespace) -> int:
             _preview_segmentation(stack, seg, args.png)
         what = _segmentation_summary(seg)
         model_s, dev = seg.seconds, f"{seg.device} ({seg.precision})"
+        result = seg
     png = f" and {args.png}" if args.png else ""
     total = time.perf_counter() - start
     print(f"wrote {args.out}{png}: {args.task} {w}x{h} px, {what}; model {model_s:.1f} s, "
           f"total {total:.1f} s on {dev}")
+    from geofm.cli.evaluate import after_run
+
+    after_run(args, stack, result)
     return 0

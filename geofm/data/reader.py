@@ -54,14 +54,21 @@ def overview_level(native_res: float, target_res: float, factors: list[int]) -> 
     return best
 
 
+def native_resolution_m(src: rasterio.io.DatasetReader) -> float:
+    """The source's pixel width in metres (degrees x 111.32 km on geographic grids such as ESA WorldCover's)."""
+    a = abs(src.transform.a)
+    return a * 111_320.0 if src.crs is not None and src.crs.is_geographic else a
+
+
 def _warp_read(href: str, grid: Grid, nodata: float, earthdata: bool) -> np.ndarray:
     """One band on ``grid``: open the COG, pick an overview if the grid is coarser, warp and read."""
     path = _gdal_path(href)
     with rasterio.Env(**gdal_http_options(earthdata=earthdata)):
         with rasterio.open(path) as src:
             level = None
-            if grid.resolution >= 2 * abs(src.transform.a):
-                level = overview_level(abs(src.transform.a), grid.resolution, src.overviews(1))
+            native = native_resolution_m(src)
+            if grid.resolution >= 2 * native:
+                level = overview_level(native, grid.resolution, src.overviews(1))
             if level is None:
                 return _warp(src, grid, nodata)
         with rasterio.open(path, overview_level=level) as ovr:

@@ -137,6 +137,19 @@ def _write_bytes(writer: Callable[[Any, Path], Any], result: Any) -> bytes:
         return path.read_bytes()
 
 
+def _with_provenance(writer: Callable[[Any, Path], Any], task: TaskSpec,
+                     stack: HLSStack) -> Callable[[Any, Path], Any]:
+    """``writer``, then the provenance tags (scenes, dates, model, checkpoint SHA-256, version, parameters)."""
+    def write(result: Any, path: Path) -> None:
+        from geofm.evaluate.provenance import make_provenance, write_tags
+
+        writer(result, path)
+        params = {k: getattr(result, k) for k in ("mask_ratio", "seed", "device") if hasattr(result, k)}
+        write_tags(path, make_provenance(task.name, result.model, scene_ids=stack.scene_ids, times=stack.times,
+                                         parameters=params))
+    return write
+
+
 def _class_products(task: TaskSpec, result: SegmentationResult, stack: HLSStack, labels: tuple[str, ...],
                     progress: Progress, confidence: np.ndarray | None) -> ClassMapProducts:
     from geofm.io.geotiff import write_class_map_cog
@@ -159,13 +172,13 @@ def _class_products(task: TaskSpec, result: SegmentationResult, stack: HLSStack,
         confidence_overlay=None if confidence is None else _overlay(confidence_rgba(confidence, ~unclear), stack),
         confidence_label=confidence_label(task, result),
         target=water_summary(result, task.target_class) if task.view == "target" else None,
-        cog=_write_bytes(write_class_map_cog, result),
+        cog=_write_bytes(_with_provenance(write_class_map_cog, task, stack), result),
         png=png_bytes(colorize_classes(result.classes, result.class_colors)),
         geojson=class_polygons_geojson(result, skip_classes=task.see_through))
 
 
-def _reconstruction_products(result: ReconstructionResult, stack: HLSStack, labels: tuple[str, ...],
-                             sensors: Sequence[str]) -> ReconstructionProducts:
+def _reconstruction_products(task: TaskSpec, result: ReconstructionResult, stack: HLSStack,
+                             labels: tuple[str, ...], sensors: Sequence[str]) -> ReconstructionProducts:
     from geofm.io.geotiff import write_reconstruction_cog
 
     frames = range(stack.num_frames)
@@ -177,7 +190,7 @@ def _reconstruction_products(result: ReconstructionResult, stack: HLSStack, labe
         errors=reconstruction_error_table(stack, result, sensors=list(sensors)[:stack.num_frames]),
         cloud_overlays=tuple(_overlay(cloud_rgba(~stack.valid[t]), stack) for t in frames),
         cloud_percents=tuple(unclear_percent(~stack.valid[t], stack.crs, stack.transform) for t in frames),
-        cog=_write_bytes(write_reconstruction_cog, result),
+        cog=_write_bytes(_with_provenance(write_reconstruction_cog, task, stack), result),
         png=png_bytes(np.concatenate([result.original_rgb[0], result.masked_rgb[0], result.reconstructed_rgb[0]],
                                      axis=1)))
 
@@ -194,4 +207,4 @@ def render_products(task: TaskSpec, result: SegmentationResult | ReconstructionR
     labels = tuple(frame_label(stack.times or [], sensors, t) for t in range(stack.num_frames))
     if isinstance(result, SegmentationResult):
         return _class_products(task, result, stack, labels, progress, confidence)
-    return _reconstruction_products(result, stack, labels, sensors)
+    return _reconstruction_products(task, result, stack, labels, sensors)

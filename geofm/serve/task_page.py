@@ -126,3 +126,6 @@ def task_page(name: str) -> None:
     if request is not None and outcome.request != request:
         st.info("The result below is for earlier settings. Press Run to update it.", icon=":material/history:")
     views.show_outcome(outcome, key=page)
+    from geofm.serve.evaluate_view import show_evaluation
+
+    show_evaluation(outcome, key=page)

@@ -43,7 +43,7 @@ from tests.standin.layout import (
     scenes,
 )
 
-LAYOUT_VERSION = 8
+LAYOUT_VERSION = 10
 L30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B09", "B10", "B11")
 S30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 ANGLE_ASSETS = ("SZA", "SAA", "VZA", "VAA")
@@ -220,7 +220,12 @@ def generate(folder: str | Path) -> Path:
             items.append(_record(iid, date, tile, footprint, round(cover)))
         for w in writes:
             w.result()
-    catalog.write_text(json.dumps({"version": LAYOUT_VERSION, "items": items, "aliases": aliases}))
+    from tests.standin.references import write_references
+
+    references, ref_aliases = write_references(files, PC_HREF)
+    aliases.update(ref_aliases)
+    catalog.write_text(json.dumps({"version": LAYOUT_VERSION, "items": items, "aliases": aliases,
+                                   "references": references}))
     return catalog
 
 

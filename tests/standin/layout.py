@@ -197,3 +197,39 @@ FLOOD_ELLIPSE = (MANCHAR, 9.0, 7.0)
 FLOOD_BELT = ((67.57, 67.70), (26.42, 26.56))
 #: Reflectance x 10000 of flood water for B02, B03, B04, NIR, SWIR1, SWIR2 (turbid water: dark NIR/SWIR).
 WATER_DN = (700, 800, 600, 300, 150, 100)
+
+
+# ------------------------------------------------------------------ reference layers (issue 11)
+#: Boxes (W, S, E N in degrees, on whole 0.01°) the water references cover: Sindh (the flood tile) and a box
+#: around Omaha and the Nebraska river strip. Real ESA WorldCover tiles are 3x3° and JRC GSW tiles 10x10°; the
+#: stand-in writes only these parts of them, on the real grids (1/12000° and 1/4000°).
+WATER_REF_BOXES: dict[str, tuple[float, float, float, float]] = {
+    "sindh": (67.57, 26.29, 67.86, 26.55),
+    "nebraska": (-96.00, 41.20, -95.80, 41.40),  # Omaha and the river strip
+    "fremont": (-96.60, 41.38, -96.44, 41.47),  # the crops example's fields (no water there)
+}
+#: ESA WorldCover item names: the real 3x3° tile that holds each box (lower-left corner).
+WORLDCOVER_TILES = {"sindh": "N24E066", "nebraska": "N39W096", "fremont": "N39W099"}
+#: JRC GSW items (10x10° tiles, named by upper-left corner) and the box each file covers.
+JRC_TILES: dict[str, tuple[str, tuple[float, float, float, float]]] = {
+    "sindh": ("60E_30N", WATER_REF_BOXES["sindh"]),
+    "nebraska": ("100W_50N", (-96.60, 41.20, -95.80, 41.50)),
+}
+#: Normal water: Manchar Lake proper (centre, semi-axes km), much smaller than the 2022 flood (FLOOD_ELLIPSE).
+LAKE_ELLIPSE = (MANCHAR, 4.0, 3.0)
+#: JRC seasonality written over the 2022 flood water that is not the lake: seasonal water (months).
+FLOOD_SEASONALITY = 4
+#: No-data strips: JRC east of this longitude (Sindh), WorldCover south of this latitude (Sindh).
+JRC_NODATA_EAST = 67.84
+WORLDCOVER_NODATA_SOUTH = 26.30
+#: ESA WorldCover years on Planetary Computer (v100 = 2020, v200 = 2021); CDL years the stand-in serves.
+WORLDCOVER_YEARS = {2020: "v100", 2021: "v200"}
+CDL_YEARS = (2021,)
+#: CDL fields: 1.5 km squares in EPSG:5070 cycling through these codes (corn, soybeans, grass, winter wheat,
+#: alfalfa, fallow, other hay), a forest strip of 600 m beside the river (141), open water on it (111),
+#: developed Omaha (5 km, 122), a cloud patch (81) and a no-data edge of 3 rows (0).
+CDL_FIELD_CODES = (1, 5, 1, 5, 176, 24, 36, 61, 37, 1, 5)
+CDL_FIELD_M = 1500.0
+CDL_FOREST_M = 600.0
+CDL_CLOUD = ((-96.2, 41.6), 2.0)  # (lon, lat), radius km
+CDL_NODATA_ROWS = 3

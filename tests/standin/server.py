@@ -39,6 +39,12 @@ FILTER = ["https://api.stacspec.org/v1.0.0-rc.1/item-search#filter",
           "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json", "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
           "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2"]
 COLLECTIONS = {"hls2-l30": "HLS v2.0 Landsat (stand-in)", "hls2-s30": "HLS v2.0 Sentinel-2 (stand-in)"}
+#: Reference collections (Planetary Computer mode only): id -> (title, temporal extent start, end)
+REFERENCE_COLLECTIONS = {
+    "esa-worldcover": ("ESA WorldCover (stand-in)", "2020-01-01T00:00:00Z", "2021-12-31T23:59:59Z"),
+    "jrc-gsw": ("JRC Global Surface Water (stand-in)", "1984-03-01T00:00:00Z", "2020-12-31T23:59:59Z"),
+    "usda-cdl": ("USDA Cropland Data Layers (stand-in)", "2008-01-01T00:00:00Z", "2021-12-31T23:59:59Z"),
+}
 PC_START = "2020-01-01T00:00:00Z"  # Planetary Computer's HLS v2 record starts here
 CMR_ROOT = "/stac/LPCLOUD"
 CMR_COLLECTIONS = {"HLSL30_2.0": (("HLS Landsat Operational Land Imager Surface Reflectance and TOA Brightness "
@@ -107,6 +113,8 @@ class StandInState:
         records = catalog["items"]
         self.pc_items: list[dict[str, Any]] = [r["pc"] for r in records if not r["cmr_only"]]
         self.cmr_items: list[dict[str, Any]] = [r["cmr"] for r in records]
+        #: reference layers' items (Planetary Computer mode only; searched with the HLS items)
+        self.ref_items: list[dict[str, Any]] = list(catalog.get("references", []))
         self.aliases: dict[str, str] = catalog.get("aliases", {})
         self.lock = threading.Lock()
         self.stats = Stats()
@@ -373,7 +381,7 @@ class Handler(BaseHTTPRequestHandler):
         return CORE + (QUERY if mode in ("both", "query") else []) + (FILTER if mode in ("both", "filter") else [])
 
     def _stac_get(self, parts: list[str], params: dict[str, str], cmr: bool) -> None:
-        cols = CMR_COLLECTIONS if cmr else COLLECTIONS
+        cols: dict[str, Any] = CMR_COLLECTIONS if cmr else {**COLLECTIONS, **REFERENCE_COLLECTIONS}
         if not parts:
             return self._json(self._landing(cmr))
         if parts == ["conformance"]:
@@ -386,7 +394,7 @@ class Handler(BaseHTTPRequestHandler):
             if len(parts) == 2:
                 return self._json(self._collection(parts[1], cmr))
             if len(parts) == 4 and parts[2] == "items":
-                items = self.st.cmr_items if cmr else self.st.pc_items
+                items = self.st.cmr_items if cmr else self.st.pc_items + self.st.ref_items
                 for it in items:
                     if it["id"] == parts[3] and it["collection"] == parts[1]:
                         return self._json(self._render(it, cmr))
@@ -423,6 +431,9 @@ class Handler(BaseHTTPRequestHandler):
         if cmr:
             title, start = CMR_COLLECTIONS[cid]
             extent = {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[start, None]]}}
+        elif cid in REFERENCE_COLLECTIONS:
+            title, start, end = REFERENCE_COLLECTIONS[cid]
+            extent = {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[start, end]]}}
         else:
             title = COLLECTIONS[cid]
             extent = {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[PC_START, None]]}}
@@ -461,11 +472,13 @@ class Handler(BaseHTTPRequestHandler):
         if not cmr and self.st.single_collection_only and len(q.get("collections") or []) != 1:
             q = {**q, "ids": ["-none-"]}
         items = self.st.cmr_items if cmr else self.st.pc_items
+        if not cmr and set(q.get("collections") or ()) & set(REFERENCE_COLLECTIONS):
+            items = items + self.st.ref_items  # reference items answer only searches that name their collection
         try:
             matches = [it for it in items if _matches(it, q)]
         except (ValueError, KeyError, TypeError) as err:
             return self._bad_request(str(err), cmr)
-        matches.sort(key=lambda it: (it["properties"]["datetime"], it["id"]), reverse=True)
+        matches.sort(key=lambda it: (_item_time(it), it["id"]), reverse=True)
         limit = max(1, min(int(q.get("limit") or 10), PC_MAX_LIMIT))
         offset = int(str(q.get("token") or "next:0").split(":")[-1])
         first = offset
@@ -726,7 +739,7 @@ def _matches(item: dict[str, Any], q: dict[str, Any]) -> bool:
         return False
     if q.get("intersects") and not geom.intersects(shape(q["intersects"])):
         return False
-    if q.get("datetime") and not _in_interval(props["datetime"], q["datetime"]):
+    if q.get("datetime") and not _in_interval(_item_time(item), q["datetime"]):
         return False
     for prop, ops in (q.get("query") or {}).items():
         for op, val in ops.items():
@@ -738,6 +751,12 @@ def _matches(item: dict[str, Any], q: dict[str, Any]) -> bool:
         if not _eval_cql2(expr, props):
             return False
     return True
+
+
+def _item_time(item: dict[str, Any]) -> str:
+    """The item's datetime, or its start_datetime when datetime is null (reference layers' items)."""
+    props = item["properties"]
+    return props.get("datetime") or props.get("start_datetime") or ""
 
 
 def _ts(text: str) -> datetime:

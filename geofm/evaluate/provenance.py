@@ -1,0 +1,165 @@
+"""Provenance with every download: GeoTIFF tags and a STAC Item JSON beside the COG."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds
+
+#: Prefix of geofm's GeoTIFF tags.
+TAG_PREFIX = "GEOFM_"
+
+
+@dataclass
+class Provenance:
+    """What produced a file."""
+
+    task: str
+    model: str
+    checkpoint_sha256: str = ""
+    geofm_version: str = ""
+    scene_ids: list[str] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)
+    parameters: dict[str, Any] = field(default_factory=dict)
+    reference: str = ""  #: the reference layer used (title, year, items) or "" when none
+    product: str = "result"  #: what the file holds (result, agreement, new water, ...)
+
+    def tags(self) -> dict[str, str]:
+        """GeoTIFF dataset tags (strings)."""
+        out = {}
+        for k, v in asdict(self).items():
+            out[TAG_PREFIX + k.upper()] = v if isinstance(v, str) else json.dumps(v, sort_keys=True, default=str)
+        return out
+
+    @classmethod
+    def from_tags(cls, tags: dict[str, str]) -> "Provenance | None":
+        if TAG_PREFIX + "TASK" not in tags:
+            return None
+        kw: dict[str, Any] = {}
+        for name, f in cls.__dataclass_fields__.items():
+            raw = tags.get(TAG_PREFIX + name.upper())
+            if raw is None:
+                continue
+            kw[name] = raw if f.type in ("str", str) else json.loads(raw)
+        return cls(**kw)
+
+
+@lru_cache(maxsize=16)
+def _sha256(path: str, mtime: float, size: int) -> str:
+    from geofm.models.weights import file_sha256
+
+    return file_sha256(path)
+
+
+def checkpoint_sha256(path: str | Path | None) -> str:
+    """SHA-256 of a weight file (remembered per path, time and size)."""
+    if path is None or not Path(path).is_file():
+        return ""
+    st = Path(path).stat()
+    return _sha256(str(path), st.st_mtime, st.st_size)
+
+
+def make_provenance(task: str, model: str, *, weights_dir: str | Path | None = None, scene_ids: list[str] | None = None,
+                    times: list[datetime | None] | None = None, parameters: dict[str, Any] | None = None,
+                    reference: str = "", product: str = "result") -> Provenance:
+    """Provenance for a run of ``task`` with registry model ``model`` (its weight file hashed when found)."""
+    from geofm import __version__
+    from geofm.errors import GeofmError
+    from geofm.models.weights import resolve_weights
+
+    try:
+        sha = checkpoint_sha256(resolve_weights(model, weights_dir))
+    except GeofmError:
+        sha = ""
+    return Provenance(task=task, model=model, checkpoint_sha256=sha, geofm_version=__version__,
+                      scene_ids=list(scene_ids or []),
+                      dates=[t.isoformat() for t in (times or []) if t is not None],
+                      parameters=dict(parameters or {}), reference=reference, product=product)
+
+
+def write_tags(path: str | Path, prov: Provenance) -> None:
+    """Add the provenance tags to an existing GeoTIFF: rewritten as a COG beside it and renamed over it, so the
+    file stays cloud-optimised and is never half-written."""
+    from geofm.io.geotiff import _write_cog
+
+    path = Path(path)
+    with rasterio.open(path) as src:
+        data = src.read()
+        cmap = None
+        try:
+            cmap = src.colormap(1)
+        except ValueError:
+            pass
+        descriptions = [d or "" for d in src.descriptions]
+        tags = {**src.tags(), **prov.tags()}
+        crs, transform, nodata = src.crs, src.transform, src.nodata
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part.tif")
+    os.close(fd)
+    try:
+        _write_cog(data, tmp, crs=crs, transform=transform, nodata=nodata, colormap=cmap,
+                   descriptions=descriptions if any(descriptions) else None, tags=tags)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_provenance(path: str | Path) -> Provenance | None:
+    with rasterio.open(path) as src:
+        return Provenance.from_tags(src.tags())
+
+
+def item_path(cog: str | Path) -> Path:
+    """Where the STAC Item JSON of ``cog`` goes: beside it, ``NAME.item.json``."""
+    p = Path(cog)
+    return p.with_name(p.stem + ".item.json")
+
+
+def stac_item(cog: str | Path, prov: Provenance, *, crs: CRS, transform: Affine,
+              shape: tuple[int, int]) -> dict[str, Any]:
+    """A STAC Item describing ``cog`` with the provenance as properties."""
+    h, w = shape
+    x0, y1 = transform.c, transform.f
+    x1, y0 = transform.c + transform.a * w, transform.f + transform.e * h
+    west, south, east, north = transform_bounds(crs, "EPSG:4326", min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+    when = prov.dates[-1] if prov.dates else datetime.now(timezone.utc).isoformat()
+    return {
+        "type": "Feature", "stac_version": "1.0.0", "id": Path(cog).stem,
+        "stac_extensions": ["https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
+        "geometry": {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
+                                                         [west, south]]]},
+        "bbox": [west, south, east, north],
+        "properties": {
+            "datetime": when, "proj:wkt2": crs.to_wkt(), "proj:shape": [h, w], "proj:transform": list(transform)[:6],
+            "geofm:task": prov.task, "geofm:product": prov.product, "geofm:model": prov.model,
+            "geofm:checkpoint_sha256": prov.checkpoint_sha256, "geofm:version": prov.geofm_version,
+            "geofm:scene_ids": prov.scene_ids, "geofm:dates": prov.dates, "geofm:parameters": prov.parameters,
+            "geofm:reference": prov.reference,
+        },
+        "assets": {"data": {"href": f"./{Path(cog).name}", "type": "image/tiff; application=geotiff; "
+                            "profile=cloud-optimized", "roles": ["data"]}},
+        "links": [],
+    }
+
+
+def write_provenance(cog: str | Path, prov: Provenance) -> Path:
+    """Tags into ``cog`` and its STAC Item beside it (written atomically); returns the item's path."""
+    write_tags(cog, prov)
+    with rasterio.open(cog) as src:
+        item = stac_item(cog, prov, crs=src.crs, transform=src.transform, shape=(src.height, src.width))
+    out = item_path(cog)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".part")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(item, fh, indent=1)
+    os.replace(tmp, out)
+    return out

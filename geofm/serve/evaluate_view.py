@@ -1,0 +1,224 @@
+"""The "Did the model get it right?" section of a task page: reference and agreement layers on a map, the
+numbers, the confusion matrix chart, out-of-depth notes and a download with provenance.
+
+Called from the task page with one hook (``show_evaluation``); map layers come from ``evaluation_layers``."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from geofm.config import TaskSpec, get_task
+from geofm.errors import GeofmError, InputError
+from geofm.evaluate import Evaluation, evaluate
+from geofm.evaluate.provenance import make_provenance
+from geofm.render.evaluation import confusion_table, evaluation_zip, layer_overlays
+from geofm.render.products import ClassMapProducts, ReconstructionProducts
+from geofm.render.stats import hex_color
+from geofm.serve import ui, views
+from geofm.serve.runs import RunOutcome, RunRequest, run_area
+from geofm.stack import ReconstructionResult
+
+HEADING = "Did the model get it right?"
+
+
+#: Where an outcome keeps its evaluation and download: its shared ``rendered`` slot (cached copies share it).
+_SLOT = "geofm_evaluation"
+
+
+def _cached(outcome: RunOutcome) -> Evaluation | None:
+    kept = vars(outcome.rendered).get(_SLOT)
+    return kept[0] if kept else None
+
+
+def _download(outcome: RunOutcome) -> bytes:
+    return vars(outcome.rendered)[_SLOT][1]
+
+
+def run_evaluation(outcome: RunOutcome) -> Evaluation:
+    """Compare the outcome with its reference once (kept with the outcome's rendered products)."""
+    ev = _cached(outcome)
+    if ev is None:
+        from geofm.data import AOI
+
+        req = outcome.request
+        aoi = AOI.from_geojson(req.geometry) if req.geometry else None
+        ev = evaluate(req.task, outcome.result, reference="auto", stack=outcome.stack, aoi=aoi,
+                      stac_url=req.stac_url or None)
+        prov = make_provenance(req.task, outcome.result.model, weights_dir=req.weights_dir or None,
+                               scene_ids=outcome.stack.scene_ids, times=outcome.stack.times,
+                               parameters=dataclasses.asdict(req), reference=ev.reference)
+        vars(outcome.rendered)[_SLOT] = (ev, evaluation_zip(ev, prov, f"geofm-{req.task}"))
+    return ev
+
+
+def evaluation_layers(outcome: RunOutcome, ev: Evaluation) -> list[views.MapLayer]:
+    """Layers for the map: true colour, the model's result, then the evaluation's layers (the first shown, the
+    others in the layer control)."""
+    products = views.render_views(outcome)
+    task = get_task(outcome.request.task)
+    if isinstance(products, ClassMapProducts):
+        base = [(products.rgb_overlay, f"True colour {products.labels[-1]}", 1.0, True),
+                (products.class_overlay, f"Model: {task.layer}", 0.8, False)]
+    else:
+        assert isinstance(products, ReconstructionProducts)
+        base = [(products.orig_overlays[0], f"Original {products.labels[0]}", 1.0, True),
+                (products.recon_overlays[0], f"Reconstruction {products.labels[0]}", 1.0, False)]
+    extra = [(overlay, layer.title, 0.8, i == 0) for i, (layer, overlay) in enumerate(layer_overlays(ev))]
+    return [views.MapLayer(o, name, opacity, shown, result=i >= len(base))
+            for i, (o, name, opacity, shown) in enumerate(base + extra)]
+
+
+def _legend_items(ev: Evaluation) -> list[tuple[str, str]]:
+    """The evaluation layers' classes (or their colour ramp's ends) for the map's legend."""
+    items: list[tuple[str, str]] = []
+    for layer in ev.layers:
+        if layer.classes:
+            items += [(c.name, hex_color(c.color)) for k, c in enumerate(layer.classes) if k not in layer.see_through]
+        else:
+            items += [(f"{layer.title}: small ({layer.unit})", "#fff0a0"),
+                      (f"{layer.title}: large ({layer.unit})", "#a0001e")]
+    return items
+
+
+def confusion_chart(ev: Evaluation) -> alt.Chart:
+    """Reference class (rows) by model class (columns), coloured by the share of the reference class."""
+    table = confusion_table(ev)
+    order = list(ev.class_names)
+    base = alt.Chart(table).encode(x=alt.X("model:N", sort=order, title="Model", axis=alt.Axis(labelOverlap=False)),
+                                   y=alt.Y("reference:N", sort=order, title="Reference",
+                                           axis=alt.Axis(labelOverlap=False)))
+    cells = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues"),
+                                                    title="Share of reference"),
+                                    tooltip=["reference", "model", "pixels", alt.Tooltip("share:Q", format=".2f")])
+    text = base.mark_text(fontSize=10).encode(text=alt.Text("pixels:Q"))
+    return (cells + text).properties(height=30 * len(order) + 40)
+
+
+def _numbers(task: TaskSpec, ev: Evaluation) -> None:
+    m = ev.metrics
+    if task.result == "reconstruction":
+        c1, c2, c3 = st.columns(3)
+        c1.metric("PSNR, model", f"{m['psnr_db']:.1f} dB")
+        c2.metric("PSNR, neighbour fill", f"{m['baseline_psnr_db']:.1f} dB")
+        c3.metric("Model's gain over the naive guess", f"{m['psnr_gain_db']:+.1f} dB")
+        st.markdown("**Error per band** over the hidden pixels (DN)")
+        st.dataframe(pd.DataFrame(ev.table), hide_index=True, width="stretch")
+    elif ev.confusion is not None:
+        c1, c2 = st.columns(2)
+        c1.metric("Overall accuracy", f"{100 * m['overall_accuracy']:.1f} %")
+        c2.metric("Mean F1 over classes", f"{m['mean_f1']:.2f}")
+        left, right = st.columns(2)
+        with left:
+            st.markdown("**Per class: F1 and area, model vs reference**")
+            st.dataframe(pd.DataFrame(ev.table), hide_index=True, width="stretch",
+                         column_config={k: st.column_config.NumberColumn(format="%.2f")
+                                        for k in ("f1", "precision", "recall", "model_km2", "reference_km2")})
+        with right:
+            st.markdown("**Confusion matrix** (pixels)")
+            st.altair_chart(confusion_chart(ev), width="stretch")
+    else:
+        c1, c2, c3, c4 = st.columns(4)
+        c1.metric("IoU", f"{m['iou']:.2f}")
+        c2.metric("Precision", f"{m['precision']:.2f}")
+        c3.metric("Recall", f"{m['recall']:.2f}")
+        c4.metric("F1", f"{m['f1']:.2f}")
+        c1, c2, c3 = st.columns(3)
+        c1.metric("Model water", f"{m['model_km2']:.2f} km²")
+        c2.metric("Reference water", f"{m['reference_km2']:.2f} km²")
+        if "new_water_km2" in m:
+            c3.metric("Newly flooded water", f"{m['new_water_km2']:.2f} km²")
+
+
+def show_evaluation(outcome: RunOutcome, *, key: str) -> None:
+    """The section: a button the first time, then the comparison (kept with the result)."""
+    task = get_task(outcome.request.task)
+    st.subheader(HEADING)
+    if task.result == "classes" and not task.reference_layers:
+        st.markdown(f"No public reference layer is wired in for {task.title.lower()}; compare with "
+                    f"{task.reference} using the downloads.")
+        return
+    st.markdown(f"Compared with: {task.reference}." if task.result == "reconstruction" else
+                "Compare the result with public reference data read for the same area and grid.")
+    ev = _cached(outcome)
+    if ev is None:
+        if not st.button("Compare with reference data", key=f"{key}-evaluate", icon=":material/fact_check:"):
+            return
+        try:
+            with st.spinner("Reading the reference layer for this area…"):
+                ev = run_evaluation(outcome)
+        except GeofmError as err:
+            st.warning(ui.user_message(err), icon=":material/warning:")
+            return
+    st.markdown(f"**Reference:** {ev.reference} — {ev.meaning}.")
+    for note in ev.notes:
+        st.warning(note, icon=":material/info:")
+    _numbers(task, ev)
+    views.result_map(outcome, evaluation_layers(outcome, ev), key=f"{key}-evaluation-map",
+                     legend_title="Comparison", legend_items=_legend_items(ev))
+    st.download_button("Agreement layers (GeoTIFF + STAC items, zip)", _download(outcome),
+                       file_name=f"geofm-{task.name}-evaluation.zip", mime="application/zip",
+                       key=f"{key}-evaluation-zip", icon=":material/download:")
+    show_dry_date(outcome, task, key=key)
+
+
+#: Where an outcome keeps its before / after comparison (the dry date's outcome and the change).
+_DRY_SLOT = "geofm_dry_date"
+
+
+def dry_date_change(outcome: RunOutcome) -> tuple[Evaluation, RunOutcome]:
+    """Run the same task over the same area on the clearest scene in the window before the event (through the
+    app's queue and result cache) and compare: water gained and lost."""
+    from geofm.evaluate import before_after
+    from geofm.evaluate.change import dry_window
+
+    kept = vars(outcome.rendered).get(_DRY_SLOT)
+    if kept is None:
+        req = outcome.request
+        event = outcome.stack.times[-1] if outcome.stack.times else None
+        if event is None or req.geometry is None:
+            raise InputError("The event's date or area is unknown, so no dry date before it can be chosen.")
+        start, end = dry_window(event.date())
+        dry = run_area(RunRequest.for_area(req.task, req.geometry, start.isoformat(), end.isoformat(),
+                                           max_cloud=req.max_cloud))
+        assert not isinstance(dry.result, ReconstructionResult)
+        assert not isinstance(outcome.result, ReconstructionResult)
+        ev = before_after(dry.result, outcome.result)
+        when = dry.stack.times[-1]
+        ev.reference = f"dry date {when.date() if when else start} (the clearest scene from {start} to {end})"
+        kept = vars(outcome.rendered)[_DRY_SLOT] = (ev, dry)
+    return kept
+
+
+def show_dry_date(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
+    """Before / after for water tasks over a drawn area: water gained and lost since a dry date."""
+    if task.reference_kind != "water" or outcome.request.geometry is None:
+        return
+    st.markdown("**Before / after:** the same area on a dry date before the event.")
+    if vars(outcome.rendered).get(_DRY_SLOT) is None and not st.button(
+            "Compare with a dry date before the event", key=f"{key}-dry", icon=":material/compare:"):
+        return
+    try:
+        with st.spinner("Running the model on the dry date…"):
+            ev, dry = dry_date_change(outcome)
+    except GeofmError as err:
+        st.warning(ui.user_message(err), icon=":material/warning:")
+        return
+    st.markdown(f"Compared with the {ev.reference}.")
+    c1, c2 = st.columns(2)
+    c1.metric("Water gained since the dry date", f"{ev.metrics['water_gained_km2']:.2f} km²")
+    c2.metric("Water lost since the dry date", f"{ev.metrics['water_lost_km2']:.2f} km²")
+    dry_views = views.render_views(dry)
+    assert isinstance(dry_views, ClassMapProducts)
+    layers = [(dry_views.rgb_overlay, f"True colour {dry_views.labels[-1]} (dry date)", 1.0, False)]
+    layers += [(overlay, layer.title, 0.8, True) for layer, overlay in layer_overlays(ev)]
+    products = views.render_views(outcome)
+    assert isinstance(products, ClassMapProducts)
+    map_layers = [views.MapLayer(products.rgb_overlay, f"True colour {products.labels[-1]}", 1.0, True)]
+    map_layers += [views.MapLayer(o, name, opacity, shown, result=shown)
+                   for o, name, opacity, shown in layers]
+    views.result_map(outcome, map_layers, key=f"{key}-dry-map", legend_title="Change since the dry date",
+                     legend_items=_legend_items(ev))

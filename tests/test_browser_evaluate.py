@@ -1,0 +1,69 @@
+"""The "Did the model get it right?" section in a real browser (streamlit run + Chromium via Playwright): the
+Fremont crops example area, run crops, flood and reconstruction, compare each with its reference, and check the
+section's numbers and that the reference and agreement layers are in the map's layer control."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, _shot, app_url  # noqa: F401
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+def _compare(page, expect, *, number: str, layers: list[str], shot: str) -> None:
+    page.get_by_role("button", name="Compare with reference data").click()
+    expect(page.get_by_text("Did the model get it right?")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(number, exact=True)).to_be_visible(timeout=180_000)
+    maps = page.frame_locator(MAP_IFRAME)
+    evaluation_map = maps.last
+    control = evaluation_map.locator(".leaflet-control-layers-overlays")
+    for name in layers:
+        expect(control).to_contain_text(name, timeout=60_000)
+    # shown: the true colour and the first evaluation layer (the others wait in the layer control)
+    expect(evaluation_map.locator("img.leaflet-image-layer")).to_have_count(2, timeout=60_000)
+    page.locator(MAP_IFRAME).last.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    _shot(page, shot)
+
+
+def _open_task(page, expect, menu: str, run: str, ready: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_text(menu, exact=True).click()
+    expect(page.get_by_role("button", name=run)).to_be_enabled(timeout=60_000)
+    page.get_by_role("button", name=run).click()
+    expect(page.get_by_text(ready).first).to_be_visible(timeout=300_000)
+
+
+def test_section_and_layers_for_crops_flood_and_reconstruction(app_url):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        expect(page.get_by_text("See what a geospatial foundation model sees")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Fremont crops 2022").click()
+        expect(page.get_by_text("Crops near Fremont, Nebraska:")).to_be_visible(timeout=30_000)
+
+        _open_task(page, expect, "Crops", "Run crop classification", "Area per class")
+        _compare(page, expect, number="Overall accuracy",
+                 layers=["Disagreement with reference", "Reference: USDA Cropland Data Layer"],
+                 shot="11-crops-evaluation.png")
+        expect(page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(2)  # classes + confusion matrix
+        expect(page.get_by_text("USDA Cropland Data Layer 2021").first).to_be_visible()
+
+        _open_task(page, expect, "Flood", "Run flood mapping", "Water area")
+        _compare(page, expect, number="IoU",
+                 layers=["Agreement with reference", "Newly flooded water",
+                         "Reference: JRC Global Surface Water (seasonality)"],
+                 shot="12-flood-evaluation.png")
+        expect(page.get_by_text("Newly flooded water", exact=True).first).to_be_visible()
+
+        _open_task(page, expect, "Reconstruction", "Run reconstruction", "Error per band")
+        _compare(page, expect, number="PSNR, neighbour fill",
+                 layers=["Error per hidden patch (model)", "Error per hidden patch (neighbour fill)"],
+                 shot="13-reconstruction-evaluation.png")
+
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        expect(page.locator('[data-testid="stAlertContentError"]')).to_have_count(0)
+        browser.close()
