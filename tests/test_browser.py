@@ -8,70 +8,25 @@ to ``screenshots/`` (git-ignored); the test prints where.
 from __future__ import annotations
 
 import math
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
+
 SHOTS = ROOT / "screenshots"
-MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -> None:
-    deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not answer at {url} within {timeout_s} s")
 
 
 @pytest.fixture
 def app_url(stac_standin, published_weights_dir, tmp_path):
     """`streamlit run app.py` on a free port, pointed at the stand-in and the test checkpoints."""
-    port = _free_port()
-    env = dict(os.environ)
-    env.update(GEOFM_STAC_URL=stac_standin.url, GEOFM_WEIGHTS_DIR=str(published_weights_dir),
-               GEOFM_CACHE_DIR=str(tmp_path / "cache"), PC_SDK_SAS_URL=stac_standin.sas_url,
-               GEOFM_GEOCODER_URL="http://127.0.0.1:9/search", HF_HUB_OFFLINE="1")
-    log = open(tmp_path / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url, proc = start_streamlit(stac_standin, published_weights_dir, tmp_path / "cache", tmp_path / "streamlit.log")
     try:
-        _wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop(proc)
         print(f"streamlit log: {tmp_path / 'streamlit.log'}")
 
 

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, _box, _free_port, _wait_healthy
+from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
+from tests.test_browser import _box
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -31,27 +30,12 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 @pytest.fixture
 def offline_app_url(stac_standin, published_weights_dir, tmp_path):
     """`streamlit run app.py` with the plain background (GEOFM_BASEMAP=none): nothing to fetch from outside."""
-    port = _free_port()
-    env = dict(os.environ)
-    env.update(GEOFM_STAC_URL=stac_standin.url, GEOFM_WEIGHTS_DIR=str(published_weights_dir),
-               GEOFM_CACHE_DIR=str(tmp_path / "cache"), PC_SDK_SAS_URL=stac_standin.sas_url,
-               GEOFM_GEOCODER_URL="http://127.0.0.1:9/search", HF_HUB_OFFLINE="1", GEOFM_BASEMAP="none")
-    log = open(tmp_path / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url, proc = start_streamlit(stac_standin, published_weights_dir, tmp_path / "cache", tmp_path / "streamlit.log",
+                                GEOFM_BASEMAP="none")
     try:
-        _wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop(proc)
 
 
 def _shot(page, name: str, *, full_page: bool = True) -> Path:

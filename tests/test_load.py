@@ -9,17 +9,16 @@ p50/p95 time from pressing Run to the result and the server's peak memory (VmHWM
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, _free_port, _wait_healthy
+from tests import streamlit_app
+from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -45,28 +44,7 @@ def _vm_hwm_mb(pid: int) -> float:
 def start_streamlit(stac_standin, weights_dir: Path, cache_dir: Path, log_path: Path
                     ) -> tuple[str, subprocess.Popen]:
     """`streamlit run app.py` on a free port against the stand-in, the test weights and ``cache_dir``."""
-    port = _free_port()
-    env = dict(os.environ)
-    env.update(GEOFM_STAC_URL=stac_standin.url, GEOFM_WEIGHTS_DIR=str(weights_dir), GEOFM_CACHE_DIR=str(cache_dir),
-               PC_SDK_SAS_URL=stac_standin.sas_url, GEOFM_GEOCODER_URL="http://127.0.0.1:9/search",
-               HF_HUB_OFFLINE="1", OMP_NUM_THREADS="2")
-    with open(log_path, "a") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                                 "--server.headless", "true", "--server.address", "127.0.0.1"],
-                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, proc)
-    return url, proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    return streamlit_app.start_streamlit(stac_standin, weights_dir, cache_dir, log_path, OMP_NUM_THREADS="2")
 
 
 @pytest.fixture
@@ -107,7 +85,7 @@ async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, 
         await page.mouse.up()
         await expect(page.get_by_text("Your area:")).to_be_visible(timeout=180_000)
         await page.get_by_role("button", name="Find scenes").click()
-        await expect(page.get_by_text("scenes found")).to_be_visible(timeout=240_000)
+        await expect(page.get_by_text("dates found")).to_be_visible(timeout=240_000)
         await page.get_by_role("button", name="Flood mapping").click()
         run = page.get_by_role("button", name="Run flood mapping")
         await expect(run).to_be_enabled(timeout=180_000)

@@ -64,8 +64,10 @@ def test_class_polygons_have_lonlat_geometry_and_exact_areas():
     classes[0, :] = CLASS_NODATA
     fc = class_polygons(_seg(classes), skip_classes=(0,))
     water = [f for f in fc["features"] if f["properties"]["class_name"] == "Water / flood"]
-    assert sorted(f["properties"]["area_m2"] for f in water) == [3600.0, 10800.0]
-    assert len(fc["features"]) == 2
+    # one (Multi)Polygon per class: both patches dissolved into one feature with their summed area
+    assert len(fc["features"]) == len(water) == 1
+    assert water[0]["properties"]["area_m2"] == 3600.0 + 10800.0 and water[0]["properties"]["patches"] == 2
+    assert water[0]["geometry"]["type"] == "MultiPolygon"
     lon, lat = shape(water[0]["geometry"]).centroid.coords[0]
     assert -97.0 < lon < -95.0 and 41.0 < lat < 41.5
     decoded = json.loads(class_polygons_geojson(_seg(classes)))
@@ -84,7 +86,11 @@ def test_reconstruction_error_per_band_over_hidden_pixels():
     rgb = np.zeros((1, 4, 4, 3), np.uint8)
     result = ReconstructionResult(rgb, rgb, rgb, mask, recon, UTM, T30, "mae", 0.5, 0)
     table = reconstruction_error_table(stack, result).set_index("band")
-    assert table.loc["B04 Red", "mean_abs_error"] == pytest.approx(0.05)
-    assert table.loc["B04 Red", "rmse"] == pytest.approx(0.05)
-    assert table.loc["B02 Blue", "mean_abs_error"] == 0.0
-    assert table.loc["B04 Red", "pixels"] == 8
+    assert table.loc["Red", "mean_abs_error"] == pytest.approx(0.05)
+    assert table.loc["Red", "rmse"] == pytest.approx(0.05)
+    assert table.loc["Blue", "mean_abs_error"] == 0.0
+    assert table.loc["Red", "pixels"] == 8
+    # named as the sensor names its bands (Sentinel-2's NIR narrow is B8A, Landsat's B05)
+    s2 = reconstruction_error_table(stack, result, sensors=["S30"]).set_index("band")
+    assert list(s2.index) == ["B02 Blue", "B03 Green", "B04 Red", "B8A NIR narrow", "B11 SWIR 1", "B12 SWIR 2"]
+    assert s2.loc["B04 Red", "rmse"] == pytest.approx(0.05)

@@ -138,8 +138,10 @@ def _skeleton(spec: ModelSpec, folded: bool) -> nn.Module:
         "cls_weight": (4 * k, co, 1, 1), "cls_bias": (4 * k,)})
     head.num_classes = k
     head._bias_maps = {}
+    cout = int(second.out_channels)
     merged = _empty_buffers(MergedUpsample.__new__(MergedUpsample), {
-        "weight": (second.out_channels * 16, first.in_channels, 1, 1), "bias": (second.out_channels * 16,)})
+        "weight": (16 * cout, int(first.in_channels)), "bias": (16 * cout,)})  # one GEMM: (16 * Cout, Cin)
+    merged.cout = cout
     model.decode_head = head
     model.neck.fpn2[3] = nn.Identity()
     model.neck.fpn1[3] = merged
