@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geofm.config import HLS_FMASK_ASSET, MODEL_BANDS  # noqa: E402
 from geofm.data import AOI, Grid, get_scenes, read_aoi  # noqa: E402
-from geofm.data.stac import strip_query  # noqa: E402
+from geofm.data.signing import strip_query  # noqa: E402
 from tests.standin.generate import generate  # noqa: E402
 from tests.standin.layout import DATES, TILES, item_id  # noqa: E402
 

@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from geofm.config import HLS_FMASK_ASSET, MODEL_BANDS, MODELS
 from geofm.data import AOI, Grid
-from geofm.data.stac import search_hls, strip_query
+from geofm.data.signing import strip_query
+from geofm.data.stac import search_hls
 from tests.checkpoints import write_mmseg_checkpoint
 from tests.standin import StandIn
 from tests.standin.layout import DATES
