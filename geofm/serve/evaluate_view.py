@@ -98,6 +98,18 @@ def confusion_chart(ev: Evaluation) -> alt.Chart:
     return (cells + text).properties(height=30 * len(order) + 40)
 
 
+_UNDEFINED = "Not defined here: the reference has none of it in this area (a score of 0 out of 0)."
+
+
+def _undefined(value: float | None) -> bool:
+    return value is None or value != value  # None or NaN
+
+
+def _score(value: float | None) -> str:
+    """A score for a metric tile: two decimals, or a dash when it is not defined (0 out of 0)."""
+    return "—" if _undefined(value) else f"{value:.2f}"
+
+
 def _numbers(task: TaskSpec, ev: Evaluation) -> None:
     m = ev.metrics
     if task.result == "reconstruction":
@@ -110,7 +122,7 @@ def _numbers(task: TaskSpec, ev: Evaluation) -> None:
     elif ev.confusion is not None:
         c1, c2 = st.columns(2)
         c1.metric("Overall accuracy", f"{100 * m['overall_accuracy']:.1f} %")
-        c2.metric("Mean F1 over classes", f"{m['mean_f1']:.2f}")
+        c2.metric("Mean F1 over classes", _score(m['mean_f1']))
         left, right = st.columns(2)
         with left:
             st.markdown("**Per class: F1 and area, model vs reference**")
@@ -122,10 +134,10 @@ def _numbers(task: TaskSpec, ev: Evaluation) -> None:
             st.altair_chart(confusion_chart(ev), width="stretch")
     else:
         c1, c2, c3, c4 = st.columns(4)
-        c1.metric("IoU", f"{m['iou']:.2f}")
-        c2.metric("Precision", f"{m['precision']:.2f}")
-        c3.metric("Recall", f"{m['recall']:.2f}")
-        c4.metric("F1", f"{m['f1']:.2f}")
+        c1.metric("IoU", _score(m['iou']), help=_UNDEFINED if _undefined(m['iou']) else None)
+        c2.metric("Precision", _score(m['precision']), help=_UNDEFINED if _undefined(m['precision']) else None)
+        c3.metric("Recall", _score(m['recall']), help=_UNDEFINED if _undefined(m['recall']) else None)
+        c4.metric("F1", _score(m['f1']), help=_UNDEFINED if _undefined(m['f1']) else None)
         c1, c2, c3 = st.columns(3)
         c1.metric("Model water", f"{m['model_km2']:.2f} km²")
         c2.metric("Reference water", f"{m['reference_km2']:.2f} km²")
