@@ -68,3 +68,36 @@ def test_first_visitor_sees_the_app_at_once_with_a_warming_up_state(monkeypatch)
     pre.join(10)
     at.run()
     assert not [i.value for i in at.info if "Warming up" in i.value]
+
+
+def test_app_py_is_served_as_an_st_app_whose_start_hook_begins_the_preloads(monkeypatch):
+    """`streamlit run app.py` finds ``app`` (an ``st.App``): its lifespan, run when the server starts and before
+    any visitor, imports the map library and then starts the model preload, in one background thread."""
+    import asyncio
+
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    from geofm.render import maps
+    from geofm.serve import startup
+
+    found = discover_asgi_app(Path(APP))
+    assert found.is_asgi_app and found.import_string == "app:app"
+
+    order: list[str] = []
+    pre = Warmup(load=lambda name: order.append(f"load {name}"), installed=lambda name: True)
+    monkeypatch.setattr(warmup_module, "_WARMUP", pre)
+    monkeypatch.setattr(maps, "_PRELOADED", [])
+    monkeypatch.setattr(maps, "leafmap_module", lambda: order.append("leafmap"))
+
+    async def serve() -> None:
+        async with startup.lifespan(None):
+            pass
+
+    asyncio.run(serve())
+    deadline = time.time() + 10
+    while len(order) < 1 + len(TASK_MODELS) and time.time() < deadline:
+        time.sleep(0.02)
+    pre.join(10)
+    assert order[0] == "leafmap"  # the map library first: the first page needs it
+    assert sorted(order[1:]) == sorted(f"load {n}" for n in TASK_MODELS.values())
+    assert pre.status().states == {n: READY for n in TASK_MODELS.values()}
