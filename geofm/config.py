@@ -631,6 +631,8 @@ class RegionDefaults:
     retry_delay_s: float = 2.0
     #: Cores per worker process when no worker count is given and there is no GPU.
     cores_per_worker: int = 2
+    #: MB of fetched COG bytes a worker process keeps for its next chunks (neighbours share halo blocks).
+    worker_block_cache_mb: int = 256
     #: Output names inside the run folder.
     tiles_dir: str = "tiles"
     mosaic_name: str = "mosaic.tif"

@@ -299,3 +299,61 @@ def test_geojson_polygon_is_a_region_and_a_feature_collection_of_several_is_a_ba
     with pytest.raises(InputError, match="Feature bad"):
         parse_regions({"type": "FeatureCollection", "features": [poly, {**_feature("bad", 0, 0, 1, 1),
                                                                          "geometry": {"type": "Point"}}]})
+
+
+# ------------------------------------------------------------------------------------------ reading (fast)
+
+def _chunk_reads(standin, keep: bool) -> list[int]:
+    """Bytes fetched for each of two side-by-side chunks (core + halo), then for the first chunk again."""
+    from geofm.config import MODELS
+    from geofm.data import AOI
+    from geofm.data.net import keep_fetched_blocks
+    from geofm.data.reader import read_grid
+    from geofm.data.stac import search_hls
+    from geofm.region.chunks import make_chunks, read_span, zone_parts
+
+    spec = MODELS["prithvi-eo-1.0-100m-sen1floods11"]
+    standin.new_epoch()  # new links: nothing of them in GDAL's memory yet
+    aoi = AOI.from_bbox(*FREMONT_BOX)
+    scenes = search_hls(aoi, DAY, DAY, max_cloud=100)
+    part = zone_parts(aoi)[0]
+    chunks = make_chunks(part, 224)
+    keep_fetched_blocks(64 if keep else None)
+    try:
+        fetched = []
+        for chunk in (chunks[0], chunks[1], chunks[0]):
+            grid = read_span(chunk.core, part.grid, spec).grid(part.grid)
+            standin.reset_stats()
+            read_grid([scenes], grid, grid.area_mask(part.aoi))
+            fetched.append(standin.stats.file_bytes)
+        return fetched
+    finally:
+        keep_fetched_blocks(None)
+
+
+def test_a_region_worker_fetches_the_blocks_its_chunks_share_once(standin):
+    """Neighbouring chunks share the blocks of their halos. GDAL's default parallel range reads bypass its
+    cache, so a second chunk fetches them again; a region worker keeps what it fetched (keep_fetched_blocks)."""
+    default = _chunk_reads(standin, keep=False)
+    kept = _chunk_reads(standin, keep=True)
+    assert default[2] > 0.5 * default[0]  # GDAL's default: the same chunk read again is fetched again
+    assert kept[2] == 0  # a worker's cache: nothing fetched twice
+    assert kept[1] < 0.8 * default[1]  # the second chunk fetches only what the first did not
+    assert sum(kept[:2]) < 0.85 * sum(default[:2]), (kept, default)
+
+
+def test_chunks_run_in_contiguous_runs_one_per_worker():
+    """Row-major chunks are cut into one contiguous run per worker (a preference: ``allow_other_workers``)."""
+    from geofm.region.driver import _home_workers
+
+    class Client:
+        def __init__(self, workers):
+            self.workers = workers
+
+        def scheduler_info(self):
+            return {"workers": {w: {} for w in self.workers}}
+
+    homes = _home_workers(Client(["tcp://b:2", "tcp://a:1"]), 5)
+    assert homes == [["tcp://a:1"]] * 3 + [["tcp://b:2"]] * 2
+    assert _home_workers(Client([]), 3) == [None, None, None]
+    assert _home_workers(Client(["tcp://a:1"]), 0) == []

@@ -36,6 +36,22 @@ def http_policy() -> HttpPolicy:
                       backoff_s=min(0.5, s.http_timeout_s / 4))
 
 
+#: Set by :func:`keep_fetched_blocks`: bytes of the process's /vsicurl/ cache in "keep blocks" mode.
+_KEEP_BLOCKS: list[int] = []
+
+
+def keep_fetched_blocks(cache_mb: int | None) -> None:
+    """In this process, keep every fetched COG byte range for later reads (a region worker's next chunks).
+
+    GDAL's parallel multi-range reads (its default, fastest for one read) bypass the /vsicurl/ cache, so a
+    second read of the same blocks fetches them again. In this mode the ranges of a read are fetched one
+    after another through the cache, in 4 KB units (little over-read), and a cache of ``cache_mb`` keeps
+    them: a chunk then reuses the halo blocks its neighbour on the same worker fetched. Call it before the
+    process's first read (GDAL sizes its cache once). ``None`` or 0 goes back to parallel reads.
+    """
+    _KEEP_BLOCKS[:] = [int(cache_mb) * 1024 * 1024] if cache_mb else []
+
+
 def gdal_http_options(policy: HttpPolicy | None = None, *, earthdata: bool = False,
                       bearer_token: str | None = None) -> dict[str, str | int]:
     """GDAL settings for reading COGs over HTTP: no directory listings, merged ranges, retries, time-outs."""
@@ -58,6 +74,9 @@ def gdal_http_options(policy: HttpPolicy | None = None, *, earthdata: bool = Fal
         "GDAL_HTTP_CONNECTTIMEOUT": str(max(1, int(round(min(policy.timeout_s, 10))))),
         "GDAL_HTTP_NETRC": "YES",  # Earthdata login from ~/.netrc (CMR-STAC assets)
     }
+    if _KEEP_BLOCKS:  # a region worker: reads go through the cache, which keeps them (keep_fetched_blocks)
+        opts.update({"GDAL_HTTP_MULTIRANGE": "SERIAL", "CPL_VSIL_CURL_CHUNK_SIZE": "4096",
+                     "CPL_VSIL_CURL_CACHE_SIZE": str(_KEEP_BLOCKS[0])})
     if earthdata:  # NASA LP DAAC: bearer token or .netrc login, redirects keep their cookies
         token = bearer_token if bearer_token is not None else settings().earthdata_token
         if token:

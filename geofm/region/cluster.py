@@ -34,12 +34,17 @@ class ModelPlugin(WorkerPlugin):
 
     def __init__(self, model: str, weights_dir: str | None, device: str, threads: int | None) -> None:
         self.model, self.weights_dir, self.device, self.threads = model, weights_dir, device, threads
+        self.client_pid = os.getpid()  # workers in the client's own process (threads) leave its reads alone
 
     def setup(self, worker: object) -> None:
         import torch
 
         if self.threads:
             torch.set_num_threads(self.threads)
+        if os.getpid() != self.client_pid:  # a worker process: neighbouring chunks share their halo blocks
+            from geofm.data.net import keep_fetched_blocks
+
+            keep_fetched_blocks(REGION.worker_block_cache_mb)
         try:
             from geofm.pipeline import get_model
             from geofm.region.job import worker_device

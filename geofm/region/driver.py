@@ -332,6 +332,22 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     return BatchResult(results, write_summary(results, out / REGION.summary_name, names))
 
 
+def _home_workers(client: Any, n: int) -> list[list[str] | None]:
+    """Each chunk's preferred worker: the row-major chunk list cut into one contiguous run per worker.
+
+    Neighbouring chunks share the blocks of their halos; on one worker the second reads them from that
+    worker's cache (``keep_fetched_blocks``) instead of the image host. Only a preference: a chunk runs
+    elsewhere when its worker is gone or busy.
+    """
+    try:
+        workers = sorted(client.scheduler_info().get("workers", {}))
+    except Exception:  # noqa: BLE001 - an old or unusual scheduler: no preference
+        workers = []
+    if not workers or n == 0:
+        return [None] * n
+    return [[workers[i * len(workers) // n]] for i in range(n)]
+
+
 def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: str, d0: date, d1: date,
                 wdir: str | None, device: str, batch_size: int | None, mask_ratio: float, seed: int,
                 scene_ids: list[str] | None, attempts: int, retry_delay_s: float, total: int, skipped: int,
@@ -342,6 +358,7 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
     spec = get_model_spec(model)
     parts = {(id(plan), part.epsg): part for plan, _ in todo for part in plan.parts}
     run_id = uuid.uuid4().hex[:8]
+    homes = _home_workers(client, len(todo))
     futures = {}
     for order, (plan, chunk) in enumerate(todo):
         part = parts[(id(plan), chunk.epsg)]
@@ -352,7 +369,8 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
                        batch_size=batch_size, mask_ratio=mask_ratio, seed=seed, scene_ids=scene_ids,
                        attempts=attempts, retry_delay_s=retry_delay_s)
         fut = client.submit(run_chunk, job, key=f"geofm-chunk-{run_id}-{plan.id}-{chunk.id}", pure=False,
-                            priority=len(todo) - order)  # row-major: neighbours run close in time
+                            priority=len(todo) - order,  # row-major: neighbours run close in time ...
+                            workers=homes[order], allow_other_workers=True)  # ... on the same worker
         futures[fut] = (plan, chunk)
     done, failed = skipped, 0
     started = time.perf_counter()
