@@ -243,11 +243,13 @@ class MouseCoordinates(MacroElement):
         var box = L.control({position: "bottomleft"});
         box.onAdd = function () {
             var div = L.DomUtil.create("div", "geofm-mouse-coordinates");
-            div.style.cssText = "background:rgba(255,255,255,.85);padding:1px 6px;font:11px monospace;color:#333";
-            div.innerHTML = "&nbsp;";
+            div.style.cssText = "background:rgba(255,255,255,.85);padding:1px 6px;font:11px monospace;color:#333;" +
+                                "display:none";  // shown while the pointer is over the map (no empty box)
             map.on("mousemove", function (e) {
                 div.innerHTML = e.latlng.lat.toFixed(5) + ", " + e.latlng.lng.toFixed(5);
+                div.style.display = "block";
             });
+            map.on("mouseout", function () { div.style.display = "none"; });
             return div;
         };
         box.addTo(map);
