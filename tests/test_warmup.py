@@ -71,9 +71,11 @@ def test_first_visitor_sees_the_app_at_once_with_a_warming_up_state(monkeypatch)
 
 
 def test_app_py_is_served_as_an_st_app_whose_start_hook_begins_the_preloads(monkeypatch):
-    """`streamlit run app.py` finds ``app`` (an ``st.App``): its lifespan, run when the server starts and before
-    any visitor, imports the map library and then starts the model preload, in one background thread."""
+    """`streamlit run app.py` finds ``app`` (an ``st.App``). Its lifespan, run when the server starts, begins
+    one background thread that waits until the server answers its health check (so the imports do not slow
+    the server's start), then imports the map library, then loads the models: all before any visitor."""
     import asyncio
+    import http.server
 
     from streamlit.web.server.app_discovery import discover_asgi_app
 
@@ -82,6 +84,20 @@ def test_app_py_is_served_as_an_st_app_whose_start_hook_begins_the_preloads(monk
 
     found = discover_asgi_app(Path(APP))
     assert found.is_asgi_app and found.import_string == "app:app"
+
+    up = threading.Event()
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200 if up.is_set() else 503)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(startup, "_health_url", lambda: f"http://127.0.0.1:{server.server_port}/_stcore/health")
 
     order: list[str] = []
     pre = Warmup(load=lambda name: order.append(f"load {name}"), installed=lambda name: True)
@@ -93,11 +109,32 @@ def test_app_py_is_served_as_an_st_app_whose_start_hook_begins_the_preloads(monk
         async with startup.lifespan(None):
             pass
 
-    asyncio.run(serve())
-    deadline = time.time() + 10
-    while len(order) < 1 + len(TASK_MODELS) and time.time() < deadline:
-        time.sleep(0.02)
-    pre.join(10)
+    try:
+        asyncio.run(serve())
+        time.sleep(0.5)
+        assert order == []  # the server is not up yet: nothing competes with its start
+        up.set()
+        deadline = time.time() + 10
+        while len(order) < 1 + len(TASK_MODELS) and time.time() < deadline:
+            time.sleep(0.02)
+        pre.join(10)
+    finally:
+        server.shutdown()
     assert order[0] == "leafmap"  # the map library first: the first page needs it
     assert sorted(order[1:]) == sorted(f"load {n}" for n in TASK_MODELS.values())
     assert pre.status().states == {n: READY for n in TASK_MODELS.values()}
+
+
+def test_the_weights_look_up_does_not_load_torch(tmp_path):
+    """Whether a model is installed is a file look-up: the start-up preload and the task pages ask it without
+    loading torch (which would hold up the first page on a machine without weights)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from geofm.models import resolve_weights\n"
+            "try:\n    resolve_weights('flood', '/nonexistent')\nexcept Exception as e:\n    print(type(e).__name__)\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1", "GEOFM_WEIGHTS_DIR": "",
+                              "HF_HUB_CACHE": str(tmp_path)})
+    assert out.stdout.split() == ["WeightsNotFoundError", "False"], out.stderr

@@ -1,20 +1,46 @@
-"""Prithvi models in plain PyTorch, safe checkpoint loading and weight look-up."""
+"""Prithvi models in plain PyTorch, safe checkpoint loading and weight look-up.
+
+Names are imported on first use, so ``from geofm.models import resolve_weights`` (a file look-up) does not
+load torch; the model classes and loaders do.
+"""
 
 from __future__ import annotations
 
-from torch import nn
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from geofm.config import ModelSpec, SegmenterConfig, ViTConfig
-from geofm.models.factory import random_model
-from geofm.models.mae import PrithviMAE
-from geofm.models.segmenter import PrithviSegmenter
-from geofm.models.vit import PrithviViT
-from geofm.models.weights import download_weights, load_model, resolve_weights
+if TYPE_CHECKING:
+    from torch import nn
+
+    from geofm.config import ModelSpec, SegmenterConfig, ViTConfig
+    from geofm.models.locate import resolve_weights
+    from geofm.models.mae import PrithviMAE
+    from geofm.models.segmenter import PrithviSegmenter
+    from geofm.models.vit import PrithviViT
+    from geofm.models.weights import download_weights, load_model
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "PrithviMAE": "geofm.models.mae", "PrithviSegmenter": "geofm.models.segmenter", "PrithviViT": "geofm.models.vit",
+    "load_model": "geofm.models.weights", "download_weights": "geofm.models.weights",
+    "resolve_weights": "geofm.models.locate",
+}
 
 __all__ = ["PrithviMAE", "PrithviSegmenter", "PrithviViT", "create_model", "load_model", "resolve_weights",
            "download_weights"]
 
 
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'geofm.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
 def create_model(spec: ModelSpec | str, *, arch: ViTConfig | SegmenterConfig | None = None) -> nn.Module:
     """A randomly initialised model of ``spec``'s kind (``arch`` overrides ``spec.arch``), in eval mode."""
+    from geofm.models.factory import random_model
+
     return random_model(spec, arch)
