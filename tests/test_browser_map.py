@@ -99,6 +99,16 @@ def test_link_opacity_swipe_clouds_and_phone(offline_app_url):
         assert float(water_opacity) == pytest.approx(0.3, abs=0.01)
         expect(frame_loc.locator(".geofm-opacity-value")).to_have_text("30 %")
 
+        # ---- the coordinates under the pointer: shown while it is over the map, no empty box otherwise
+        coords = frame_loc.locator(".geofm-mouse-coordinates")
+        map_box = _box(frame_loc.locator(".leaflet-container").first)
+        page.mouse.move(map_box["x"] + map_box["width"] / 2, map_box["y"] - 40, steps=5)  # above the map
+        expect(coords).to_be_hidden()
+        page.mouse.move(map_box["x"] + map_box["width"] / 2, map_box["y"] + map_box["height"] / 2, steps=5)
+        expect(coords).to_be_visible()
+        lat, lon = (float(v) for v in coords.inner_text().split(","))
+        assert 41.25 < lat < 41.40 and -96.0 < lon < -95.85, (lat, lon)  # near the linked area
+
         # ---- a reload keeps the area, dates and the result (from the server's cache, no Run)
         page.reload()
         expect(page.get_by_text("Water area")).to_be_visible(timeout=90_000)
