@@ -14,8 +14,7 @@ Tasks and models are the tables ``geofm.TASKS`` and ``geofm.MODELS``; operator s
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from geofm.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -50,13 +49,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'geofm' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("geofm", _EXPORTS, globals())
 
 
 def __dir__() -> list[str]:

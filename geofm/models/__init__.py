@@ -6,8 +6,9 @@ load torch; the model classes and loaders do.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from geofm.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from torch import nn
@@ -30,13 +31,7 @@ __all__ = ["PrithviMAE", "PrithviSegmenter", "PrithviViT", "create_model", "load
            "download_weights"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'geofm.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("geofm.models", _EXPORTS, globals())
 
 
 def create_model(spec: ModelSpec | str, *, arch: ViTConfig | SegmenterConfig | None = None) -> nn.Module:
