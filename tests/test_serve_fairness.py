@@ -184,3 +184,35 @@ def test_app_visitor_is_gone_when_its_session_closes_or_it_asks_for_something_el
     assert not visitor.alive()
     monkeypatch.setattr(ui, "get_script_run_ctx", lambda suppress_warning=False: None)
     assert ui.visitor().id == "" and ui.visitor().alive is None  # outside the app: no limits, no probe
+
+
+def test_a_fragment_timer_does_not_end_a_run_in_progress(monkeypatch):
+    """The warming-up note in the sidebar is a fragment that asks for a rerun every few seconds. Streamlit lets
+    the running script finish before such a fragment run, so the visitor is still there: its run must go on
+    (it was abandoned, and the page never showed the result). A rerun of the whole app or a fragment-scoped
+    ``st.rerun`` does end the run."""
+    from types import SimpleNamespace
+
+    import streamlit.runtime as st_runtime
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData, ScriptRequests
+
+    from geofm.serve import ui
+
+    monkeypatch.setattr(st_runtime, "exists", lambda: False)
+
+    def visitor_after(*reruns: RerunData):
+        requests = ScriptRequests()
+        ctx = SimpleNamespace(session_id="tab-3", script_requests=requests)
+        monkeypatch.setattr(ui, "get_script_run_ctx", lambda suppress_warning=False: ctx)
+        for rerun in reruns:
+            assert requests.request_rerun(rerun)
+        return ui.visitor(), requests
+
+    visitor, requests = visitor_after(RerunData(fragment_id="warming-up-note"))
+    assert visitor.alive() and requests.on_scriptrunner_yield() is None  # Streamlit agrees: not preempted
+    visitor, requests = visitor_after(RerunData())  # the visitor pressed something: a full rerun
+    assert not visitor.alive() and requests.on_scriptrunner_yield() is not None
+    visitor, requests = visitor_after(RerunData(fragment_id="f", is_fragment_scoped_rerun=True))
+    assert not visitor.alive() and requests.on_scriptrunner_yield() is not None
+    visitor, requests = visitor_after(RerunData(fragment_id="warming-up-note"), RerunData())
+    assert not visitor.alive()  # a timer, then a full rerun on top: over

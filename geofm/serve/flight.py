@@ -84,7 +84,7 @@ class SingleFlight:
             return len(self._calls)
 
 
-@dataclass
+@dataclass(eq=False)  # identity: ``work in group.works`` must never compare the items (numpy stacks)
 class _Work:
     item: Any
     progress: Progress
@@ -109,7 +109,7 @@ class _Work:
             self.progress(*args)
 
 
-@dataclass
+@dataclass(eq=False)
 class _Group:
     key: Hashable
     works: list[_Work] = field(default_factory=list)

@@ -208,8 +208,12 @@ def visitor() -> Visitor:
         if runtime.exists() and not runtime.get_instance().is_active_session(session_id):
             return False
         requests = getattr(ctx, "script_requests", None)
-        state = getattr(requests, "_state", None)  # STOP / RERUN pending: this script run is over
-        return state is None or getattr(state, "name", "CONTINUE") == "CONTINUE"
+        state = getattr(getattr(requests, "_state", None), "name", "CONTINUE")
+        if state == "RERUN":  # a fragment's timer (the warming-up note) waits for this run, as Streamlit does
+            data = getattr(requests, "_rerun_data", None)
+            return bool(getattr(data, "fragment_id_queue", None)) and not getattr(data, "is_fragment_scoped_rerun",
+                                                                                  False)
+        return state == "CONTINUE"  # STOP, or a rerun the visitor asked for: this script run is over
 
     return Visitor(id=session_id, alive=alive)
 
