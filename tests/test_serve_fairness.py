@@ -187,10 +187,10 @@ def test_app_visitor_is_gone_when_its_session_closes_or_it_asks_for_something_el
 
 
 def test_a_fragment_timer_does_not_end_a_run_in_progress(monkeypatch):
-    """The warming-up note in the sidebar is a fragment that asks for a rerun every few seconds. Streamlit lets
-    the running script finish before such a fragment run, so the visitor is still there: its run must go on
-    (it was abandoned, and the page never showed the result). A rerun of the whole app or a fragment-scoped
-    ``st.rerun`` does end the run."""
+    """A fragment on a timer (``st.fragment(run_every=...)``, as the warming-up note was) asks for a rerun every
+    few seconds. Streamlit lets the running script finish before such a fragment run, so the visitor is still
+    there: its run must go on (it was abandoned, and the page never showed the result). A rerun of the whole
+    app or a fragment-scoped ``st.rerun`` does end the run."""
     from types import SimpleNamespace
 
     import streamlit.runtime as st_runtime

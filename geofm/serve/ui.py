@@ -209,7 +209,7 @@ def visitor() -> Visitor:
             return False
         requests = getattr(ctx, "script_requests", None)
         state = getattr(getattr(requests, "_state", None), "name", "CONTINUE")
-        if state == "RERUN":  # a fragment's timer (the warming-up note) waits for this run, as Streamlit does
+        if state == "RERUN":  # a fragment's timer waits for this run to finish, as Streamlit does
             data = getattr(requests, "_rerun_data", None)
             return bool(getattr(data, "fragment_id_queue", None)) and not getattr(data, "is_fragment_scoped_rerun",
                                                                                   False)
@@ -276,27 +276,21 @@ def show_weights_notice(task: str) -> None:
 
 
 def warming_up_banner() -> None:
-    """Start the background preload (first script run of the process) and show its state while it lasts.
+    """Start the background preload (if the server's start hook has not) and say in the sidebar while it lasts.
 
-    The note sits in the sidebar and refreshes itself every few seconds (a fragment, so the page is not
-    rerun); when the models are ready it reruns the app once, which drops the note and its timer.
+    The note is drawn by each run of the page (the visitor's next click shows the new state; it is gone once
+    the models are ready). It has no timer of its own: a fragment rerunning every few seconds can replay the
+    browser's older widget values over ones a button just set (Streamlit issue 10805), which reset the dates
+    of visitors who picked an example while the models were loading.
     """
     from geofm.serve.warmup import warmup
 
     preload = warmup()
     preload.start()
-    if not preload.status().warming:
-        return
-
-    @st.fragment(run_every=3.0)
-    def _note() -> None:
-        text = preload.status().summary()
-        if not text:
-            st.rerun(scope="app")
-        st.info(text, icon=":material/hourglass_top:")
-
-    with st.sidebar:
-        _note()
+    text = preload.status().summary()
+    if text:
+        with st.sidebar:
+            st.info(text, icon=":material/hourglass_top:")
 
 
 def weights_problem(task: str) -> str | None:
