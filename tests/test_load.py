@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from geofm.examples import get_example
 from tests import streamlit_app
 from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, stop
 
@@ -32,6 +33,7 @@ CLOUDY_SHAPE, CLOUDY_MESSAGE = 0, "is only 18% clear; at least 30% is needed. Tr
 #: The server's peak memory may not exceed this (Streamlit + torch + one full-size model, 8 sessions).
 PEAK_RSS_LIMIT_MB = 4000
 RESULT_TIMEOUT_MS = 420_000
+SINDH = get_example("sindh-flood")  # the example each session starts from ("Sindh flood 2022")
 
 
 def _vm_hwm_mb(pid: int) -> float:
@@ -75,6 +77,8 @@ async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, 
         await expect(map_frame.locator("path.leaflet-interactive")).to_be_visible(timeout=180_000)
         await page.wait_for_timeout(1500)
         box = await map_frame.locator(".leaflet-container").first.bounding_box()
+        example_area = page.locator('[data-testid="stMarkdownContainer"]', has_text=f"{SINDH.title}:").first
+        await expect(example_area).to_be_visible(timeout=180_000)
         await map_frame.locator("a.leaflet-draw-draw-rectangle").click(timeout=60_000)
         dx, dy, w, h = shape
         cx, cy = box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 2 + dy
@@ -83,7 +87,10 @@ async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, 
         await page.mouse.move(cx + w / 2, cy + h / 2, steps=6)
         await page.mouse.move(cx + w, cy + h, steps=6)
         await page.mouse.up()
+        # the drawn area replaced the example's (else "Find scenes" races the drawing's own rerun, which
+        # rightly clears a search made for the old area)
         await expect(page.get_by_text("Your area:")).to_be_visible(timeout=180_000)
+        await expect(example_area).to_have_count(0, timeout=180_000)
         await page.get_by_role("button", name="Find scenes").click()
         await expect(page.get_by_text("dates found")).to_be_visible(timeout=240_000)
         await page.get_by_role("button", name="Flood mapping").click()
