@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         single_bytes = standin.stats.file_bytes
     finally:
         standin.close()
+        shutil.rmtree(tmp, ignore_errors=True)  # the stand-in's files, weights and outputs (several GB)
     print(f"region bench over the stand-in (flood, {DAY}, CPU; cores: {os.cpu_count()}, shared with other work)")
     print(f"{'workers':>8} {'chunks':>6} {'windows':>7} {'chunk s':>8} {'windows/s':>9} {'total s':>8} {'MB read':>8}")
     for n, r in runs.items():
