@@ -13,7 +13,7 @@ import html
 import json
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 import folium
 import folium.plugins
@@ -75,22 +75,16 @@ def leafmap_module():
 _PRELOADED: list[bool] = []
 
 
-def preload(then: Callable[[], Any] | None = None) -> None:
-    """Import leafmap in a background thread (once per process), so the first map does not wait for it.
-
-    ``then`` runs in that thread after the import (the server's start hook chains the model preload to it,
-    so the two do not compete for the CPU while the first page is drawn).
-    """
+def preload(background: bool = True) -> None:
+    """Import leafmap once per process ahead of the first map: in a new thread, or in the caller's (the
+    server's start hook, which is a background thread already)."""
     if _PRELOADED:
         return
     _PRELOADED.append(True)
-
-    def _run() -> None:
+    if background:
+        threading.Thread(target=leafmap_module, name="geofm-leafmap-import", daemon=True).start()
+    else:
         leafmap_module()
-        if then is not None:
-            then()
-
-    threading.Thread(target=_run, name="geofm-leafmap-import", daemon=True).start()
 
 
 def vendor_base(base_url_path: str = "") -> str:

@@ -11,8 +11,8 @@ from typing import Any, AsyncIterator
 
 log = logging.getLogger(__name__)
 
-#: How long the preload waits for the server to listen before it begins anyway (seconds).
-LISTEN_WAIT_S = 5.0
+#: How long the preload waits for the server's health check before it begins anyway (seconds).
+HEALTH_WAIT_S = 5.0
 
 
 def _healthy(url: str) -> bool:
@@ -33,23 +33,23 @@ def _health_url() -> str:
     return f"http://{host}:{int(config.get_option('server.port'))}/{base + '/' if base else ''}_stcore/health"
 
 
-def begin_preloads(wait_for_listen: bool = True) -> None:
-    """In one background thread: wait until the server listens (so the import does not slow its start), then
-    import the map library, then load the models whose weights are here."""
+def begin_preloads() -> None:
+    """In a background thread: wait until the server answers its health check (so the imports do not slow its
+    start), then import the map library and, after it, load the models whose weights are here."""
 
     def run() -> None:
-        if wait_for_listen:
-            try:
-                url = _health_url()
-            except Exception:  # noqa: BLE001 - no Streamlit settings: begin at once
-                url = ""
-            deadline = time.monotonic() + LISTEN_WAIT_S
-            while url and not _healthy(url) and time.monotonic() < deadline:
-                time.sleep(0.05)
+        try:
+            url = _health_url()
+        except Exception:  # noqa: BLE001 - no Streamlit settings: begin at once
+            url = ""
+        deadline = time.monotonic() + HEALTH_WAIT_S
+        while url and not _healthy(url) and time.monotonic() < deadline:
+            time.sleep(0.05)
         from geofm.render.maps import preload
         from geofm.serve.warmup import warmup
 
-        preload(then=warmup().start)
+        preload(background=False)  # in this thread; a page run meanwhile starts no second import
+        warmup().start()
 
     threading.Thread(target=run, name="geofm-startup", daemon=True).start()
 
@@ -58,5 +58,5 @@ def begin_preloads(wait_for_listen: bool = True) -> None:
 async def lifespan(app: Any) -> AsyncIterator[None]:
     """At server start: begin the preloads (they run while the browser fetches the page), then serve."""
     begin_preloads()
-    log.info("server starting: map library and model preload begin once it listens")
+    log.info("server starting: map library and model preload begin once it answers its health check")
     yield
