@@ -31,6 +31,11 @@ async def _with_browser(fn):
             await browser.close()
 
 
+def _tail(log, lines: int = 30) -> str:
+    """The server log's last lines, for a failure's message."""
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:]) if log.exists() else "(no log)"
+
+
 def test_killed_server_restarts_and_serves_correct_results(stac_standin, published_weights_dir, tmp_path):
     cache, log = tmp_path / "cache", tmp_path / "streamlit.log"
     url, proc = start_streamlit(stac_standin, published_weights_dir, cache, log)
@@ -47,7 +52,7 @@ def test_killed_server_restarts_and_serves_correct_results(stac_standin, publish
         reference, killed_area = asyncio.run(_with_browser(first_server))
     finally:
         stop(proc)
-    assert "failure" not in reference and not reference["errors"], reference
+    assert "failure" not in reference and not reference["errors"], (reference, _tail(log))
     assert proc.returncode == -signal.SIGKILL
     entries = sorted((cache / "stacks").glob("*.npz"))
     assert entries, "the reference run left no stack cache entry"
@@ -67,7 +72,7 @@ def test_killed_server_restarts_and_serves_correct_results(stac_standin, publish
               f"{resumed.get('seconds', 0):.1f} s (both in {time.monotonic() - started:.0f} s)")
     finally:
         stop(proc)
-    assert "failure" not in again and "failure" not in resumed, (again, resumed)
+    assert "failure" not in again and "failure" not in resumed, (again, resumed, _tail(log))
     assert again["area"] == reference["area"] and again["metric"] == reference["metric"]  # same figures
     assert not again["errors"] and not again["crashed"] and not again["stale"]
     assert resumed["area"] == killed_area and "km²" in resumed["metric"] and not resumed["errors"]
