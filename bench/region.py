@@ -1,6 +1,6 @@
 """Region benchmark: one Dask worker vs two over the stand-in, windows/s and bytes read vs the region's blocks.
 
-    python bench/region.py [--chunk-km 13.44] [--read-chunk-km 26.88]
+    python bench/region.py [--chunk-km 13.44] [--read-chunk-km 26.88] [--device cpu|cuda]
 
 1. Model-bound: flood (full-size Prithvi segmenter, random weights in the published layout) over a ~26 x 26 km
    region inside tile 14TQL, 2 x 2 chunks, on a LocalCluster of 1 and then 2 worker processes with one torch
@@ -72,7 +72,7 @@ def region_blocks(standin: StandIn, box: tuple[float, float, float, float]) -> i
     return total
 
 
-def timed_run(n: int, box, chunk_km: float, weights: Path, out: Path) -> dict:
+def timed_run(n: int, box, chunk_km: float, weights: Path, out: Path, device: str = "cpu") -> dict:
     from geofm.region import run_region
 
     marks: dict[str, float] = {}
@@ -84,7 +84,7 @@ def timed_run(n: int, box, chunk_km: float, weights: Path, out: Path) -> dict:
 
     t0 = time.perf_counter()
     res = run_region("flood", box, DAY, DAY, out, workers=n, threads_per_worker=1, chunk_km=chunk_km,
-                     weights_dir=weights, device="cpu", progress=note)
+                     weights_dir=weights, device=device, progress=note)
     total = time.perf_counter() - t0
     assert res.ok, res.failed
     chunk_s = marks["last"] - marks["first"]
@@ -138,22 +138,29 @@ def dask_read_bytes(standin: StandIn, box, chunk_km: float, workers: int, weight
 
     from distributed import wait
 
-    from geofm.region.chunks import chunk_pixels, make_chunks, zone_parts
+    from geofm.region.assign import chunk_order, home_runs, tile_lattices
+    from geofm.region.chunks import chunk_pixels, make_chunks, read_span, zone_parts
     from geofm.region.cluster import ModelPlugin, open_client
-    from geofm.region.driver import _home_workers
+    from geofm.region.driver import _worker_names
     from geofm.region.job import ChunkJob
 
     spec = MODELS["prithvi-eo-1.0-100m-sen1floods11"]
     aoi = AOI.from_bbox(*box, max_km=1e9)
     scenes = search_hls(aoi, DAY, DAY, max_cloud=100)
+    (part,) = zone_parts(aoi)
+    chunks = make_chunks(part, chunk_pixels(chunk_km))
     jobs = [ChunkJob("flood", spec.name, chunk, part, scenes, date.fromisoformat(DAY), date.fromisoformat(DAY),
-                     out_dir="")
-            for part in zone_parts(aoi) for chunk in make_chunks(part, chunk_pixels(chunk_km))]
+                     out_dir="") for chunk in chunks]
     plugin = ModelPlugin(spec.name, str(weights), "cpu", None)
     with open_client(workers=workers, scheduler=None, plugin=plugin) as client:
         standin.new_epoch()
         standin.reset_stats()
-        homes = _home_workers(client, len(jobs))
+        names = _worker_names(client)
+        cores = [c.core for c in chunks]
+        order = chunk_order(cores, [read_span(c, part.grid, spec) for c in cores], len(names),
+                            tile_lattices(scenes, part.grid, part.epsg))
+        jobs = [jobs[i] for i in order]  # the hand-out order geofm region uses
+        homes = home_runs(len(jobs), names)
         futures = [client.submit(_read_chunk, job, pure=False, priority=len(jobs) - i, workers=homes[i],
                                  allow_other_workers=True) for i, job in enumerate(jobs)]
         wait(futures)
@@ -166,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--chunk-km", type=float, default=13.44, help="chunk side of the timed runs (448 px)")
     ap.add_argument("--read-chunk-km", type=float, default=26.88, help="chunk side of the read-only pass (896 px)")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                    help="the timed runs' device (cuda: every worker on the one GPU)")
     args = ap.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="geofm-bench-region-"))
     standin = StandIn.start(tmp / "standin")
@@ -181,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in (1, 2):
             standin.new_epoch()
             standin.reset_stats()
-            runs[n] = timed_run(n, speed_box, args.chunk_km, tmp / "w", tmp / f"out{n}")
+            runs[n] = timed_run(n, speed_box, args.chunk_km, tmp / "w", tmp / f"out{n}", args.device)
             runs[n]["bytes"] = standin.stats.file_bytes
         blocks_small = region_blocks(standin, speed_box)
         read_box = _box(24.0)  # ~49.6 km: 2 x 2 chunks of 896 px
@@ -199,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         standin.close()
         shutil.rmtree(tmp, ignore_errors=True)  # the stand-in's files, weights and outputs (several GB)
-    print(f"region bench over the stand-in (flood, {DAY}, CPU; cores: {os.cpu_count()}, shared with other work)")
+    print(f"region bench over the stand-in (flood, {DAY}, {args.device.upper()}; cores: {os.cpu_count()}, "
+          "shared with other work)")
     print(f"{'workers':>8} {'chunks':>6} {'windows':>7} {'chunk s':>8} {'windows/s':>9} {'total s':>8} {'MB read':>8}")
     for n, r in runs.items():
         print(f"{n:>8} {r['chunks']:>6} {r['windows']:>7} {r['chunk_s']:>8.1f} {r['windows'] / r['chunk_s']:>9.2f} "

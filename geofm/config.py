@@ -27,6 +27,8 @@ HLS_FMASK_ASSET = "Fmask"
 HLS_NODATA: int = -9999
 HLS_SCALE: float = 1e-4  # DN -> reflectance
 HLS_RESOLUTION_M: float = 30.0
+#: Internal tile (block) side of HLS v2 COGs, in pixels (the unit a reader fetches).
+HLS_BLOCK_PX: int = 256
 FMASK_FILL: int = 255
 #: Fmask bits that make a pixel unusable for the models: cloud (1), adjacent (2), shadow (3).
 FMASK_NOT_CLEAR_BITS: int = 0b0000_1110

@@ -36,6 +36,9 @@ def test_search_results_fields_and_order(standin: StandIn) -> None:
     assert (s30.sensor, s30.tile, s30.collection, s30.cloud_cover, s30.epsg) == ("S30", "15TTG", "hls2-s30", 0.0,
                                                                                   32615)
     assert s30.datetime.isoformat() == "2022-03-22T17:19:00+00:00"
+    # the files' pixel grid, from the projection extension (9 numbers in PC's items: the first 6 kept)
+    tile = next(t for t in TILES if t.name == "15TTG")
+    assert s30.transform == (30.0, 0.0, tile.left, 0.0, -30.0, tile.top) and s30.shape == (tile.size, tile.size)
     assert sorted(s30.assets) == sorted([*MODEL_BANDS, "Fmask"])
     # S30's NIR narrow is B8A (not the red-edge B05), SWIR are B11/B12
     assert [s30.assets[b].rsplit(".", 2)[-2] for b in MODEL_BANDS] == ["B02", "B03", "B04", "B8A", "B11", "B12"]

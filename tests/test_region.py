@@ -32,6 +32,8 @@ CHUNK_KM = 224 * 30 / 1000
 # ~7.5 x 12 km near Fremont, inside tile 14TQL only: 2 x 2 chunks of 224 px, edge windows snapped.
 LON, LAT = FREMONT
 FREMONT_BOX = (LON - 0.05, LAT - 0.054, LON + 0.04, LAT + 0.054)
+#: The runs' device: the CPU (CI); ``GEOFM_TEST_DEVICE=cuda`` runs the same tests on a GPU (bench/gpu_check.sh).
+DEVICE = os.environ.get("GEOFM_TEST_DEVICE", "cpu")
 # Across lon -96 (UTM 14 | 15), inside both stand-in tiles' overlap in latitude.
 ACROSS_ZONES = (-96.03, 41.36, -95.96, 41.40)
 
@@ -69,11 +71,11 @@ def test_chunk_size_rounds_to_whole_224_px_units():
 def test_region_equals_single_process_run_pixel_for_pixel(standin, published_weights_dir, tmp_path, capsys):
     single = tmp_path / "single.tif"
     code = main(["run", "flood", "--bbox", *map(str, FREMONT_BOX), "--start", DAY, "--end", DAY, "--out",
-                 str(single), "--weights-dir", str(published_weights_dir), "--device", "cpu"])
+                 str(single), "--weights-dir", str(published_weights_dir), "--device", DEVICE])
     assert code == 0, capsys.readouterr().err
     out = tmp_path / "region"
     res = run_region("flood", FREMONT_BOX, DAY, DAY, out, workers=2, processes=False, chunk_km=CHUNK_KM,
-                     weights_dir=published_weights_dir, device="cpu")
+                     weights_dir=published_weights_dir, device=DEVICE)
     assert res.ok and res.chunks_total == 4 and res.chunks_done == 4
     want, t_want, crs_want = _read(single)
     got, t_got, crs_got = _read(res.mosaic)
@@ -90,6 +92,7 @@ def test_region_equals_single_process_run_pixel_for_pixel(standin, published_wei
         assert (t_tile.c, t_tile.f) == (t_want.c + 30 * c0, t_want.f - 30 * r0)
         assert rec["status"] == "done" and len(rec["sha256"]) == 64
         assert rec["scenes"] == [[item_id(CLEAR, TILES[0])]]
+        assert rec["device"].split(":")[0] == DEVICE  # where the chunk ran
     assert manifest["mosaic"]["file"] == REGION.mosaic_name
     item = json.loads((out / REGION.item_name).read_text())
     import pystac
@@ -122,7 +125,7 @@ def test_batch_with_a_chunk_that_keeps_failing_then_resume(standin, published_we
     gj.write_text(json.dumps(fc))
     out = tmp_path / "batch"
     argv = ["region", "flood", "--geojson", str(gj), "--start", DAY, "--end", DAY, "--out", str(out),
-            "--workers", "2", "--weights-dir", str(published_weights_dir), "--device", "cpu"]
+            "--workers", "2", "--weights-dir", str(published_weights_dir), "--device", DEVICE]
     standin.fail_next(100000, status=503, match=f"T{east}")
     code = main(argv)
     stdout, stderr = capsys.readouterr()
@@ -169,7 +172,7 @@ def test_region_across_two_utm_zones_on_an_existing_scheduler(standin, published
     notes = []
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0") as cluster:
         res = run_region("flood", ACROSS_ZONES, DAY, DAY, out, scheduler=cluster.scheduler_address,
-                         chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device="cpu",
+                         chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device=DEVICE,
                          progress=lambda stage, msg, frac=None: notes.append(msg))
     assert any(m.startswith("Dask dashboard: http") for m in notes)
     assert res.ok and res.chunks_total == 2
@@ -200,7 +203,7 @@ def test_resume_after_a_worker_and_then_the_whole_run_are_killed(standin, publis
     out = tmp_path / "killed"
     cmd = [sys.executable, "-m", "geofm", "region", "flood", "--bbox", *map(str, FREMONT_BOX), "--start", DAY,
            "--end", DAY, "--out", str(out), "--workers", "2", "--chunk-km", str(CHUNK_KM),
-           "--weights-dir", str(published_weights_dir), "--device", "cpu"]
+           "--weights-dir", str(published_weights_dir), "--device", DEVICE]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     manifest = out / REGION.manifest_name
 
@@ -237,7 +240,7 @@ def test_resume_after_a_worker_and_then_the_whole_run_are_killed(standin, publis
         assert sha256_of(out / rec["file"]) == rec["sha256"]
     standin.set_latency(0.0)
     res = run_region("flood", FREMONT_BOX, DAY, DAY, out, workers=2, processes=False, chunk_km=CHUNK_KM,
-                     weights_dir=published_weights_dir, device="cpu", resume=True)
+                     weights_dir=published_weights_dir, device=DEVICE, resume=True)
     assert res.ok and res.chunks_done == 4
     after = {c["id"]: c for c in json.loads(manifest.read_text())["chunks"]}
     for rec in before:  # kept, not recomputed
@@ -253,10 +256,10 @@ def test_reconstruction_region_equals_single_process_run(standin, published_weig
     window gets the masking noise of its single-process index."""
     single = tmp_path / "single.tif"
     assert main(["run", "reconstruct", "--bbox", *map(str, FREMONT_BOX), "--start", DAY, "--end", DAY, "--out",
-                 str(single), "--weights-dir", str(published_weights_dir), "--device", "cpu"]) == 0
+                 str(single), "--weights-dir", str(published_weights_dir), "--device", DEVICE]) == 0
     capsys.readouterr()
     res = run_region("reconstruct", FREMONT_BOX, DAY, DAY, tmp_path / "region", workers=2, processes=False,
-                     chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device="cpu")
+                     chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device=DEVICE)
     assert res.ok and res.chunks_total == 4
     want, t_want, _ = _read(single)
     got, t_got, _ = _read(res.mosaic)
@@ -343,8 +346,9 @@ def test_a_region_worker_fetches_the_blocks_its_chunks_share_once(standin):
 
 
 def test_chunks_run_in_contiguous_runs_one_per_worker():
-    """Row-major chunks are cut into one contiguous run per worker (a preference: ``allow_other_workers``)."""
-    from geofm.region.driver import _home_workers
+    """Chunks in hand-out order are cut into one contiguous run per worker (a preference: ``allow_other_workers``)."""
+    from geofm.region.assign import home_runs
+    from geofm.region.driver import _worker_names
 
     class Client:
         def __init__(self, workers):
@@ -353,7 +357,71 @@ def test_chunks_run_in_contiguous_runs_one_per_worker():
         def scheduler_info(self):
             return {"workers": {w: {} for w in self.workers}}
 
-    homes = _home_workers(Client(["tcp://b:2", "tcp://a:1"]), 5)
-    assert homes == [["tcp://a:1"]] * 3 + [["tcp://b:2"]] * 2
-    assert _home_workers(Client([]), 3) == [None, None, None]
-    assert _home_workers(Client(["tcp://a:1"]), 0) == []
+    names = _worker_names(Client(["tcp://b:2", "tcp://a:1"]))
+    assert names == ["tcp://a:1", "tcp://b:2"]
+    assert home_runs(5, names) == [["tcp://a:1"]] * 3 + [["tcp://b:2"]] * 2
+    assert home_runs(3, _worker_names(Client([]))) == [None, None, None]
+    assert home_runs(0, ["tcp://a:1"]) == []
+
+
+def _zone_grid(left: float, top: float, size: int):
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from geofm.data.grid import Grid
+
+    return Grid(CRS.from_epsg(32614), Affine(30.0, 0.0, left, 0.0, -30.0, top), size, size)
+
+
+def _scene(tile: str, left: float, top: float, size: int = 3660, epsg: int = 32614):
+    from datetime import datetime, timezone
+
+    from geofm.data.scene import Scene
+
+    return Scene(id=f"HLS.S30.T{tile}.2024172T165000.v2.0", datetime=datetime(2024, 6, 20, tzinfo=timezone.utc),
+                 sensor="S30", tile=tile, cloud_cover=0.0, assets={}, thumbnail=None, collection="hls2-s30",
+                 epsg=epsg, transform=(30.0, 0.0, left, 0.0, -30.0, top), shape=(size, size))
+
+
+def test_file_block_lattices_are_placed_on_the_zone_grid():
+    """A file's 256-px block lattice in zone-grid pixels: its offset from the items' proj:transform; files in
+    another zone, of another pixel size or off the 30 m lattice are left out; a file seen twice counts once."""
+    from geofm.region.assign import TileLattice, tile_lattices
+    from geofm.region.chunks import Span
+
+    zone = _zone_grid(709_980.0, 4_600_020.0, 1000)  # 100 px right of and 40 px below the file's corner
+    scenes = [_scene("14TQL", 706_980.0, 4_601_220.0), _scene("14TQL", 706_980.0, 4_601_220.0),
+              _scene("15TTG", 706_980.0, 4_601_220.0, epsg=32615), _scene("14TQM", 706_995.0, 4_601_220.0)]
+    (lattice,) = tile_lattices(scenes, zone, 32614)
+    assert lattice == TileLattice(row_off=40, col_off=100, height=3660, width=3660)
+    # zone rows 0-215 are file rows 40-255: one block row; columns 0-156 are file columns 100-256: two
+    assert lattice.blocks(Span(0, 216, 0, 156), 0) == {(0, 0, 0)}
+    assert lattice.blocks(Span(0, 217, 0, 157), 7) == {(7, 0, 0), (7, 1, 0), (7, 0, 1), (7, 1, 1)}
+    assert lattice.blocks(Span(3700, 3800, 0, 10), 0) == set()  # beyond the file
+    assert tile_lattices([_scene("14TQL", 0, 0)], zone, 32614)[0].row_off == -153_334  # far away, still on it
+
+
+@pytest.mark.parametrize("row_phase, col_phase, expect", [(100, 0, "cols"), (0, 100, "rows"), (0, 0, "rows")])
+def test_workers_cut_where_the_halos_fetch_fewest_blocks_twice(row_phase, col_phase, expect):
+    """2 x 2 chunks of 896 px, two workers: the cut between their runs duplicates the blocks that the 112-px halo
+    band on either side of it touches. On the zone grid's own lattice (phase 0) the band 784-1008 lies inside
+    block 768-1024: one block row or column; 100 px further (file pixels 884-1108) it straddles two. The order
+    whose cut falls inside one block wins; on a tie, rows."""
+    from geofm.region.assign import TileLattice, chunk_order, runs_cost
+    from geofm.region.chunks import Span
+
+    size = 1792
+    cores = [Span(r, r + 896, c, c + 896) for r in (0, 896) for c in (0, 896)]
+    reads = [Span(max(0, s.row0 - 112), min(size, s.row1 + 112), max(0, s.col0 - 112), min(size, s.col1 + 112))
+             for s in cores]
+    lattice = TileLattice(row_off=row_phase, col_off=col_phase, height=3660, width=3660)
+    rows, cols = [0, 1, 2, 3], [0, 2, 1, 3]
+    cost = {"rows": runs_cost(reads, rows, 2, [lattice]), "cols": runs_cost(reads, cols, 2, [lattice])}
+    order = chunk_order(cores, reads, 2, [lattice])
+    assert order == (cols if expect == "cols" else rows), cost
+    if row_phase != col_phase:
+        assert cost[expect] < cost["rows" if expect == "cols" else "cols"], cost
+        # the region covers 7 x 8 blocks (56); the cut reads again one line of 8 blocks, or two lines of 7
+        assert sorted(cost.values()) == [56 + 8, 56 + 14], cost
+    assert chunk_order(cores, reads, 1, [lattice]) == rows  # one worker: nothing is cut
+    assert chunk_order(cores, reads, 2, []) == rows  # no pixel grid in the catalog (CMR): rows

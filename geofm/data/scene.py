@@ -32,6 +32,10 @@ class Scene:
     epsg: int | None = None
     #: Who signed the hrefs (e.g. "planetary-computer"); the reader re-signs on HTTP 403.
     signer: str | None = None
+    #: The files' pixel grid in ``epsg`` (``proj:transform`` a b c d e f, ``proj:shape`` rows cols) when the
+    #: catalog gives it (Planetary Computer does, CMR does not).
+    transform: tuple[float, ...] | None = None
+    shape: tuple[int, int] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,7 +78,7 @@ class Scene:
             id=item.id, datetime=when, sensor=sensor, tile=tile_of(item.id, props),
             cloud_cover=float(props.get("eo:cloud_cover", float("nan"))), assets=assets, thumbnail=thumb,
             collection=item.collection_id or "", bbox=tuple(item.bbox) if item.bbox else None,
-            epsg=_epsg_of(props), signer=signer,
+            epsg=_epsg_of(props), signer=signer, **_pixel_grid_of(props),
         )
 
 
@@ -122,6 +126,18 @@ def _epsg_of(props: dict[str, Any]) -> int | None:
         return int(props["proj:epsg"])
     code = str(props.get("proj:code") or "")
     return int(code.split(":")[1]) if code.upper().startswith("EPSG:") else None
+
+
+def _pixel_grid_of(props: dict[str, Any]) -> dict[str, Any]:
+    """``transform`` and ``shape`` from the projection extension, or nothing when absent or malformed."""
+    try:
+        t = [float(v) for v in props["proj:transform"]][:6]
+        shape = [int(v) for v in props["proj:shape"]]
+    except (KeyError, TypeError, ValueError):
+        return {}
+    if len(t) != 6 or len(shape) != 2:
+        return {}
+    return {"transform": tuple(t), "shape": (shape[0], shape[1])}
 
 
 def sensor_of(item_id: str, collection: str) -> str | None:

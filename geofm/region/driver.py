@@ -17,11 +17,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from geofm.config import TASKS, get_task, DEFAULTS, HLS_RESOLUTION_M, REGION, TASK_MODELS, get_model_spec
+from geofm.config import TASKS, get_task, DEFAULTS, HLS_RESOLUTION_M, REGION, TASK_MODELS, ModelSpec, get_model_spec
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
 from geofm.errors import GeofmError, InputError
 from geofm.progress import Progress, null_progress
+from geofm.region.assign import chunk_order, home_runs, tile_lattices
 from geofm.region.chunks import (
     Chunk,
     ZonePart,
@@ -332,20 +333,29 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     return BatchResult(results, write_summary(results, out / REGION.summary_name, names))
 
 
-def _home_workers(client: Any, n: int) -> list[list[str] | None]:
-    """Each chunk's preferred worker: the row-major chunk list cut into one contiguous run per worker.
-
-    Neighbouring chunks share the blocks of their halos; on one worker the second reads them from that
-    worker's cache (``keep_fetched_blocks``) instead of the image host. Only a preference: a chunk runs
-    elsewhere when its worker is gone or busy.
-    """
+def _worker_names(client: Any) -> list[str]:
+    """The cluster's workers' addresses, sorted; none when the scheduler does not say."""
     try:
-        workers = sorted(client.scheduler_info().get("workers", {}))
+        return sorted(client.scheduler_info().get("workers", {}))
     except Exception:  # noqa: BLE001 - an old or unusual scheduler: no preference
-        workers = []
-    if not workers or n == 0:
-        return [None] * n
-    return [[workers[i * len(workers) // n]] for i in range(n)]
+        return []
+
+
+def hand_out_order(todo: list[tuple[_Plan, Chunk]], workers: int, spec: ModelSpec) -> list[tuple[_Plan, Chunk]]:
+    """``todo`` in the order chunks are handed out: per region and zone, row- or column-major, whichever cut
+    into ``workers`` contiguous runs fetches fewer source blocks twice (:mod:`geofm.region.assign`)."""
+    groups: dict[tuple[int, int], list[tuple[_Plan, Chunk]]] = {}
+    for plan, chunk in todo:
+        groups.setdefault((id(plan), chunk.epsg), []).append((plan, chunk))
+    ordered: list[tuple[_Plan, Chunk]] = []
+    for group in groups.values():
+        plan = group[0][0]
+        part = next(p for p in plan.parts if p.epsg == group[0][1].epsg)
+        cores = [chunk.core for _, chunk in group]
+        reads = [read_span(core, part.grid, spec) for core in cores]
+        lattices = tile_lattices(plan.scenes, part.grid, part.epsg)
+        ordered += [group[i] for i in chunk_order(cores, reads, workers, lattices)]
+    return ordered
 
 
 def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: str, d0: date, d1: date,
@@ -358,7 +368,9 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
     spec = get_model_spec(model)
     parts = {(id(plan), part.epsg): part for plan, _ in todo for part in plan.parts}
     run_id = uuid.uuid4().hex[:8]
-    homes = _home_workers(client, len(todo))
+    names = _worker_names(client)
+    todo = hand_out_order(todo, max(1, len(names)), spec)
+    homes = home_runs(len(todo), names)  # neighbours on one worker share their halos' blocks (its block cache)
     futures = {}
     for order, (plan, chunk) in enumerate(todo):
         part = parts[(id(plan), chunk.epsg)]
@@ -369,7 +381,7 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
                        batch_size=batch_size, mask_ratio=mask_ratio, seed=seed, scene_ids=scene_ids,
                        attempts=attempts, retry_delay_s=retry_delay_s)
         fut = client.submit(run_chunk, job, key=f"geofm-chunk-{run_id}-{plan.id}-{chunk.id}", pure=False,
-                            priority=len(todo) - order,  # row-major: neighbours run close in time ...
+                            priority=len(todo) - order,  # in hand-out order: neighbours run close in time ...
                             workers=homes[order], allow_other_workers=True)  # ... on the same worker
         futures[fut] = (plan, chunk)
     done, failed = skipped, 0
