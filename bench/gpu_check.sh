@@ -14,6 +14,11 @@
 #   6. bench/inference.py with torch.compile (bf16)
 #   7. bench/e2e.py --device cuda: the pipeline on the stand-in, stage times for 10 x 10 km and 50 x 50 km
 #      (gets what is left of the budget)
+#   region_tests, region_bench (issue 12): tests/test_region.py with every run on the GPU (GEOFM_TEST_DEVICE=cuda:
+#      pixel-exact equality with `geofm run`, batch, two zones, resume, failing chunk), and bench/region.py --device
+#      cuda (one worker vs two sharing the GPU, bytes vs the region's blocks)
+#
+#   GPU_CHECK_STEPS="device region_tests ..." runs only the steps named (default: all but the region ones).
 # Targets (issue 13): >= 1,500 flood and >= 450 crop windows/s with bf16 class maps >= 99.5 % identical to fp32.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,9 +29,12 @@ BUDGET=${GPU_CHECK_BUDGET_S:-460}
 START=$SECONDS
 : > "$LOG"
 
+STEPS=" ${GPU_CHECK_STEPS:-device infer_bf16 infer_fp16 infer_fp32 memory precision shared infer_bf16_compile e2e} "
+
 step() {  # step NAME LIMIT_S COMMAND...
   local name=$1 limit=$2
   shift 2
+  [[ "$STEPS" == *" $name "* ]] || return 0
   local left=$(( BUDGET - (SECONDS - START) ))
   if (( left < 15 )); then
     echo "== $name: skipped (time budget spent)" | tee -a "$LOG"
@@ -50,6 +58,9 @@ if torch.cuda.is_available():
     print("gpu", torch.cuda.get_device_name(dev), "capability", torch.cuda.get_device_capability(dev))
     print("auto precision:", resolve_precision("auto", dev))
 EOF'
+
+step region_tests 200 env GEOFM_TEST_DEVICE=cuda python -m pytest -x -q -p no:cacheprovider tests/test_region.py
+step region_bench 240 python bench/region.py --device cuda
 
 COMMON=(--device cuda --windows 512 --demo-windows 32 --rounds 3)
 step infer_bf16 60 python bench/inference.py "${COMMON[@]}" --precision bf16 --json "$OUT_DIR/infer_bf16.json"
