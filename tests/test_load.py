@@ -62,14 +62,16 @@ async def _session(browser, url: str, index: int, results: dict) -> None:
     results[index] = await flood_session(browser, url, SHAPES[index % len(SHAPES)])
 
 
-async def _page_text(page, limit: int = 600) -> str:
-    """What the page showed (its text, then how many map frames it had), for a failure's message."""
+async def _page_text(page, head: int = 200, tail: int = 1500) -> str:
+    """What the page showed (the start and end of its text, how many map frames it had), for a failure's
+    message: messages and progress panels sit below the map, at the end."""
     try:
         text = " ".join((await page.inner_text("body", timeout=5_000)).split())
         frames = await page.locator(MAP_IFRAME).count()
     except Exception as err:  # noqa: BLE001 - the page itself may be gone
         return f"(page unreadable: {type(err).__name__})"
-    return f"{text[:limit]} [map frames: {frames}]"
+    shown = text if len(text) <= head + tail else f"{text[:head]} … {text[-tail:]}"
+    return f"{shown} [map frames: {frames}]"
 
 
 async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, wait_result: bool = True) -> dict:
@@ -131,6 +133,7 @@ async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, 
                        crashed=crashed)
     except Exception as err:  # recorded, asserted by the caller with every session's outcome
         outcome = dict(failure=f"{type(err).__name__}: {str(err)[:300]}", page=await _page_text(page))
+        print(f"\nsession failed: {outcome['failure']}\n  the page showed: {outcome['page']}")
     await context.close()
     return outcome
 
