@@ -140,6 +140,25 @@ def test_explore_lists_the_scenes_the_api_finds(env):
     assert clearest["2022-08-28"] == 100.0 and clearest["2022-09-05"] < 90.0
 
 
+def test_a_search_cut_short_by_another_event_resumes_in_the_next_run(env):
+    """A "Find scenes" click is kept until its search ends: a page run that another event (a map value, a
+    widget) cuts short mid-search loses nothing; a new area drops a search asked for the old one."""
+    from geofm.serve.explore import PENDING_SEARCH
+
+    at = start()
+    at.button(key="ex-sindh-flood").click().run()
+    at.session_state[PENDING_SEARCH] = True  # the click's run was cut short before the search ended
+    at.run()
+    assert not at.exception and not at.error
+    assert len(at.dataframe) == 1 and len(at.dataframe[0].value) >= 2
+    assert PENDING_SEARCH not in at.session_state
+    at.button(key="w_find").click().run()  # a click: searched once, nothing left pending
+    assert len(at.dataframe) == 1 and PENDING_SEARCH not in at.session_state
+    at.session_state[PENDING_SEARCH] = True
+    at.button(key="ex-fremont-crops").click().run()  # another area: the old area's search is not run for it
+    assert PENDING_SEARCH not in at.session_state and len(at.dataframe) == 0
+
+
 def test_explore_area_too_large_says_size_and_limit(env):
     at = start(box(-96.6, 40.9, -95.3, 41.7))  # ~110 x 90 km
     message = "\n".join(e.value for e in at.error)

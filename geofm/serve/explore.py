@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 PLACE_VIEW = "geofm_place_view"  # [[s, w], [n, e]] to show after a place search
 LAST_DRAWING = "geofm_last_drawing_seen"
 SEARCH_MSG = "geofm_search_message"
+#: Set by the "Find scenes" click, cleared when the search ends: a page run that another event (a map value, a
+#: widget change) cuts short resumes the search in the next run instead of losing the click.
+PENDING_SEARCH = "geofm_search_pending"
 SENSORS = {"L30": "Landsat 8/9", "S30": "Sentinel-2"}
 
 
@@ -40,6 +43,7 @@ def set_area(geometry: dict | None) -> None:
     q["example"] = None
     st.session_state.pop(ui.SCENES, None)
     st.session_state.pop(SEARCH_MSG, None)
+    st.session_state.pop(PENDING_SEARCH, None)  # a search asked for the old area is not run for the new one
 
 
 def take_drawn_area() -> None:
@@ -123,6 +127,11 @@ def area_map(aoi) -> None:
         st.rerun()
 
 
+def ask_for_search() -> None:
+    """The "Find scenes" click, kept as state until the search ends (see ``PENDING_SEARCH``)."""
+    st.session_state[PENDING_SEARCH] = True
+
+
 def search_controls(aoi) -> None:
     """Date range, max cloud cover and the scene search."""
     q = ui.query()
@@ -134,9 +143,15 @@ def search_controls(aoi) -> None:
     if isinstance(dates, (tuple, list)) and len(dates) == 2:
         q["start"], q["end"] = dates
     q["max_cloud"] = float(cloud)
-    if c3.button("Find scenes", icon=":material/travel_explore:", disabled=aoi is None, width="stretch",
-                 key="w_find"):
-        find_scenes(aoi)
+    c3.button("Find scenes", icon=":material/travel_explore:", disabled=aoi is None, width="stretch",
+              key="w_find", on_click=ask_for_search)
+    if st.session_state.get(PENDING_SEARCH) and aoi is not None:
+        try:
+            find_scenes(aoi)
+        except Exception:  # a bug, not a cut-short run (Streamlit's rerun and stop are BaseExceptions): no retry
+            st.session_state.pop(PENDING_SEARCH, None)
+            raise
+        st.session_state.pop(PENDING_SEARCH, None)
 
 
 def find_scenes(aoi) -> None:
