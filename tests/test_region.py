@@ -146,7 +146,8 @@ def test_batch_with_a_chunk_that_keeps_failing_then_resume(standin, published_we
     failed = json.loads((out / "omaha-east" / REGION.manifest_name).read_text())["chunks"]
     assert [c["status"] for c in failed] == ["failed"] and failed[0]["attempts"] == REGION.chunk_attempts
     assert not (out / "omaha-east" / REGION.mosaic_name).exists()
-    kept = {fid: json.loads((out / fid / REGION.manifest_name).read_text())["chunks"] for fid in ("fremont-a", "fremont-b")}
+    kept = {fid: json.loads((out / fid / REGION.manifest_name).read_text())["chunks"]
+            for fid in ("fremont-a", "fremont-b")}
 
     assert main(argv) == 2  # the folder holds a run: --resume or another folder
     assert "add --resume" in capsys.readouterr().err
@@ -407,7 +408,7 @@ def test_workers_cut_where_the_halos_fetch_fewest_blocks_twice(row_phase, col_ph
     band on either side of it touches. On the zone grid's own lattice (phase 0) the band 784-1008 lies inside
     block 768-1024: one block row or column; 100 px further (file pixels 884-1108) it straddles two. The order
     whose cut falls inside one block wins; on a tie, rows."""
-    from geofm.region.assign import TileLattice, chunk_order, runs_cost
+    from geofm.region.assign import TileLattice, chunk_blocks, chunk_order, runs_cost
     from geofm.region.chunks import Span
 
     size = 1792
@@ -416,7 +417,8 @@ def test_workers_cut_where_the_halos_fetch_fewest_blocks_twice(row_phase, col_ph
              for s in cores]
     lattice = TileLattice(row_off=row_phase, col_off=col_phase, height=3660, width=3660)
     rows, cols = [0, 1, 2, 3], [0, 2, 1, 3]
-    cost = {"rows": runs_cost(reads, rows, 2, [lattice]), "cols": runs_cost(reads, cols, 2, [lattice])}
+    blocks = chunk_blocks(reads, [lattice])
+    cost = {"rows": runs_cost(blocks, rows, 2), "cols": runs_cost(blocks, cols, 2)}
     order = chunk_order(cores, reads, 2, [lattice])
     assert order == (cols if expect == "cols" else rows), cost
     if row_phase != col_phase:

@@ -45,8 +45,7 @@ class TileLattice:
 def tile_lattices(scenes: Sequence[Scene], zone: Grid, epsg: int) -> list[TileLattice]:
     """The distinct file grids among ``scenes`` that lie on ``zone``'s pixel lattice (same zone, same pixel size,
     whole-pixel offsets); files in another zone or without a published grid are left out."""
-    a, _, c, _, e, f = (zone.transform.a, zone.transform.b, zone.transform.c, zone.transform.d,
-                        zone.transform.e, zone.transform.f)
+    a, _, c, _, e, f = tuple(zone.transform)[:6]
     found: dict[tuple[int, int, int, int], TileLattice] = {}
     for scene in scenes:
         if scene.transform is None or scene.shape is None or scene.epsg != epsg:
@@ -62,12 +61,17 @@ def tile_lattices(scenes: Sequence[Scene], zone: Grid, epsg: int) -> list[TileLa
     return list(found.values())
 
 
-def runs_cost(spans: Sequence[Span], order: Sequence[int], workers: int, lattices: Sequence[TileLattice]) -> int:
-    """Blocks fetched when ``order`` is cut into ``workers`` contiguous runs, each worker fetching a block once."""
+def chunk_blocks(spans: Sequence[Span], lattices: Sequence[TileLattice]) -> list[set[Block]]:
+    """Each span's blocks over all files."""
+    return [set().union(*(lattice.blocks(span, t) for t, lattice in enumerate(lattices))) for span in spans]
+
+
+def runs_cost(blocks: Sequence[set[Block]], order: Sequence[int], workers: int) -> int:
+    """Blocks fetched when ``order`` (indices into ``blocks``, each chunk's blocks) is cut into ``workers``
+    contiguous runs, each worker fetching a block once."""
     seen: list[set[Block]] = [set() for _ in range(workers)]
     for k, i in enumerate(order):
-        for t, lattice in enumerate(lattices):
-            seen[run_of(k, len(order), workers)] |= lattice.blocks(spans[i], t)
+        seen[run_of(k, len(order), workers)] |= blocks[i]
     return sum(len(s) for s in seen)
 
 
@@ -79,7 +83,8 @@ def chunk_order(cores: Sequence[Span], reads: Sequence[Span], workers: int,
     if workers < 2 or not lattices or len(cores) < 2:
         return rows
     cols = sorted(range(len(cores)), key=lambda i: (cores[i].col0, cores[i].row0))
-    return cols if runs_cost(reads, cols, workers, lattices) < runs_cost(reads, rows, workers, lattices) else rows
+    blocks = chunk_blocks(reads, lattices)
+    return cols if runs_cost(blocks, cols, workers) < runs_cost(blocks, rows, workers) else rows
 
 
 def run_of(k: int, n: int, workers: int) -> int:

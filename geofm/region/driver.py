@@ -341,16 +341,17 @@ def _worker_names(client: Any) -> list[str]:
         return []
 
 
-def hand_out_order(todo: list[tuple[_Plan, Chunk]], workers: int, spec: ModelSpec) -> list[tuple[_Plan, Chunk]]:
-    """``todo`` in the order chunks are handed out: per region and zone, row- or column-major, whichever cut
-    into ``workers`` contiguous runs fetches fewer source blocks twice (:mod:`geofm.region.assign`)."""
+def hand_out_order(todo: list[tuple[_Plan, Chunk]], parts: dict[tuple[int, int], ZonePart], workers: int,
+                   spec: ModelSpec) -> list[tuple[_Plan, Chunk]]:
+    """``todo`` in the order chunks are handed out: per region and zone (``parts``, keyed by plan id and EPSG),
+    row- or column-major, whichever cut into ``workers`` contiguous runs fetches fewer source blocks twice
+    (:mod:`geofm.region.assign`)."""
     groups: dict[tuple[int, int], list[tuple[_Plan, Chunk]]] = {}
     for plan, chunk in todo:
         groups.setdefault((id(plan), chunk.epsg), []).append((plan, chunk))
     ordered: list[tuple[_Plan, Chunk]] = []
-    for group in groups.values():
-        plan = group[0][0]
-        part = next(p for p in plan.parts if p.epsg == group[0][1].epsg)
+    for key, group in groups.items():
+        plan, part = group[0][0], parts[key]
         cores = [chunk.core for _, chunk in group]
         reads = [read_span(core, part.grid, spec) for core in cores]
         lattices = tile_lattices(plan.scenes, part.grid, part.epsg)
@@ -369,7 +370,7 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
     parts = {(id(plan), part.epsg): part for plan, _ in todo for part in plan.parts}
     run_id = uuid.uuid4().hex[:8]
     names = _worker_names(client)
-    todo = hand_out_order(todo, max(1, len(names)), spec)
+    todo = hand_out_order(todo, parts, max(1, len(names)), spec)
     homes = home_runs(len(todo), names)  # neighbours on one worker share their halos' blocks (its block cache)
     futures = {}
     for order, (plan, chunk) in enumerate(todo):
