@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +220,26 @@ def test_failed_cache_write_is_not_a_failed_run(tmp_path: Path) -> None:
     cache = StackCache(tmp_path)
     assert cache.put("k", _stack(1)) is False
     assert cache.get("k") is None
+
+
+@pytest.mark.parametrize("props, want", [
+    ({"proj:transform": [30, 0, 699960, 0, -30, 4600020, 0, 0, 1], "proj:shape": [3660, 3660]},
+     ((30.0, 0.0, 699960.0, 0.0, -30.0, 4600020.0), (3660, 3660))),
+    ({}, (None, None)),  # CMR's items: no projection extension
+    ({"proj:transform": [30, 0, 699960], "proj:shape": [3660, 3660]}, (None, None)),  # too short
+    ({"proj:transform": "30 0 699960 0 -30 4600020", "proj:shape": [3660, 3660]}, (None, None)),  # not a list
+    ({"proj:transform": [30, 0, 699960, 0, -30, 4600020], "proj:shape": None}, (None, None)),
+])
+def test_scene_pixel_grid_from_the_projection_extension(props: dict, want: tuple) -> None:
+    """``Scene.transform``/``shape`` from ``proj:transform``/``proj:shape``; absent or malformed gives None, never
+    an error (a catalog's odd item must not stop a search)."""
+    import pystac
+
+    from geofm.data.scene import Scene
+
+    item = pystac.Item("HLS.S30.T14TQL.2022081T171900.v2.0", None, None, datetime(2022, 3, 22), props,
+                       collection="hls2-s30")
+    for key in ("B02", "B03", "B04", "B8A", "B11", "B12", "Fmask"):
+        item.add_asset(key, pystac.Asset(f"https://example.test/{key}.tif"))
+    scene = Scene.from_item(item, "S30")
+    assert (scene.transform, scene.shape) == want
