@@ -57,6 +57,7 @@ def _prepare(args: argparse.Namespace) -> int:
         times = LoadTimes()
         load_ready_model(spec, weights_dir=args.weights_dir, times=times)
         state = {"used": "up to date", "written": "written", "stale": "rebuilt",
+                 "damaged": "rebuilt: the old copy was damaged",
                  "unwritable": "could not be written"}.get(times.prepared, times.prepared)
         print(f"{spec.name}: {times.copy} ({state}, {sum(times.seconds.values()):.1f} s)")
     return 0
