@@ -139,9 +139,10 @@ def _fill_value(dtype: str, nodata: float | None) -> float:
 def reference_codes(values: np.ndarray, fill: float, name: str) -> np.ndarray:
     """A reference file's pixel values as uint8 class codes (CLASS_NODATA where there is no data).
 
-    NaN, ``fill`` (the file's nodata) and, in a uint8 file, 255 are no data. Every other value must be a whole number from 0 to 254
-    (the class codes a reference holds); anything else — fractions, negatives, values past 254, infinities —
-    is refused naming the values found, never cast (a float NaN cast to uint8 is 0, -1 is 255, 300 is 44).
+    NaN, ``fill`` (the file's nodata) and, in a uint8 file, 255 are no data. Every other value must be a whole
+    number from 0 to 254 (the class codes a reference holds); anything else — fractions, negatives, values
+    past 254, infinities — is refused naming the values found, never cast (a float NaN cast to uint8 is 0,
+    -1 is 255, 300 is 44).
     """
     if values.dtype.kind == "f":
         nodata = np.isnan(values) | (values == fill)
