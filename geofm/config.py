@@ -188,6 +188,9 @@ class ModelSpec:
     revision: str | None = None
     #: SHA-256 of the published file, checked after download and when loaded from the HF cache (None: unknown).
     sha256: str | None = None
+    #: Exact size in bytes of the published file (0: unknown): a file of another size in the HF cache is
+    #: incomplete (a killed copy, a full disk) and is never loaded as it is.
+    size_bytes: int = 0
 
     @property
     def encoder(self) -> ViTConfig:
@@ -212,6 +215,7 @@ MODELS: dict[str, ModelSpec] = {
             hf_repo="ibm-nasa-geospatial/Prithvi-EO-1.0-100M", filename="Prithvi_EO_V1_100M.pt",
             checkpoint_layout="mae", arch=_V1_MAE, norm=PRITHVI_V1_NORM, num_frames=3, stride=224,
             aliases=(("ibm-nasa-geospatial/Prithvi-100M", "Prithvi_100M.pt"),), size_mb=454,
+            sha256="7fac0c8a8693198e32a055e0c5a967f8b005f382182b63df1b29fdcd5c880731", size_bytes=453_671_052,
         ),
         ModelSpec(
             name="prithvi-eo-1.0-100m-sen1floods11", title="Prithvi flood mapping (Sen1Floods11)",
@@ -222,7 +226,7 @@ MODELS: dict[str, ModelSpec] = {
             aliases=(("ibm-nasa-geospatial/Prithvi-100M-sen1floods11", "sen1floods11_Prithvi_100M.pth"),),
             notes="Trained on Sentinel-2 L1C (top of atmosphere); HLS is surface reflectance, "
                   "so results on HLS are a domain shift.",
-            size_mb=1200,
+            size_mb=1200, sha256="c3b8af485ea03dab2a352c9269cb633a9f1550aa672733c1601306d4cd65b149",
         ),
         ModelSpec(
             name="prithvi-eo-1.0-100m-burn-scar", title="Prithvi burn scar mapping (HLS Burn Scars)",
@@ -233,7 +237,7 @@ MODELS: dict[str, ModelSpec] = {
             aliases=(("ibm-nasa-geospatial/Prithvi-100M-burn-scar", "burn_scars_Prithvi_100M.pth"),),
             notes="Trained on HLS S30 chips over the contiguous US, 2018-2021 fires (docs/models.md).",
             size_mb=1200, revision="ec4be053a43e1655fcb2bc5e97e0bd4ddac04c5f",
-            sha256="9285c40cc6005c1bafb40c3d245aafd445f37ba2d89b6ec5af7b21316e0fc284",
+            sha256="9285c40cc6005c1bafb40c3d245aafd445f37ba2d89b6ec5af7b21316e0fc284", size_bytes=1_198_537_753,
         ),
         ModelSpec(
             name="prithvi-eo-1.0-100m-multi-temporal-crop", title="Prithvi multi-temporal crop classification",
@@ -245,7 +249,8 @@ MODELS: dict[str, ModelSpec] = {
             aliases=(("ibm-nasa-geospatial/Prithvi-100M-multi-temporal-crop-classification",
                       "multi_temporal_crop_classification_Prithvi_100M.pth"),),
             notes="Trained on cloud-free HLS S30 chips over the contiguous US, March to September 2022.",
-            size_mb=1680,
+            size_mb=1680, revision="b53a88b8da673800b67c34a98a527b77076e7035",
+            sha256="37ed41637eccccec65ca2031324e2c03a4f168e1ea0ea71ad180910589fa018c", size_bytes=1_680_468_041,
         ),
         ModelSpec(
             name="prithvi-eo-2.0-300m", title="Prithvi-EO-2.0-300M (masked autoencoder)", kind="mae",
@@ -447,6 +452,8 @@ ENV_JOBS_PER_SESSION = "GEOFM_JOBS_PER_SESSION"  # queued or running runs one br
 ENV_JOB_SECONDS = "GEOFM_JOB_SECONDS"  # first guess of one run's model time, for the wait estimate
 ENV_PRELOAD = "GEOFM_PRELOAD"  # app start: load these task models in the background (comma list, "none", "all")
 ENV_AUTO_DOWNLOAD = "GEOFM_AUTO_DOWNLOAD"  # "0" = never fetch weights on first use (default: fetch when online)
+#: Seconds to wait for another process's download of the same weights while it makes no progress (default 300).
+ENV_DOWNLOAD_WAIT = "GEOFM_DOWNLOAD_WAIT_S"
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,54 @@ def test_corrupt_cog_is_an_error_not_pixels_and_is_never_cached(standin: StandIn
     assert {decode(v)["band"] for v in stack.data[0, 2].ravel()} == {2}
 
 
+def test_a_tile_whose_second_half_is_zeroed_is_damaged_not_a_wrong_map(standin: StandIn, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Zeroing a deflate tile's second half leaves a stream that inflates to the tile's size without ending:
+    GDAL returns those pixels without a word. Where the tile bytes are at hand (reads through GDAL's cache, as
+    region workers do; local files) the stream must end (marker + checksum) right after the tile."""
+    import rasterio
+
+    from geofm.data import net
+    from geofm.data.reader import read_band
+    from geofm.data.tilecheck import check_stream
+
+    monkeypatch.setattr(net, "_KEEP_BLOCKS", [64 << 20])  # reads through the /vsicurl/ cache
+    scene = _scene(standin, 5, 1)
+    name = scene.assets["B04"].split("?")[0].rsplit("/", 1)[-1]
+    aoi = AOI.from_bbox(*SMALL_EAST)
+    good = read_aoi([[scene]], aoi, use_cache=False)
+    standin.corrupt_file(name, kind="zero-half")
+    standin.new_epoch()
+    t0 = time.perf_counter()
+    with pytest.raises(ServiceError, match=r"is damaged: its pixels do not decode"):
+        read_aoi([[_scene(standin, 5, 1)]], aoi)
+    print(f"zeroed half tile: refused after {time.perf_counter() - t0:.2f} s")
+    cache_dir = Path(os.environ["GEOFM_CACHE_DIR"]) / "stacks"
+    assert not list(cache_dir.glob("*.npz")) if cache_dir.exists() else True  # nothing cached
+    standin.restore_file(name)
+    standin.new_epoch()
+    again = read_aoi([[_scene(standin, 5, 1)]], aoi)
+    assert np.array_equal(again.data, good.data)  # the repaired file reads as before
+
+    # a local file (a reference or an input GeoTIFF) with one such tile
+    from tests.standin.server import corrupt_copy
+
+    disk = standin.state.aliases.get(name, name)
+    local = corrupt_copy(standin.folder / "files" / disk, "zero-half")
+    with rasterio.open(local) as src:
+        grid = Grid(src.crs, src.transform, 300, 300)
+    with pytest.raises(ServiceError, match=r"is damaged: its pixels do not decode"):
+        read_band(str(local), grid, nodata=-9999)
+    assert read_band(str(standin.folder / "files" / disk), grid, nodata=-9999).shape == (300, 300)
+
+    # the rule on its own: an intact tile passes, the same tile with its second half zeroed does not
+    import zlib
+
+    tile = zlib.compress(np.arange(256 * 256, dtype=np.int16).tobytes(), 1)
+    assert check_stream(tile, 256 * 256 * 2) is None
+    assert check_stream(tile[:len(tile) // 2] + bytes(len(tile) - len(tile) // 2), 256 * 256 * 2) is not None
+
+
 # ----------------------------------------------------------------------------- 7. cache in the read path
 
 def test_damaged_cache_entry_is_read_again(standin: StandIn) -> None:

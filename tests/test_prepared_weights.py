@@ -75,7 +75,7 @@ def test_a_copy_that_is_not_safetensors_is_never_unpickled(tmp_path, monkeypatch
     copy.write_bytes(pickle.dumps(Boom()))
     times = LoadTimes()
     load_ready_model(FLOOD, weights_dir=tmp_path, times=times)
-    assert times.prepared == "stale" and not (tmp_path / "pwned").exists()
+    assert times.prepared == "damaged" and not (tmp_path / "pwned").exists()
     assert read_metadata(copy)["folded"] == "1"  # replaced by a real copy
 
 

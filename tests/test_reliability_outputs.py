@@ -201,3 +201,77 @@ def test_a_writer_killed_mid_write_leaves_the_old_file_or_the_new_one(sig, tmp_p
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".ovr.tmp")]
     if sig == signal.SIGTERM:  # a catchable signal also removes the temporary folder
         _no_temp_left(tmp_path)
+
+
+# ---------------------------------------------------------------- issue 18: tags in the one write; stale temporaries
+
+def test_a_full_disk_during_the_provenance_keeps_the_old_output_and_never_says_wrote(tiny_setup, tmp_path, capsys):
+    """The provenance tags are part of the one atomic write: a disk that takes the bare class map but not the
+    tagged one fails before the rename, the old file survives and nothing says "wrote"."""
+    probe = tmp_path / "probe" / "rec.tif"
+    code, out_text, _ = _run(capsys, *_recon_args(tiny_setup, probe))
+    assert code == 0 and out_text.startswith("wrote")
+    with rasterio.open(probe) as src:
+        assert src.tags()["GEOFM_TASK"] == "reconstruct" and src.tags()["GEOFM_CHECKPOINT_SHA256"]
+    full_size = probe.stat().st_size
+    bare = tmp_path / "bare.tif"
+    from geofm.io.geotiff import _write_cog
+    with rasterio.open(probe) as src:
+        _write_cog(src.read(), bare, crs=src.crs, transform=src.transform, nodata=src.nodata,
+                   tags={k: v for k, v in src.tags().items() if not k.startswith("GEOFM_")})
+    assert bare.stat().st_size < full_size - 1  # the tags alone would push the file past the limit below
+
+    out = tmp_path / "rec.tif"
+    old = write_tif(out, hls_like(1, 20, 20, seed=9)[0])
+    before = old.read_bytes()
+    limit = full_size - 1
+
+    def limit_size() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "geofm", "run", *map(str, _recon_args(tiny_setup, out))],
+                          cwd=REPO, env=env, capture_output=True, text=True, preexec_fn=limit_size, timeout=300)
+    print(f"full disk at the provenance: exit {proc.returncode} after {time.monotonic() - started:.1f} s")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "wrote" not in proc.stdout
+    line = _one_error_line(proc.stderr)
+    assert "rec.tif" in line and ".part" not in line and TEMP_NAME not in line, line
+    assert out.read_bytes() == before  # the old output is untouched
+    assert not out.with_name("rec.item.json").exists()
+    _no_temp_left(tmp_path)
+
+
+TEMP_NAME = ".geofm-write"
+
+
+def test_stale_temporaries_of_killed_writes_are_removed_on_the_next_write(tmp_path):
+    import fcntl
+
+    old_time = time.time() - 2 * 86400  # two days: far past any write still in progress
+    stale = tmp_path / ".geofm-write-killed1"
+    stale.mkdir()
+    (stale / "classes.tif").write_bytes(b"II*\x00" + bytes(5000))  # what a SIGKILL mid-write leaves
+    (stale / ".lock").touch()
+    old_style = tmp_path / ".geofm-write-killed2"  # left by an older geofm: no lock file
+    old_style.mkdir()
+    (old_style / "x.tif").write_bytes(bytes(100))
+    probe = tmp_path / ".geofm-write-abc.probe"
+    probe.touch()
+    busy = tmp_path / ".geofm-write-busy"  # a live writer in another process: old, but its lock is held
+    busy.mkdir()
+    held = os.open(busy / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(held, fcntl.LOCK_EX)
+    fresh = tmp_path / ".geofm-write-fresh"  # started a moment ago
+    fresh.mkdir()
+    for p in (stale / "classes.tif", stale / ".lock", stale, old_style / "x.tif", old_style, probe, busy):
+        os.utime(p, (old_time, old_time))
+    try:
+        _old_class_map(tmp_path / "classes.tif")
+        left = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(TEMP_NAME))
+        assert left == [".geofm-write-busy", ".geofm-write-fresh"], left
+        assert (tmp_path / "classes.tif").is_file()
+    finally:
+        os.close(held)

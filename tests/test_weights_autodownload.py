@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -15,7 +16,8 @@ from geofm.errors import WeightsNotFoundError
 from geofm.models import download
 from tests.hf_standin import HubStandin
 
-FLOOD = MODELS["prithvi-eo-1.0-100m-sen1floods11"]
+#: The stand-in serves random bytes under the flood file's name: not the published file, so unpinned here.
+FLOOD = dataclasses.replace(MODELS["prithvi-eo-1.0-100m-sen1floods11"], sha256=None, size_bytes=0)
 BODY = os.urandom(25_000_000)  # the content does not matter to the download path (it reads 10 MB chunks)
 
 
@@ -24,6 +26,7 @@ def hub(monkeypatch, tmp_path):
     """The stand-in Hub as HF_ENDPOINT, an empty HF cache, online mode, no weights folder."""
     import huggingface_hub.constants as hf_constants
 
+    monkeypatch.setitem(MODELS, FLOOD.name, FLOOD)  # name look-ups get the unpinned spec too
     with HubStandin({(FLOOD.hf_repo, FLOOD.filename): BODY}, chunk=1_000_000, delay_s=0.01) as standin:
         monkeypatch.setenv("HF_ENDPOINT", standin.url)
         monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))

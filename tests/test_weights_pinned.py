@@ -19,15 +19,18 @@ PIN = "fedcba9876543210fedcba9876543210fedcba98"
 
 
 def _spec_for(path: Path, **changes) -> object:  # noqa: ANN003
-    return dataclasses.replace(BURN, sha256=file_sha256(path), **changes)
+    return dataclasses.replace(BURN, sha256=file_sha256(path), size_bytes=path.stat().st_size, **changes)
 
 
 def test_file_from_the_hf_cache_must_have_the_published_hash(isolated_env: Path) -> None:
     cfg = tiny_segmenter(num_classes=2)
     path = _put_in_hf_cache(isolated_env, BURN.hf_repo, BURN.filename, lambda p: write_mmseg_checkpoint(p, cfg, 1))
     assert find_in_hf_cache(BURN) == path  # pinned revision not cached: falls back to main, the hash decides
-    with pytest.raises(CheckpointError, match="is not the published one") as err:
+    with pytest.raises(CheckpointError, match="is incomplete") as err:  # the size is checked first
         load_model(BURN, arch=cfg)
+    assert "geofm weights download prithvi-eo-1.0-100m-burn-scar" in err.value.user_message()
+    with pytest.raises(CheckpointError, match="is not the published one") as err:  # right size, other bytes
+        load_model(dataclasses.replace(BURN, size_bytes=path.stat().st_size), arch=cfg)
     assert "geofm weights download prithvi-eo-1.0-100m-burn-scar" in err.value.user_message()
     good = _spec_for(path)
     assert not load_model(good, arch=cfg).training  # the right hash loads

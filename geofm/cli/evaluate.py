@@ -4,6 +4,7 @@ products beside it and print the metrics."""
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +45,25 @@ def _task_of(tags: dict[str, str], given: str | None) -> str:
     raise InputError("Cannot tell which task made this file; give --task.")
 
 
+def check_result_header(path: Path) -> None:
+    """Judge a result file from its header, as uploads are: a small file may declare 100 000 x 100 000 pixels,
+    which is refused with its size and the limit before a pixel is read."""
+    from geofm.io import header as hdr
+
+    try:
+        h = hdr.read_header(path)
+    except InputError:
+        raise InputError(f"The result file {path.name} is not a GeoTIFF geofm can read.") from None
+    if h.count < 1 or h.dtype != "uint8" or h.crs is None:
+        raise InputError(f"{path.name} is not a geofm class map (uint8 with a coordinate system).")
+    hdr.check_budget([h], hdr.cli_budget_bytes(), where="geofm evaluate")
+
+
 def read_result(path: Path, task: str | None) -> tuple[str, SegmentationResult, dict[str, str]]:
     """A class-map COG written by geofm run, as a SegmentationResult of its task."""
     if not path.is_file():
         raise InputError(f"The result file {path.name} does not exist.")
+    check_result_header(path)
     try:
         with rasterio.open(path) as src:
             tags = src.tags()
@@ -127,11 +143,24 @@ def check_reference_arg(args: argparse.Namespace) -> None:
                          "file that exists.")
 
 
-def after_run(args: argparse.Namespace, stack: HLSStack, result: SegmentationResult | ReconstructionResult) -> None:
-    """``geofm run``: provenance (tags + STAC item) on the output; with --reference the agreement products and
-    the metrics too."""
-    from geofm.evaluate import evaluate, write_evaluation
-    from geofm.evaluate.provenance import make_provenance, write_provenance
+@dataclass
+class RunRecord:
+    """What ``geofm run`` records beside its output: provenance, and the comparisons asked for."""
+
+    prov: Any
+    ev: Any = None
+    change: Any = None
+
+    def tags(self) -> dict[str, str]:
+        return dict(self.prov.tags())
+
+
+def prepare_run_record(args: argparse.Namespace, stack: HLSStack,
+                       result: SegmentationResult | ReconstructionResult) -> RunRecord:
+    """``geofm run``, before anything is written: the provenance (and with --reference / --dry-date the
+    comparisons), so the output is written once with its tags and nothing is rewritten afterwards."""
+    from geofm.evaluate import evaluate
+    from geofm.evaluate.provenance import make_provenance
 
     task = get_task(args.task)
     params: dict[str, Any] = {"device": str(getattr(result, "device", "")), "batch_size": args.batch_size}
@@ -160,12 +189,29 @@ def after_run(args: argparse.Namespace, stack: HLSStack, result: SegmentationRes
         params["dry_scene_ids"] = dry.scene_ids
     prov = make_provenance(task.name, result.model, weights_dir=args.weights_dir, scene_ids=stack.scene_ids,
                            times=stack.times, parameters=params, reference=ev.reference if ev else "")
-    written = [write_provenance(args.out, prov)]
-    if ev is not None:
-        written += write_evaluation(ev, args.out, prov)
-        print(f"{task.name}: compared with {ev.reference}")
-        print_evaluation(ev, written)
-    if change is not None:
-        paths = write_evaluation(change, Path(args.out).with_name(Path(args.out).stem + "-dry.tif"), prov)
-        print(f"{task.name}: before / after, {change.reference}")
-        print_evaluation(change, paths)
+    return RunRecord(prov, ev, change)
+
+
+def write_run_record(args: argparse.Namespace, record: RunRecord) -> list[tuple[str, Any, list[Path]]]:
+    """The STAC Item beside ``--out`` (already written with its tags) and the comparisons' products; returns
+    what to print once everything is on disk: (heading, evaluation, paths)."""
+    from geofm.evaluate import write_evaluation
+    from geofm.evaluate.provenance import write_item
+
+    task = get_task(args.task)
+    item = write_item(args.out, record.prov)
+    shown: list[tuple[str, Any, list[Path]]] = []
+    if record.ev is not None:
+        shown.append((f"{task.name}: compared with {record.ev.reference}", record.ev,
+                      [item, *write_evaluation(record.ev, args.out, record.prov)]))
+    if record.change is not None:
+        paths = write_evaluation(record.change, Path(args.out).with_name(Path(args.out).stem + "-dry.tif"),
+                                 record.prov)
+        shown.append((f"{task.name}: before / after, {record.change.reference}", record.change, paths))
+    return shown
+
+
+def print_run_record(shown: list[tuple[str, Any, list[Path]]]) -> None:
+    for heading, ev, paths in shown:
+        print(heading)
+        print_evaluation(ev, paths)

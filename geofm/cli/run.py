@@ -283,6 +283,8 @@ def run_command(args: argparse.Namespace) -> int:
     common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size,
                   precision=args.precision)
     task = get_task(args.task)
+    from geofm.cli.evaluate import prepare_run_record, print_run_record, write_run_record
+
     if task.result == "reconstruction":
         from geofm.io.geotiff import write_reconstruction_cog
 
@@ -290,30 +292,29 @@ def run_command(args: argparse.Namespace) -> int:
         seed = DEFAULTS.seed if args.seed is None else args.seed
         rec = pipeline.run_reconstruction(stack, mask_ratio=ratio, seed=seed, model=args.model, task=task.name,
                                           **common)
-        write_reconstruction_cog(rec, args.out)
+        record = prepare_run_record(args, stack, rec)
+        write_reconstruction_cog(rec, args.out, tags=record.tags())
         if args.png:
             _preview_reconstruction(rec, args.png)
         what = (f"{rec.reconstructed.shape[0]} date(s) x 6 bands int16 DN, {100 * rec.mask.mean():.1f}% of "
                 f"pixels hidden (mask ratio {ratio:g}, seed {seed})")
         model_s, dev = rec.seconds, f"{rec.device} ({rec.precision})"
-        result: SegmentationResult | ReconstructionResult = rec
     else:
         from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
         seg = pipeline.run_segmentation(args.task, stack, probabilities=args.probabilities is not None, **common)
-        write_class_map_cog(seg, args.out)
+        record = prepare_run_record(args, stack, seg)
+        write_class_map_cog(seg, args.out, tags=record.tags())
         if args.probabilities is not None:
-            write_probabilities_cog(seg, args.probabilities)
+            write_probabilities_cog(seg, args.probabilities, tags=record.tags())
         if args.png:
             _preview_segmentation(stack, seg, args.png)
         what = _segmentation_summary(seg)
         model_s, dev = seg.seconds, f"{seg.device} ({seg.precision})"
-        result = seg
+    shown = write_run_record(args, record)  # everything is on disk before anything says "wrote"
     png = f" and {args.png}" if args.png else ""
     total = time.perf_counter() - start
     print(f"wrote {args.out}{png}: {args.task} {w}x{h} px, {what}; model {model_s:.1f} s, "
           f"total {total:.1f} s on {dev}")
-    from geofm.cli.evaluate import after_run
-
-    after_run(args, stack, result)
+    print_run_record(shown)
     return 0

@@ -7,6 +7,8 @@ from typing import cast
 from geofm.progress import Progress
 
 import argparse
+import sys
+from collections.abc import Callable
 
 from geofm.config import ENV_WEIGHTS_DIR, MODELS, TASK_MODELS, TASKS, get_model_spec
 from geofm.errors import GeofmError
@@ -30,6 +32,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ls.set_defaults(handler=_list)
 
 
+def _waiting(name: str) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        print(f"geofm: {name}: {text}", file=sys.stderr, flush=True)
+    return say
+
+
 def _download(args: argparse.Namespace) -> int:
     from geofm.cli.run import download_note
     from geofm.models.download import download_reporter, fetch_weights
@@ -44,7 +52,7 @@ def _download(args: argparse.Namespace) -> int:
         def note(_stage: str, message: str, fraction: float | None = None) -> None:
             download_note(message, fraction or 0.0)
 
-        path = fetch_weights(spec, download_reporter(spec, cast(Progress, note)))
+        path = fetch_weights(spec, download_reporter(spec, cast(Progress, note)), on_wait=_waiting(spec.name))
         print(f"{spec.name}: {path}")
     return 0
 
@@ -57,6 +65,7 @@ def _prepare(args: argparse.Namespace) -> int:
         times = LoadTimes()
         load_ready_model(spec, weights_dir=args.weights_dir, times=times)
         state = {"used": "up to date", "written": "written", "stale": "rebuilt",
+                 "damaged": "rebuilt: the old copy was damaged",
                  "unwritable": "could not be written"}.get(times.prepared, times.prepared)
         print(f"{spec.name}: {times.copy} ({state}, {sum(times.seconds.values()):.1f} s)")
     return 0

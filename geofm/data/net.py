@@ -52,6 +52,11 @@ def keep_fetched_blocks(cache_mb: int | None) -> None:
     _KEEP_BLOCKS[:] = [int(cache_mb) * 1024 * 1024] if cache_mb else []
 
 
+def fetched_blocks_kept() -> bool:
+    """Whether this process's COG reads go through GDAL's /vsicurl/ cache (``keep_fetched_blocks``)."""
+    return bool(_KEEP_BLOCKS)
+
+
 def gdal_http_options(policy: HttpPolicy | None = None, *, earthdata: bool = False,
                       bearer_token: str | None = None) -> dict[str, str | int]:
     """GDAL settings for reading COGs over HTTP: no directory listings, merged ranges, retries, time-outs."""

@@ -31,6 +31,7 @@ from geofm.data.net import (forget_http_file, gdal_http_options, http_policy, ht
 from geofm.data.scene import Scene
 from geofm.data.signing import strip_query
 from geofm.data.stac import RESIGNERS
+from geofm.data.tilecheck import check_tiles
 from geofm.errors import AOIError, AuthError, ServiceError
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack
@@ -70,9 +71,13 @@ def _warp_read(href: str, grid: Grid, nodata: float, earthdata: bool) -> np.ndar
             if grid.resolution >= 2 * native:
                 level = overview_level(native, grid.resolution, src.overviews(1))
             if level is None:
-                return _warp(src, grid, nodata)
+                arr = _warp(src, grid, nodata)
+                check_tiles(src, path, grid)  # GDAL takes a deflate tile whose stream never ends
+                return arr
         with rasterio.open(path, overview_level=level) as ovr:
-            return _warp(ovr, grid, nodata)
+            arr = _warp(ovr, grid, nodata)
+            check_tiles(ovr, path, grid)
+            return arr
 
 
 def _warp(src: rasterio.io.DatasetReader, grid: Grid, nodata: float) -> np.ndarray:

@@ -40,9 +40,9 @@ def write_layer(ev: Evaluation, layer: EvalLayer, path: str | Path, prov: Proven
 
 
 def _write_json(path: Path, obj: object) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
-    tmp.replace(path)
+    from geofm.io.safewrite import write_text
+
+    write_text(path, json.dumps(obj, indent=1, default=str))
 
 
 def write_evaluation(ev: Evaluation, out: str | Path, prov: Provenance) -> list[Path]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -88,8 +86,9 @@ def make_provenance(task: str, model: str, *, weights_dir: str | Path | None = N
 
 
 def write_tags(path: str | Path, prov: Provenance) -> None:
-    """Add the provenance tags to an existing GeoTIFF: rewritten as a COG beside it and renamed over it, so the
-    file stays cloud-optimised and is never half-written."""
+    """Add the provenance tags to an existing GeoTIFF: rewritten as a COG (atomically, over the same name), so
+    the file stays cloud-optimised and is never half-written. New outputs take their tags in their first
+    write instead (the writers' ``tags``)."""
     from geofm.io.geotiff import _write_cog
 
     path = Path(path)
@@ -103,15 +102,8 @@ def write_tags(path: str | Path, prov: Provenance) -> None:
         descriptions = [d or "" for d in src.descriptions]
         tags = {**src.tags(), **prov.tags()}
         crs, transform, nodata = src.crs, src.transform, src.nodata
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part.tif")
-    os.close(fd)
-    try:
-        _write_cog(data, tmp, crs=crs, transform=transform, nodata=nodata, colormap=cmap,
-                   descriptions=descriptions if any(descriptions) else None, tags=tags)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    _write_cog(data, path, crs=crs, transform=transform, nodata=nodata, colormap=cmap,
+               descriptions=descriptions if any(descriptions) else None, tags=tags)
 
 
 def read_provenance(path: str | Path) -> Provenance | None:
@@ -152,14 +144,16 @@ def stac_item(cog: str | Path, prov: Provenance, *, crs: CRS, transform: Affine,
     }
 
 
-def write_provenance(cog: str | Path, prov: Provenance) -> Path:
-    """Tags into ``cog`` and its STAC Item beside it (written atomically); returns the item's path."""
-    write_tags(cog, prov)
+def write_item(cog: str | Path, prov: Provenance) -> Path:
+    """The STAC Item of ``cog`` beside it (written atomically); returns the item's path."""
+    from geofm.io.safewrite import write_text
+
     with rasterio.open(cog) as src:
         item = stac_item(cog, prov, crs=src.crs, transform=src.transform, shape=(src.height, src.width))
-    out = item_path(cog)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".part")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(item, fh, indent=1)
-    os.replace(tmp, out)
-    return out
+    return write_text(item_path(cog), json.dumps(item, indent=1))
+
+
+def write_provenance(cog: str | Path, prov: Provenance) -> Path:
+    """Tags into an existing ``cog`` and its STAC Item beside it (both atomic); returns the item's path."""
+    write_tags(cog, prov)
+    return write_item(cog, prov)

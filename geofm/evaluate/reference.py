@@ -125,8 +125,52 @@ def read_reference(name: str, aoi: AOI, grid: Grid, *, year: int | None = None,
     return ReferenceRead(name, layer.title, out, layer.nodata, used, [it.id for it in items], layer.collection)
 
 
+#: The most distinct unexpected values an error message lists.
+_LISTED_VALUES = 6
+
+
+def _fill_value(dtype: str, nodata: float | None) -> float:
+    """What marks no data in a reference file read on a grid: the file's nodata, else NaN (floats) or 255."""
+    if nodata is not None:
+        return float(nodata)
+    return float("nan") if np.dtype(dtype).kind == "f" else float(CLASS_NODATA)
+
+
+def reference_codes(values: np.ndarray, fill: float, name: str) -> np.ndarray:
+    """A reference file's pixel values as uint8 class codes (CLASS_NODATA where there is no data).
+
+    NaN, ``fill`` (the file's nodata) and, in a uint8 file, 255 are no data. Every other value must be a whole
+    number from 0 to 254 (the class codes a reference holds); anything else — fractions, negatives, values
+    past 254, infinities — is refused naming the values found, never cast (a float NaN cast to uint8 is 0,
+    -1 is 255, 300 is 44).
+    """
+    if values.dtype.kind == "f":
+        nodata = np.isnan(values) | (values == fill)
+    else:
+        nodata = values == fill
+        if values.dtype == np.uint8:
+            nodata |= values == CLASS_NODATA  # geofm's own no-data code, never a class
+    data = values[~nodata]
+    if values.dtype.kind == "f":
+        bad = ~np.isfinite(data) | (data != np.round(data)) | (data < 0) | (data >= CLASS_NODATA)
+    else:
+        bad = (data < 0) | (data >= CLASS_NODATA)
+    if bad.any():
+        found = np.unique(data[bad])
+        shown = ", ".join(f"{v:g}" if values.dtype.kind == "f" else str(v) for v in found[:_LISTED_VALUES].tolist())
+        more = f" and {found.size - _LISTED_VALUES} more" if found.size > _LISTED_VALUES else ""
+        fill_text = "NaN" if np.isnan(fill) else f"{fill:g} or NaN"
+        raise InputError(f"The reference file {name} holds values that are not class codes: {shown}{more} "
+                         f"({int(bad.sum()):,} pixels). A reference holds whole class numbers 0 to 254; no data is "
+                         f"{fill_text}.")
+    return np.where(nodata, CLASS_NODATA, values).astype(np.uint8)
+
+
 def read_reference_file(path: str | Path, grid: Grid) -> ReferenceRead:
-    """A user's reference GeoTIFF (band 1) on ``grid``: the mode when finer than the grid, else nearest."""
+    """A user's reference GeoTIFF (band 1) on ``grid``: the mode when finer than the grid, else nearest.
+
+    Integer or float files alike: the file's nodata and NaN are no data, other values must be class codes
+    (``reference_codes``)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"The reference file {p.name} does not exist.")
@@ -134,16 +178,19 @@ def read_reference_file(path: str | Path, grid: Grid) -> ReferenceRead:
         with rasterio.open(p) as src:
             if src.crs is None:
                 raise InputError(f"The reference file {p.name} has no coordinate reference system.")
-            nodata = int(src.nodata) if src.nodata is not None and 0 <= src.nodata <= 255 else CLASS_NODATA
+            fill = _fill_value(src.dtypes[0], src.nodata)
             from geofm.data.reader import native_resolution_m
 
             native = native_resolution_m(src)
     except rasterio.errors.RasterioIOError:
         raise InputError(f"The reference file {p.name} is not a GeoTIFF geofm can read.") from None
-    values = read_on_grid(str(p), grid, native_m=native, nodata=nodata).astype(np.uint8)
-    if not (values != nodata).any():
+    k = resample_factor(native, grid)
+    raw = read_band(str(p), fine_grid(grid, k) if k > 1 else grid, nodata=fill)
+    codes = reference_codes(raw, fill, p.name)
+    values = mode_downsample(codes, k, CLASS_NODATA) if k > 1 else codes
+    if not (values != CLASS_NODATA).any():
         raise InputError(f"The reference file {p.name} does not cover the result's area.")
-    return ReferenceRead(REFERENCE_FILE, "Reference file", values, nodata, None, [], str(p))
+    return ReferenceRead(REFERENCE_FILE, "Reference file", values, CLASS_NODATA, None, [], str(p))
 
 
 # ------------------------------------------------------------------------ meaning of the values

@@ -223,23 +223,28 @@ def _provenance(result: SegmentationResult | ReconstructionResult) -> dict[str, 
     return {"CHECKPOINT_SHA256": result.checkpoint_sha256} if result.checkpoint_sha256 else {}
 
 
-def write_class_map_cog(result: SegmentationResult, path: str | Path) -> Path:
-    """uint8 class map COG, nodata 255, the input's CRS/transform, colour table and class names."""
+def write_class_map_cog(result: SegmentationResult, path: str | Path, *, tags: dict[str, str] | None = None) -> Path:
+    """uint8 class map COG, nodata 255, the input's CRS/transform, colour table and class names.
+
+    ``tags`` (provenance) go into the same atomic write: the file appears complete, tags included, or not at all.
+    """
     cmap = {k: (*color, 255) for k, color in enumerate(result.class_colors)}
     cmap[CLASS_NODATA] = (0, 0, 0, 0)
     classes = {f"CLASS_{k}": name for k, name in enumerate(result.class_names)}
     return _write_cog(result.classes[None].astype(np.uint8), path, crs=result.crs, transform=result.transform,
                       nodata=CLASS_NODATA, colormap=cmap, descriptions=["class"],
-                      tags={"MODEL": result.model, **_provenance(result), **classes})
+                      tags={"MODEL": result.model, **_provenance(result), **classes, **(tags or {})})
 
 
-def write_probabilities_cog(result: SegmentationResult, path: str | Path) -> Path:
+def write_probabilities_cog(result: SegmentationResult, path: str | Path, *,
+                            tags: dict[str, str] | None = None) -> Path:
     """Per-class softmax probabilities as a float32 COG (one band per class, NaN where no data)."""
     if result.probabilities is None:
         raise ValueError("the result holds no probabilities (run with probabilities=True)")
     probs = np.where(result.classes[None] == CLASS_NODATA, np.nan, result.probabilities).astype(np.float32)
     return _write_cog(probs, path, crs=result.crs, transform=result.transform, nodata=float("nan"),
-                      descriptions=list(result.class_names), tags={"MODEL": result.model, **_provenance(result)})
+                      descriptions=list(result.class_names),
+                      tags={"MODEL": result.model, **_provenance(result), **(tags or {})})
 
 
 def write_rgb_cog(rgb: np.ndarray, crs: CRS, transform: Affine, path: str | Path) -> Path:
@@ -254,7 +259,8 @@ def reconstruction_band_names(num_dates: int) -> list[str]:
     return [f"date{t + 1} {band}" for t in range(num_dates) for band in MODEL_BANDS]
 
 
-def write_reconstruction_cog(result: ReconstructionResult, path: str | Path) -> Path:
+def write_reconstruction_cog(result: ReconstructionResult, path: str | Path, *,
+                             tags: dict[str, str] | None = None) -> Path:
     """Reconstructed bands as an int16 DN COG (nodata -9999): 6 bands per date, time-major."""
     t, c, h, w = result.reconstructed.shape
     rec = result.reconstructed.reshape(t * c, h, w)
@@ -263,4 +269,4 @@ def write_reconstruction_cog(result: ReconstructionResult, path: str | Path) -> 
                       descriptions=reconstruction_band_names(t),
                       tags={"MODEL": result.model, **_provenance(result), "MASK_RATIO": str(result.mask_ratio),
                             "SEED": str(result.seed),
-                            "HIDDEN_FRACTION": f"{float(result.mask.mean()):.4f}"})
+                            "HIDDEN_FRACTION": f"{float(result.mask.mean()):.4f}", **(tags or {})})

@@ -5,22 +5,32 @@ be written, before any work is done. ``atomic_output`` yields a temporary path i
 next to the target (same file system, so the final ``os.replace`` is atomic); the caller writes there, the
 file is fsynced and checked, and only then renamed over the target. Any failure — a full disk, a signal, an
 exception — leaves the previous file untouched and removes the temporary folder (a SIGKILL leaves only a
-hidden ``.geofm-write-*`` folder, never a file at the target that looks valid).
+hidden ``.geofm-write-*`` folder, never a file at the target that looks valid). A writer holds a lock on
+its folder while it works; the next write to the same folder removes the folders (and probe files) that
+killed writers left, once they are older than ``STALE_AFTER_S`` and nobody holds their lock.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
+import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from geofm.errors import OutputError
 
+log = logging.getLogger(__name__)
+
 TEMP_PREFIX = ".geofm-write-"
+#: A temporary write folder untouched for this long, whose lock nobody holds, was left by a killed writer.
+STALE_AFTER_S = 3600.0
+_LOCK_NAME = ".lock"
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -77,6 +87,48 @@ def check_outputs(outputs: Sequence[tuple[str, Path | None]], inputs: Sequence[P
         check_writable_folder(path, flag)
 
 
+def _in_use(work: Path) -> bool:
+    """Whether a live writer holds ``work``'s lock (a folder without one is judged by its age alone)."""
+    try:
+        fd = os.open(work / _LOCK_NAME, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock we may have taken
+    return False
+
+
+def remove_stale(folder: Path, *, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove the ``.geofm-write-*`` folders and probe files killed writers left in ``folder``; returns them."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        entries = [e for e in os.scandir(folder) if e.name.startswith(TEMP_PREFIX)]
+    except OSError:
+        return removed
+    for entry in entries:
+        path = Path(entry.path)
+        try:
+            if now - entry.stat(follow_symlinks=False).st_mtime < older_than_s:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if _in_use(path):
+                    continue
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError as err:
+            log.info("could not remove the stale temporary %s: %s", path, err)
+            continue
+        log.info("removed %s, left by a write that was killed", path)
+        removed.append(path)
+    return removed
+
+
 @contextmanager
 def atomic_output(path: str | Path, *, verify: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield a temporary path to write ``path``'s content to; on success fsync, ``verify`` and rename into place.
@@ -86,13 +138,17 @@ def atomic_output(path: str | Path, *, verify: Callable[[Path], None] | None = N
     """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    lock = -1
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale(folder)
         work = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=folder))
     except OSError as err:
         raise OutputError(f"Cannot write {path}: {_why(err)}.") from None
     tmp = work / path.name
     try:
+        lock = os.open(work / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         yield tmp
         if not tmp.is_file():
             raise OutputError(f"Writing {path} failed: nothing was written.")
@@ -106,6 +162,22 @@ def atomic_output(path: str | Path, *, verify: Callable[[Path], None] | None = N
         raise OutputError(f"Writing {path} failed: {_why(err)}.{kept}") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if lock >= 0:
+            os.close(lock)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """``text`` to ``path`` (UTF-8) atomically: the old file or the whole new one, never a part."""
+    path = Path(path)
+    with atomic_output(path, verify=lambda tmp: _same_size(tmp, len(text.encode()))) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return path
+
+
+def _same_size(path: Path, size: int) -> None:
+    if path.stat().st_size != size:
+        raise OutputError(f"Writing {path.name} failed: the file on disk is incomplete (is the disk full?).")
 
 
 def _fsync(path: Path) -> None:

@@ -4,10 +4,18 @@ The published files are pickled PyTorch checkpoints (read through a restricted u
 segmenters need their neck/head folded after loading (``geofm.inference.fold``), which costs seconds on
 a CPU. The first load therefore writes the finished state dict beside the original file
 (``<file>.geofm.safetensors``; under ``$GEOFM_CACHE_DIR/prepared`` when that folder is not writable),
-atomically (temporary file + rename). Its metadata records the sha256 of the source file; a later load
-hashes the source again and uses the copy only when the checksum, the model name and the format match —
-otherwise it is rebuilt from the source. The copy is read with safetensors only (never unpickled), into
-a model built on the meta device (folded structure, no fold arithmetic), with ``assign=True`` (no copy).
+atomically (temporary file + rename). Its metadata records the sha256 of the source file, the model name
+and a digest of the tensors themselves (``tensor_digest``: sha256 over every tensor's name, dtype, shape and
+bytes, bound to the model name and the source checksum). A copy is written only when its tensors pass the
+same NaN/Inf/zeroed-span checks as the source checkpoint; a later load hashes the source again and uses the
+copy only when the checksum, the model name and the format match and the tensors read back have the
+recorded digest (so they are the checked ones, byte for byte; the value scan itself, about 10 s for the
+flood copy on a loaded 2-core machine against 1 s for the digest, is not repeated) — otherwise the copy is
+damaged or stale and is rebuilt from the source (the source must be there: without it the load stops with the usual
+one-line "weights not found"). A copy holding another model's tensors, or this model's tensors under another
+layout, never has the digest recorded in its header. The copy is read with safetensors only (never
+unpickled), into a model built on the meta device (folded structure, no fold arithmetic), with
+``assign=True`` (no copy).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import logging
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,13 +33,14 @@ import torch
 from torch import nn
 
 from geofm.config import ENV_CACHE_DIR, ModelSpec
+from geofm.models.checkpoints import check_values
 from geofm.models.factory import as_spec, reset_fixed_buffers
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".geofm.safetensors"
 #: Bump when the stored layout changes (module structure, fold arithmetic): older copies are rebuilt.
-FORMAT = "geofm-prepared-1"
+FORMAT = "geofm-prepared-2"
 _CHUNK = 8 << 20
 
 
@@ -39,7 +49,7 @@ class LoadTimes:
     """Seconds per cold-start stage of one model load (what ``bench/cold_start.py`` reports)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
-    prepared: str = ""  # "used", "written", "stale" (rebuilt), "unwritable" or "" (not tried)
+    prepared: str = ""  # "used", "written", "stale" or "damaged" (rebuilt), "unwritable" or "" (not tried)
     copy: Path | None = None  # the ready copy's path
 
     def add(self, stage: str, started: float) -> None:
@@ -74,6 +84,29 @@ def _metadata(spec: ModelSpec, source_sha256: str, folded: bool) -> dict[str, st
             "torch": torch.__version__.split("+")[0]}
 
 
+def _tensor_sha256(tensor: torch.Tensor) -> bytes:
+    flat = tensor.detach().reshape(-1)
+    data = flat.view(torch.uint8) if flat.numel() else torch.empty(0, dtype=torch.uint8)
+    return hashlib.sha256(memoryview(data.numpy())).digest()  # hashlib releases the GIL: threads add up
+
+
+def tensor_digest(tensors: dict[str, torch.Tensor], model: str, source_sha256: str) -> str:
+    """Hex sha256 binding ``tensors`` (every name, dtype, shape and byte) to ``model`` and its source file.
+
+    Per-tensor hashes are computed on a few threads and combined in key order, so a copy's check costs
+    about a fifth of a second per GB on one core of a recent CPU (SHA extensions) and less on several.
+    """
+    names = sorted(tensors)
+    contiguous = [tensors[k].contiguous() for k in names]
+    with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+        parts = list(pool.map(_tensor_sha256, contiguous))
+    digest = hashlib.sha256(f"{FORMAT}\0{model}\0{source_sha256}\0".encode())
+    for name, tensor, part in zip(names, contiguous, parts):
+        digest.update(f"{name}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(part)
+    return digest.hexdigest()
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The string metadata of a safetensors file (header only)."""
     from safetensors import safe_open
@@ -90,10 +123,13 @@ def write_prepared(model: nn.Module, spec: ModelSpec, path: str | Path, source_s
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    check_values(tensors, path)  # never store what the source check would refuse (a fold gone wrong)
+    metadata = _metadata(spec, source_sha256, folded) | {
+        "tensor_digest": tensor_digest(tensors, spec.name, source_sha256)}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        save_file(tensors, tmp, metadata=_metadata(spec, source_sha256, folded))
+        save_file(tensors, tmp, metadata=metadata)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -150,27 +186,47 @@ def _skeleton(spec: ModelSpec, folded: bool) -> nn.Module:
 
 
 def load_prepared(spec: ModelSpec | str, path: str | Path, source_sha256: str, *,
-                  folded: bool) -> nn.Module | None:
-    """The model from a ready copy, or None when there is none or it does not match the source."""
+                  folded: bool, why: list[str] | None = None) -> nn.Module | None:
+    """The model from a ready copy, or None when there is none or it does not match the source.
+
+    ``why`` (when given) receives ``"stale"`` (another source, model or format: an expected rebuild) or
+    ``"damaged"`` (unreadable, tensors not those recorded, NaN/Inf or zeroed spans, layout not this model's).
+    """
     from safetensors.torch import load_file
 
     spec = as_spec(spec)
     path = Path(path)
+    why = why if why is not None else []
     if not path.is_file():
         return None
     try:
         meta = read_metadata(path)
     except Exception as err:  # truncated / not safetensors: rebuild it
         log.warning("ignoring unreadable prepared weights %s: %s", path, err)
+        why.append("damaged")
         return None
-    if meta != _metadata(spec, source_sha256, folded) | {"torch": meta.get("torch", "")}:
+    expected = _metadata(spec, source_sha256, folded)
+    if {k: meta.get(k) for k in expected if k != "torch"} != {k: v for k, v in expected.items() if k != "torch"}:
         log.info("prepared weights %s are stale (source or format changed): rebuilding", path)
+        why.append("stale")
+        return None
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as err:  # noqa: BLE001 - safetensors' own errors for a damaged body
+        log.warning("prepared weights %s cannot be read (%s): rebuilding them from the source", path, err)
+        why.append("damaged")
+        return None
+    if meta.get("tensor_digest") != tensor_digest(tensors, spec.name, source_sha256):
+        log.warning("prepared weights %s are damaged or are not %s's (their tensors do not match the digest "
+                    "recorded when they were written): rebuilding them from the source", path, spec.name)
+        why.append("damaged")
         return None
     model = _skeleton(spec, folded)
     try:
-        model.load_state_dict(load_file(str(path), device="cpu"), strict=True, assign=True)
+        model.load_state_dict(tensors, strict=True, assign=True)
     except Exception as err:
         log.warning("prepared weights %s do not fit %s (%s): rebuilding", path, spec.name, err)
+        why.append("damaged")
         return None
     model = _materialise(model)
     reset_fixed_buffers(model)  # non-persistent tables are not stored
@@ -197,12 +253,13 @@ def load_ready_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = 
     target = prepared_path(source, digest)
     times.copy = target
     started = time.perf_counter()
-    model = load_prepared(spec, target, digest, folded=folded)
+    why: list[str] = []
+    model = load_prepared(spec, target, digest, folded=folded, why=why)
     if model is not None:
         times.add("weights", started)
         times.prepared = "used"
         return model
-    stale = target.is_file()
+    rebuilt = why[0] if why else ("stale" if target.is_file() else "")
     started = time.perf_counter()
     model = load_model(spec, weights_dir=weights_dir)
     times.add("weights", started)
@@ -213,7 +270,7 @@ def load_ready_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = 
     started = time.perf_counter()
     try:
         write_prepared(model, spec, target, digest, folded=folded)
-        times.prepared = "stale" if stale else "written"
+        times.prepared = rebuilt or "written"
     except Exception as err:  # noqa: BLE001 - OSError, or safetensors' own error on a full disk: never fatal
         log.warning("could not write prepared weights %s: %s", target, err)
         times.prepared = "unwritable"

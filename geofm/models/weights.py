@@ -57,12 +57,31 @@ def weights_sha256(path: str | Path) -> str:
     return found
 
 
-def verify_sha256(spec: ModelSpec, path: str | Path) -> None:
-    """CheckpointError when ``path`` does not have the spec's published SHA-256 (no-op when it is unknown).
+def _published(spec: ModelSpec, path: str | Path) -> bool:
+    """Whether the registry's size and hash describe ``path``: the current published name (an older alias
+    name may hold another layout of the same weights, with its own bytes)."""
+    return Path(path).name == spec.filename
 
-    Each (file, size, mtime) is hashed once per process.
+
+def verify_size(spec: ModelSpec, path: str | Path) -> None:
+    """CheckpointError when ``path`` is not the published file's size (a truncated or padded copy)."""
+    if not spec.size_bytes or not _published(spec, path):
+        return
+    size = os.stat(path).st_size
+    if size != spec.size_bytes:
+        what = "incomplete" if size < spec.size_bytes else "not the published one"
+        raise CheckpointError(
+            f"The weights file {Path(path).name} for {spec.title} is {what} ({size:,} bytes, expected "
+            f"{spec.size_bytes:,}).",
+            hint=f"Delete it and download it again with `python -m geofm weights download {spec.name}`.")
+
+
+def verify_sha256(spec: ModelSpec, path: str | Path) -> None:
+    """CheckpointError when ``path`` is not the published file: its size (when known) first, then its SHA-256
+    (when known). Each (file, size, mtime) is hashed once per process.
     """
-    if not spec.sha256:
+    verify_size(spec, path)
+    if not spec.sha256 or not _published(spec, path):
         return
     st = os.stat(path)
     key = (str(Path(path).resolve()), st.st_size, st.st_mtime, spec.sha256)
@@ -88,17 +107,18 @@ def _offline() -> bool:
 
 
 def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
-                     endpoint: str | None = None) -> Path:
+                     endpoint: str | None = None, force: bool = False) -> Path:
     """Download the spec's file into the Hugging Face cache (or return it if already there).
 
     ``tqdm_class`` receives the byte progress (``geofm.models.download.byte_progress_class``);
-    ``endpoint`` overrides the Hub URL (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` at import).
+    ``endpoint`` overrides the Hub URL (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` at import);
+    ``force`` downloads again over a cached file that failed its size or hash check.
     """
     from huggingface_hub import hf_hub_download
     from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
 
     spec = as_spec(spec)
-    cached = find_in_hf_cache(spec)
+    cached = None if force else find_in_hf_cache(spec)
     if cached:
         verify_sha256(spec, cached)
         return cached
@@ -114,7 +134,7 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
     for repo, filename in candidate_files(spec):
         try:
             path = Path(hf_hub_download(repo, filename, revision=spec.revision, cache_dir=_hf_cache_dir(),
-                                        tqdm_class=tqdm_class, endpoint=endpoint))
+                                        tqdm_class=tqdm_class, endpoint=endpoint, force_download=force))
         except LocalEntryNotFoundError as err:  # no connection (a subclass of EntryNotFoundError)
             raise ServiceError(f"Could not download {where}: Hugging Face could not be reached ({_reason(err)}).",
                                hint=f"Check the internet connection, or copy the file into "

@@ -137,16 +137,17 @@ def _write_bytes(writer: Callable[[Any, Path], Any], result: Any) -> bytes:
         return path.read_bytes()
 
 
-def _with_provenance(writer: Callable[[Any, Path], Any], task: TaskSpec,
+def _with_provenance(writer: Callable[..., Any], task: TaskSpec,
                      stack: HLSStack) -> Callable[[Any, Path], Any]:
-    """``writer``, then the provenance tags (scenes, dates, model, checkpoint SHA-256, version, parameters)."""
+    """``writer`` with the provenance tags (scenes, dates, model, checkpoint SHA-256, version, parameters) in the
+    same write."""
     def write(result: Any, path: Path) -> None:
-        from geofm.evaluate.provenance import make_provenance, write_tags
+        from geofm.evaluate.provenance import make_provenance
 
-        writer(result, path)
         params = {k: getattr(result, k) for k in ("mask_ratio", "seed", "device") if hasattr(result, k)}
-        write_tags(path, make_provenance(task.name, result.model, scene_ids=stack.scene_ids, times=stack.times,
-                                         parameters=params))
+        prov = make_provenance(task.name, result.model, scene_ids=stack.scene_ids, times=stack.times,
+                               parameters=params)
+        writer(result, path, tags=prov.tags())
     return write
 
 

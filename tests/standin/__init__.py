@@ -262,11 +262,11 @@ class StandIn:
         self.state.s3_redirect = on
 
     # ------------------------------------------------------------------ drive: corrupt data
-    def corrupt_file(self, name: str) -> None:
+    def corrupt_file(self, name: str, kind: str = "garbage") -> None:
         """Serve ``name`` (a served file name like HLS...v2.0.B04.tif, or the disk name) with intact header
-        and tile index but garbage tile bytes, until ``restore_file``/``restore_all``."""
+        and tile index but damaged tile bytes (``corrupt_copy``'s kinds), until ``restore_file``/``restore_all``."""
         disk = self.state.aliases.get(name, name)
-        bad = corrupt_copy(self.folder / "files" / disk)
+        bad = corrupt_copy(self.folder / "files" / disk, kind)
         with self.state.lock:
             self.state.corrupt[name] = bad
 

@@ -682,12 +682,14 @@ class Handler(BaseHTTPRequestHandler):
         return bad or path
 
 
-def corrupt_copy(path: Path) -> Path:
-    """A copy of a COG whose header and tile index are intact but whose tile bytes are garbage (cached)."""
+def corrupt_copy(path: Path, kind: str = "garbage") -> Path:
+    """A copy of a COG whose header and tile index are intact but whose tile bytes are damaged (cached):
+    ``garbage`` = random bytes; ``zero-half`` = the second half of each tile's compressed bytes zeroed (a
+    partial write: GDAL still decodes most such tiles, to wrong pixels)."""
     import numpy as np
     import rasterio
 
-    out = path.parent / "corrupt" / path.name
+    out = path.parent / ("corrupt" if kind == "garbage" else f"corrupt-{kind}") / path.name
     if out.exists():
         return out
     out.parent.mkdir(exist_ok=True)
@@ -704,7 +706,10 @@ def corrupt_copy(path: Path) -> Path:
                         size = lvl.get_tag_item(f"BLOCK_SIZE_{c}_{r}", "TIFF", bidx=1)
                         if off and size and int(size) > 0:
                             o, n = int(off), int(size)
-                            data[o:o + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+                            if kind == "zero-half":
+                                data[o + n // 2:o + n] = bytes(n - n // 2)
+                            else:
+                                data[o:o + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
     tmp = out.with_name(out.name + ".part")
     tmp.write_bytes(bytes(data))
     tmp.replace(out)
