@@ -445,6 +445,7 @@ ENV_QUEUE_MAX = "GEOFM_QUEUE_MAX"  # runs waiting for the model at most (beyond:
 ENV_RUNS_PER_MINUTE = "GEOFM_RUNS_PER_MINUTE"  # model runs one browser session may start per minute
 ENV_JOBS_PER_SESSION = "GEOFM_JOBS_PER_SESSION"  # queued or running runs one browser session may have
 ENV_JOB_SECONDS = "GEOFM_JOB_SECONDS"  # first guess of one run's model time, for the wait estimate
+ENV_READS_AT_ONCE = "GEOFM_READS_AT_ONCE"  # admitted app runs searching and reading at the same time
 ENV_PRELOAD = "GEOFM_PRELOAD"  # app start: load these task models in the background (comma list, "none", "all")
 ENV_AUTO_DOWNLOAD = "GEOFM_AUTO_DOWNLOAD"  # "0" = never fetch weights on first use (default: fetch when online)
 
@@ -457,6 +458,7 @@ class QueueLimits:
     runs_per_minute: int = 4  # per browser session, counted when a run joins the line
     jobs_per_session: int = 1  # queued or running at once, per browser session
     job_seconds: float = 45.0  # first guess of one run's time in the slot (then measured)
+    reads_at_once: int = 2  # admitted runs searching and reading at the same time (the catalogue, the COGs)
 
     @classmethod
     def from_env(cls, env: "dict[str, str] | None" = None) -> "QueueLimits":
@@ -466,7 +468,7 @@ class QueueLimits:
 
         s = settings() if env is None else from_environment(env)
         return cls(max_waiting=s.queue_max, runs_per_minute=s.runs_per_minute, jobs_per_session=s.jobs_per_session,
-                   job_seconds=s.job_seconds)
+                   job_seconds=s.job_seconds, reads_at_once=s.reads_at_once)
 
 
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
