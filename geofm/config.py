@@ -533,6 +533,34 @@ class RunDefaults:
 
 DEFAULTS = RunDefaults()
 
+
+@dataclass(frozen=True)
+class GeoJSONLimits:
+    """What untrusted GeoJSON text (a shared link's ``geojson``, a file) may be, checked before it is parsed."""
+
+    max_bytes: int = 256 * 1024  # a drawn area is a few KB
+    max_depth: int = 16  # nesting of [ and {: a MultiPolygon in a one-feature FeatureCollection needs 8
+    max_vertices: int = 10_000
+
+
+GEOJSON_LIMITS = GeoJSONLimits()
+
+
+@dataclass(frozen=True)
+class ControlRanges:
+    """What the app's controls accept, and so what a shared link may set (larger values are clamped)."""
+
+    mask_ratio: tuple[float, float] = (0.05, 0.95)
+    mask_ratio_step: float = 0.05
+    seed_max: int = 2**31 - 1
+    cloud: tuple[float, float] = (0.0, 100.0)
+    first_date: str = "2013-04-01"  # the date picker's earliest day (HLS L30 begins 2013-04-11)
+    link_scenes: int = 50  # scene ids a link may name
+    scene_id_chars: int = 120  # longest scene id (HLS ids are about 40 characters)
+
+
+CONTROLS = ControlRanges()
+
 #: The explore page's default dates: the last this many days (finds scenes anywhere HLS is collected).
 DEFAULT_SEARCH_DAYS: int = 90
 

@@ -323,6 +323,7 @@ def _alive(alive: Callable[[], bool]) -> bool:
 
 
 _DEFAULT: JobQueue | None = None
+_DEFAULT_READ: QueueLimits | None = None  # the limits last read from the settings
 _DEFAULT_LOCK = threading.Lock()
 
 
@@ -332,11 +333,12 @@ def gpu_queue() -> JobQueue:
     Read when asked, never at import: a bad ``GEOFM_*`` value raises SettingsError here, where the app shows
     "This server is misconfigured", instead of breaking every module that imports this one.
     """
-    global _DEFAULT
+    global _DEFAULT, _DEFAULT_READ
     limits = QueueLimits.from_env()
     with _DEFAULT_LOCK:
         if _DEFAULT is None:
             _DEFAULT = JobQueue(limits)
-        else:
+        elif limits != _DEFAULT_READ:  # the operator's settings changed since they were read
             _DEFAULT.limits = limits
+        _DEFAULT_READ = limits
         return _DEFAULT
