@@ -541,6 +541,8 @@ class GeoJSONLimits:
     max_bytes: int = 256 * 1024  # a drawn area is a few KB
     max_depth: int = 16  # nesting of [ and {: a MultiPolygon in a one-feature FeatureCollection needs 8
     max_vertices: int = 10_000
+    file_max_bytes: int = 64 * 2**20  # a GeoJSON file named on the command line
+    file_max_vertices: int = 2_000_000
 
 
 GEOJSON_LIMITS = GeoJSONLimits()

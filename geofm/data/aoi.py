@@ -6,6 +6,7 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import shapely
@@ -104,6 +105,24 @@ def parse_geojson(text: str | bytes, *, max_bytes: int = GEOJSON_LIMITS.max_byte
         raise AOIError(f"The area has {vertices:,} points; at most {max_vertices:,} are read.",
                        hint="Simplify the outline (fewer points) or use a bounding box.")
     return obj
+
+
+def read_geojson_file(path: str | Path) -> Any:
+    """A GeoJSON file named by the user, read with :func:`parse_geojson` and the file limits (AOIError, one line)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > GEOJSON_LIMITS.file_max_bytes:
+            raise AOIError(f"The GeoJSON file {path} is {size / 2**20:,.0f} MB; at most "
+                           f"{GEOJSON_LIMITS.file_max_bytes / 2**20:,.0f} MB is read.")
+        data = path.read_bytes()
+    except OSError as err:
+        raise AOIError(f"Cannot read the GeoJSON file {path}: {err.strerror or err}.") from None
+    try:
+        return parse_geojson(data, max_bytes=GEOJSON_LIMITS.file_max_bytes,
+                             max_vertices=GEOJSON_LIMITS.file_max_vertices)
+    except AOIError as err:
+        raise AOIError(f"{path}: {err}", hint=err.hint) from None
 
 
 def _check_lon_lat(lon: float, lat: float) -> None:
