@@ -450,6 +450,7 @@ ENV_QUEUE_MAX = "GEOFM_QUEUE_MAX"  # runs waiting for the model at most (beyond:
 ENV_RUNS_PER_MINUTE = "GEOFM_RUNS_PER_MINUTE"  # model runs one browser session may start per minute
 ENV_JOBS_PER_SESSION = "GEOFM_JOBS_PER_SESSION"  # queued or running runs one browser session may have
 ENV_JOB_SECONDS = "GEOFM_JOB_SECONDS"  # first guess of one run's model time, for the wait estimate
+ENV_READS_AT_ONCE = "GEOFM_READS_AT_ONCE"  # admitted app runs searching and reading at the same time
 ENV_PRELOAD = "GEOFM_PRELOAD"  # app start: load these task models in the background (comma list, "none", "all")
 ENV_AUTO_DOWNLOAD = "GEOFM_AUTO_DOWNLOAD"  # "0" = never fetch weights on first use (default: fetch when online)
 #: Seconds to wait for another process's download of the same weights while it makes no progress (default 300).
@@ -464,6 +465,7 @@ class QueueLimits:
     runs_per_minute: int = 4  # per browser session, counted when a run joins the line
     jobs_per_session: int = 1  # queued or running at once, per browser session
     job_seconds: float = 45.0  # first guess of one run's time in the slot (then measured)
+    reads_at_once: int = 2  # admitted runs searching and reading at the same time (the catalogue, the COGs)
 
     @classmethod
     def from_env(cls, env: "dict[str, str] | None" = None) -> "QueueLimits":
@@ -473,7 +475,7 @@ class QueueLimits:
 
         s = settings() if env is None else from_environment(env)
         return cls(max_waiting=s.queue_max, runs_per_minute=s.runs_per_minute, jobs_per_session=s.jobs_per_session,
-                   job_seconds=s.job_seconds)
+                   job_seconds=s.job_seconds, reads_at_once=s.reads_at_once)
 
 
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
@@ -537,6 +539,36 @@ class RunDefaults:
 
 
 DEFAULTS = RunDefaults()
+
+
+@dataclass(frozen=True)
+class GeoJSONLimits:
+    """What untrusted GeoJSON text (a shared link's ``geojson``, a file) may be, checked before it is parsed."""
+
+    max_bytes: int = 256 * 1024  # a drawn area is a few KB
+    max_depth: int = 16  # nesting of [ and {: a MultiPolygon in a one-feature FeatureCollection needs 8
+    max_vertices: int = 10_000
+    file_max_bytes: int = 64 * 2**20  # a GeoJSON file named on the command line
+    file_max_vertices: int = 2_000_000
+
+
+GEOJSON_LIMITS = GeoJSONLimits()
+
+
+@dataclass(frozen=True)
+class ControlRanges:
+    """What the app's controls accept, and so what a shared link may set (larger values are clamped)."""
+
+    mask_ratio: tuple[float, float] = (0.05, 0.95)
+    mask_ratio_step: float = 0.05
+    seed_max: int = 2**31 - 1
+    cloud: tuple[float, float] = (0.0, 100.0)
+    first_date: str = "2013-04-01"  # the date picker's earliest day (HLS L30 begins 2013-04-11)
+    link_scenes: int = 50  # scene ids a link may name
+    scene_id_chars: int = 120  # longest scene id (HLS ids are about 40 characters)
+
+
+CONTROLS = ControlRanges()
 
 #: The explore page's default dates: the last this many days (finds scenes anywhere HLS is collected).
 DEFAULT_SEARCH_DAYS: int = 90

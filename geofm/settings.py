@@ -24,7 +24,7 @@ from geofm.config import (DEFAULT_MAX_AOI_KM, ENV_APP_CACHE_RUNS, ENV_BASEMAP, E
                           ENV_MAX_AOI_KM, ENV_MAX_UPLOAD_MB, ENV_STAC_URL, ENV_WEIGHTS_DIR, NOMINATIM_URL,
                           PLANETARY_COMPUTER_STAC, CMR_STAC_LPCLOUD, ENV_CMR_STAC_URL, ENV_EARTHDATA_HOSTS,
                           ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_JOBS_PER_SESSION, ENV_JOB_SECONDS, ENV_PRELOAD,
-                          ENV_AUTO_DOWNLOAD, ENV_DOWNLOAD_WAIT,
+                          ENV_AUTO_DOWNLOAD, ENV_DOWNLOAD_WAIT, ENV_READS_AT_ONCE,
                           ENV_PRECISION, PRECISIONS)
 from geofm.errors import GeofmError
 
@@ -35,7 +35,8 @@ VARIABLES: tuple[str, ...] = (ENV_STAC_URL, ENV_WEIGHTS_DIR, ENV_CACHE_DIR, ENV_
                               ENV_HTTP_TIMEOUT, ENV_HTTP_RETRIES, ENV_MAX_UPLOAD_MB, ENV_BASEMAP,
                               ENV_GEOCODER_URL, ENV_APP_CACHE_RUNS, ENV_EARTHDATA_TOKEN, ENV_CMR_STAC_URL,
                               ENV_EARTHDATA_HOSTS, ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_JOBS_PER_SESSION,
-                              ENV_JOB_SECONDS, ENV_PRELOAD, ENV_AUTO_DOWNLOAD, ENV_PRECISION, ENV_DOWNLOAD_WAIT)
+                              ENV_JOB_SECONDS, ENV_PRELOAD, ENV_AUTO_DOWNLOAD, ENV_PRECISION, ENV_DOWNLOAD_WAIT,
+                              ENV_READS_AT_ONCE)
 
 
 class SettingsError(GeofmError, ValueError):
@@ -65,6 +66,7 @@ class Settings:
     runs_per_minute: int = 4  #: GEOFM_RUNS_PER_MINUTE (per browser session)
     jobs_per_session: int = 1  #: GEOFM_JOBS_PER_SESSION (queued or running at once)
     job_seconds: float = 45.0  #: GEOFM_JOB_SECONDS (first guess of one run's time, for the wait estimate)
+    reads_at_once: int = 2  #: GEOFM_READS_AT_ONCE (app runs searching and reading at the same time)
     preload: str = ""  #: GEOFM_PRELOAD (models loaded at start: names, "all" or "none"; "" = the task models)
     auto_download: bool = True  #: GEOFM_AUTO_DOWNLOAD (fetch missing weights on first use)
     #: GEOFM_DOWNLOAD_WAIT_S (seconds to wait for another process's download of the same weights while it
@@ -155,6 +157,7 @@ def from_environment(env: dict[str, str] | None = None) -> Settings:
                                 d.jobs_per_session),
         job_seconds=_parse(env, ENV_JOB_SECONDS, float, lambda v: 0 < v < float("inf"), "a number of seconds > 0",
                            d.job_seconds),
+        reads_at_once=_parse(env, ENV_READS_AT_ONCE, int, positive, "a whole number > 0", d.reads_at_once),
         preload=env.get(ENV_PRELOAD, "").strip().lower(),
         auto_download=_parse(env, ENV_AUTO_DOWNLOAD, _flag, lambda v: True, "1 or 0", d.auto_download),
         download_wait_s=_parse(env, ENV_DOWNLOAD_WAIT, float, positive, "a number of seconds > 0",

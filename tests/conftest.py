@@ -1,6 +1,15 @@
-"""Shared pytest set-up. Fixtures live in plugin modules, one per area of the pipeline."""
+"""Shared pytest set-up. Fixtures live in plugin modules, one per area of the pipeline.
+
+The suite passes in any order: CI runs it shuffled (pytest-random-order, ``--random-order-bucket=module`` in
+pyproject's addopts; the seed is printed in the header, ``--random-order-seed=N`` repeats an order) and once in
+reverse (``--reverse-order``, below). Process-wide state a test could leave for the next one is set here for
+the whole session, before the first test, whichever it is.
+"""
 
 import os
+from collections.abc import Iterator
+
+import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach the network
 
@@ -8,3 +17,30 @@ pytest_plugins = [
     "tests.fixtures_models",  # checkpoints in the published layouts
     "tests.fixtures_stac",  # STAC API + COG server on 127.0.0.1
 ]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reverse-order", action="store_true", default=False,
+                     help="run the collected tests last to first (CI's second pass; use with "
+                          "--random-order-bucket=none)")
+
+
+@pytest.hookimpl(trylast=True)  # after any shuffling
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--reverse-order"):
+        items.reverse()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The stack cache of every test is a session tmp folder, from the first test on, whichever runs first
+    (it was set only when the STAC stand-in started: tests before it used ~/.cache/geofm)."""
+    saved = os.environ.get("GEOFM_CACHE_DIR")
+    os.environ["GEOFM_CACHE_DIR"] = str(tmp_path_factory.mktemp("geofm-cache"))
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("GEOFM_CACHE_DIR", None)
+        else:
+            os.environ["GEOFM_CACHE_DIR"] = saved

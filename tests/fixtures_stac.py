@@ -15,13 +15,12 @@ from tests.standin import StandIn
 def stac_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
     """The stand-in, started once per session (files generated into a session tmp dir in seconds).
 
-    Also points the stack cache at a session tmp dir and planetary_computer's token service at the
-    stand-in, so no test can write to ~/.cache or reach the real token endpoint.
+    Also points planetary_computer's token service at the stand-in, so no test can reach the real token
+    endpoint (the stack cache's session folder is set for every test in conftest.py).
     """
     folder = tmp_path_factory.mktemp("hls-standin")
-    saved = {k: os.environ.get(k) for k in ("GEOFM_CACHE_DIR", "PC_SDK_SAS_URL")}
+    saved = {k: os.environ.get(k) for k in ("PC_SDK_SAS_URL",)}
     standin = StandIn.start(folder)
-    os.environ["GEOFM_CACHE_DIR"] = str(tmp_path_factory.mktemp("geofm-cache"))
     os.environ["PC_SDK_SAS_URL"] = standin.sas_url
     from planetary_computer.settings import Settings
 

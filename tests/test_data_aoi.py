@@ -85,3 +85,22 @@ def test_polygon_errors() -> None:
         AOI.from_geojson({"type": "Polygon", "coordinates": [[[-96, -91], [-95, -90], [-95, -89], [-96, -91]]]})
     with pytest.raises(AOIError, match="exactly one area"):
         AOI.from_geojson({"type": "FeatureCollection", "features": []})
+
+
+def test_a_geojson_file_nested_thousands_deep_is_one_line_not_a_recursion_error(tmp_path, capsys):
+    """About 6 KB of brackets raised RecursionError inside json.loads (a traceback from ``geofm search``); the
+    nesting is measured before parsing (issue 18)."""
+    from geofm.cli import main
+    from geofm.data.aoi import read_geojson_file
+
+    deep = tmp_path / "deep.geojson"
+    deep.write_text('{"type": "Polygon", "coordinates": ' + "[" * 3000 + "]" * 3000 + "}")
+    with pytest.raises(AOIError, match=r"deep.geojson: The area's GeoJSON is nested more than 16 levels deep"):
+        read_geojson_file(deep)
+    code = main(["search", "--geojson", str(deep), "--start", "2022-03-01", "--end", "2022-04-30",
+                 "--stac-url", "http://127.0.0.1:9/"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "nested more than 16 levels deep" in err, err
+    missing = tmp_path / "nope.geojson"
+    with pytest.raises(AOIError, match=r"Cannot read the GeoJSON file .*nope.geojson: No such file"):
+        read_geojson_file(missing)

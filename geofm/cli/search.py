@@ -41,11 +41,9 @@ def _aoi(args: argparse.Namespace):  # -> AOI
 
     if args.bbox:
         return AOI.from_bbox(*args.bbox)
-    try:
-        obj = json.loads(Path(args.geojson).read_text())
-    except (OSError, ValueError) as err:
-        raise InputError(f"Cannot read the GeoJSON file {args.geojson}: {err}.") from None
-    return AOI.from_geojson(obj)
+    from geofm.data.aoi import read_geojson_file
+
+    return AOI.from_geojson(read_geojson_file(args.geojson))  # size and nesting checked before parsing
 
 
 def format_table(scenes: list) -> str:

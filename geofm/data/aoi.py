@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import shapely
@@ -14,7 +17,7 @@ from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
-from geofm.config import ENV_MAX_AOI_KM, HLS_RESOLUTION_M
+from geofm.config import ENV_MAX_AOI_KM, GEOJSON_LIMITS, HLS_RESOLUTION_M
 from geofm.errors import AOIError
 
 #: UTM zones are defined between these latitudes (HLS uses the MGRS/UTM grid).
@@ -43,6 +46,83 @@ def utm_crs_for(lon: float, lat: float) -> CRS:
     """The WGS 84 / UTM CRS of the zone holding (lon, lat)."""
     zone = min(60, int(math.floor((lon + 180.0) / 6.0)) + 1)
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _nesting_depth(data: bytes, stop_at: int) -> int:
+    """Deepest nesting of [ and { in JSON text (strings skipped), counted without recursion; stops past ``stop_at``."""
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', data)):
+        depth += 1 if match.group() in b"[{" else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > stop_at:
+                break
+    return deepest
+
+
+def _vertex_count(obj: Any) -> int:
+    """Coordinate pairs in a parsed GeoJSON object (lists of numbers), counted without recursion."""
+    count, todo = 0, [obj]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            if item and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item):
+                count += 1
+            else:
+                todo.extend(item)
+    return count
+
+
+def parse_geojson(text: str | bytes, *, max_bytes: int = GEOJSON_LIMITS.max_bytes,
+                  max_depth: int = GEOJSON_LIMITS.max_depth,
+                  max_vertices: int = GEOJSON_LIMITS.max_vertices) -> Any:
+    """Untrusted GeoJSON text parsed after its size and nesting are checked (AOIError, one line, when over).
+
+    The checks come before ``json.loads``: text nested thousands of levels deep would otherwise end in a
+    RecursionError in the parser or in anything that walks the result. The result still has to be an area
+    (:meth:`AOI.from_geojson`).
+    """
+    data = text.encode("utf-8", "replace") if isinstance(text, str) else bytes(text)
+    if len(data) > max_bytes:
+        raise AOIError(f"The area's GeoJSON is {len(data) / 1024:,.0f} KB; at most {max_bytes / 1024:,.0f} KB "
+                       "is read.", hint="Simplify the outline (fewer points) or use a bounding box.")
+    depth = _nesting_depth(data, max_depth)
+    if depth > max_depth:
+        raise AOIError(f"The area's GeoJSON is nested more than {max_depth} levels deep; an area needs at "
+                       "most 8 (a MultiPolygon in a FeatureCollection).")
+    try:
+        obj = json.loads(data)
+    except ValueError as err:
+        raise AOIError(f"The area is not valid JSON ({err}).") from None
+    vertices = _vertex_count(obj)
+    if vertices > max_vertices:
+        raise AOIError(f"The area has {vertices:,} points; at most {max_vertices:,} are read.",
+                       hint="Simplify the outline (fewer points) or use a bounding box.")
+    return obj
+
+
+def read_geojson_file(path: str | Path) -> Any:
+    """A GeoJSON file named by the user, read with :func:`parse_geojson` and the file limits (AOIError, one line)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > GEOJSON_LIMITS.file_max_bytes:
+            raise AOIError(f"The GeoJSON file {path} is {size / 2**20:,.0f} MB; at most "
+                           f"{GEOJSON_LIMITS.file_max_bytes / 2**20:,.0f} MB is read.")
+        data = path.read_bytes()
+    except OSError as err:
+        raise AOIError(f"Cannot read the GeoJSON file {path}: {err.strerror or err}.") from None
+    try:
+        return parse_geojson(data, max_bytes=GEOJSON_LIMITS.file_max_bytes,
+                             max_vertices=GEOJSON_LIMITS.file_max_vertices)
+    except AOIError as err:
+        raise AOIError(f"{path}: {err}", hint=err.hint) from None
 
 
 def _check_lon_lat(lon: float, lat: float) -> None:

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geofm.config import DEFAULT_MAX_AOI_KM, TASKS
+from geofm.config import CONTROLS, DEFAULT_MAX_AOI_KM, TASKS
 from geofm.data.aoi import max_aoi_km
 from geofm.errors import GeofmError
 from geofm.data.signing import fresh_href
@@ -138,8 +138,9 @@ def search_controls(aoi) -> None:
     st.session_state.setdefault("w_dates", (q["start"], q["end"]))
     st.session_state.setdefault("w_cloud", int(q["max_cloud"]))
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
-    dates = c1.date_input("Dates", key="w_dates", min_value=date(2013, 4, 1), max_value=date.today())
-    cloud = c2.slider("Max cloud cover of a scene (%)", 0, 100, key="w_cloud")
+    dates = c1.date_input("Dates", key="w_dates", min_value=date.fromisoformat(CONTROLS.first_date),
+                          max_value=date.today())
+    cloud = c2.slider("Max cloud cover of a scene (%)", int(CONTROLS.cloud[0]), int(CONTROLS.cloud[1]), key="w_cloud")
     if isinstance(dates, (tuple, list)) and len(dates) == 2:
         q["start"], q["end"] = dates
     q["max_cloud"] = float(cloud)

@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from geofm.errors import GeofmError
 from geofm.progress import Progress, null_progress
-from geofm.serve.queue import JobQueue, RunAbandoned
+from geofm.serve.queue import JobQueue, RunAbandoned, Ticket
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -89,6 +89,7 @@ class _Work:
     item: Any
     progress: Progress
     owner: threading.Thread
+    ticket: Ticket
     events: queue_mod.SimpleQueue = field(default_factory=queue_mod.SimpleQueue)
     result: Any = None
     error: BaseException | None = None
@@ -135,14 +136,20 @@ class SharedBatches:
 
     def run(self, key: Hashable, item: Any, *, queue: JobQueue, progress: Progress = null_progress,
             on_wait: Callable[[int], None] | None = None, label: str = "", poll_s: float = 0.2,
-            owner: str = "", alive: Callable[[], bool] | None = None) -> Any:
+            owner: str = "", alive: Callable[[], bool] | None = None, ticket: Ticket | None = None) -> Any:
         """The result of ``item``, computed in a group with the other runs of ``key`` waiting alongside.
 
         ``owner`` / ``alive``: the browser session, as for ``JobQueue.run`` (the group's place in line is
         its first run's ticket; a run whose ``alive()`` turns False stops waiting with RunAbandoned).
+        ``ticket``: the run's admitted ticket (``JobQueue.admit``); without one, the run is admitted here —
+        a run that joins a waiting group holds a ticket like any other, so the queue's limits count it.
         """
+        if ticket is None:
+            with queue.admitted(label, owner) as mine:
+                return self.run(key, item, queue=queue, progress=progress, on_wait=on_wait, label=label,
+                                poll_s=poll_s, owner=owner, alive=alive, ticket=mine)
         while True:
-            work = _Work(item, progress, threading.current_thread())
+            work = _Work(item, progress, threading.current_thread(), ticket)
             with self._lock:
                 found = self._open.get(key)
                 leader = found is None
@@ -151,7 +158,7 @@ class SharedBatches:
                     self._open[key] = group
                 group.works.append(work)
             if leader:
-                self._lead(group, queue, on_wait, label, owner, alive)
+                self._lead(group, queue, on_wait, label, ticket, alive)
             else:
                 self._follow(group, work, on_wait, poll_s, alive)
             if group.ran:
@@ -162,14 +169,14 @@ class SharedBatches:
         return work.result
 
     def _lead(self, group: _Group, queue: JobQueue, on_wait: Callable[[int], None] | None, label: str,
-              owner: str, alive: Callable[[], bool] | None) -> None:
+              ticket: Ticket, alive: Callable[[], bool] | None) -> None:
         def waiting(position: int) -> None:
             group.position = position
             if on_wait is not None:
                 on_wait(position)
 
         try:
-            queue.run(self._run_group, group, label=label, on_wait=waiting, owner=owner, alive=alive)
+            queue.run(self._run_group, group, queue, label=label, on_wait=waiting, alive=alive, ticket=ticket)
         finally:
             self._close(group)
             group.done.set()
@@ -181,10 +188,12 @@ class SharedBatches:
                 del self._open[group.key]
             return list(group.works)
 
-    def _run_group(self, group: _Group) -> None:
+    def _run_group(self, group: _Group, queue: JobQueue) -> None:
         group.position = 0
         works = self._close(group)
         group.ran = True
+        for w in works:
+            queue.ride(w.ticket)  # the followers' runs are on the model now, not waiting
         try:
             results = self._execute(group.key, [w.item for w in works], [w.report for w in works])
         except BaseException as err:

@@ -4,11 +4,15 @@ A job runs in the caller's own thread (Streamlit widgets keep working); the queu
 turn it is. Waiters learn their place in line through ``on_wait(position)``; position 1 = next.
 
 Admission control keeps a public demo fair (limits: :class:`geofm.config.QueueLimits`, set by the
-operator): a ticket with an ``owner`` (a browser session id) is refused when that owner already has
-``jobs_per_session`` tickets queued or running, when it joined ``runs_per_minute`` times in the last
-minute, or when ``max_waiting`` tickets already wait — with an estimate of the wait ("about N minutes")
-instead of an unbounded one. A waiter whose ``alive()`` turns False (tab closed, session gone) leaves
-the line. Tickets without an owner (CLI, library, tests) are not limited.
+operator). Every run takes a ticket at one admission point, :meth:`JobQueue.admit`, before it searches or
+reads — whether it later waits in line on its own, rides in a shared batch (``geofm.serve.flight``) or
+waits for an identical run. A ticket with an ``owner`` (a browser session id) is refused when that owner
+already holds ``jobs_per_session`` tickets, when it took ``runs_per_minute`` tickets in the last minute, or
+when ``max_waiting`` admitted runs already wait (anything admitted and not on the model) — with an
+estimate of the wait ("about N minutes") instead of an unbounded one. A ticket is held until the run ends
+(:meth:`JobQueue.leave`). Searching and reading of admitted runs go through :meth:`JobQueue.reading`, at
+most ``reads_at_once`` at a time. A waiter whose ``alive()`` turns False (tab closed, session gone)
+leaves the line. Tickets without an owner (CLI, library, tests) are not limited.
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ class JobQueue:
         self._clock = clock
         self.limits = limits if limits is not None else QueueLimits()
         self._joined: dict[str, deque[float]] = {}  # owner -> join times within the rate window
+        self._admitted: dict[Ticket, None] = {}  # every ticket from admission to leave, in order
+        self._riding: set[Ticket] = set()  # tickets on the model inside the running ticket's job
+        self._reads = 0  # admitted runs searching or reading now
         self._measured: float | None = None  # measured (EWMA) seconds a job holds the slot
         self._started_at = 0.0
 
@@ -79,12 +86,15 @@ class JobQueue:
         """Rough minutes until a run joining now would start (at least 1)."""
         with self._cond:
             if ahead is None:
-                ahead = len(self._waiting) + (self._running is not None)
+                ahead = self._held() + (self._running is not None)
             return max(1, math.ceil(ahead * self._run_seconds / 60.0))
 
+    def _held(self) -> int:
+        """Admitted tickets not on the model: in line, searching, reading, or in a batch not yet run."""
+        return sum(1 for t in self._admitted if t != self._running and t not in self._riding)
+
     def _active(self, owner: str) -> int:
-        running = 1 if self._running is not None and self._running.owner == owner else 0
-        return running + sum(1 for t in self._waiting if t.owner == owner)
+        return sum(1 for t in self._admitted if t.owner == owner)
 
     def _recent(self, owner: str, now: float) -> deque[float]:
         times = self._joined.setdefault(owner, deque())
@@ -108,30 +118,88 @@ class JobQueue:
             wait_s = max(1, math.ceil(_RATE_WINDOW_S - (now - recent[0])))
             raise SessionLimitError(f"You have started {len(recent)} runs in the last minute; please wait "
                                     f"{wait_s} s before the next one. Results you already ran come back at once.")
-        if len(self._waiting) >= limits.max_waiting:
-            ahead = len(self._waiting) + (self._running is not None)
+        held = self._held()
+        if held >= limits.max_waiting:
+            ahead = held + (self._running is not None)
             minutes = max(1, math.ceil(ahead * self._run_seconds / 60.0))
             raise QueueFullError(f"The demo is busy — about {minutes} minute{'s' if minutes != 1 else ''} "
                                  f"for the runs already in line. Please try again then.")
 
     def check_admission(self, owner: str = "") -> None:
-        """Raise now if ``owner`` could not join (lets the app refuse before searching and reading)."""
+        """Raise now if ``owner`` could not be admitted (takes nothing)."""
         with self._cond:
             self._check(owner, self._clock())
 
-    # ------------------------------------------------------------------ line
+    def admit(self, label: str = "", owner: str = "") -> Ticket:
+        """The one admission point: a ticket for a run (BusyError when the limits refuse it).
 
-    def join(self, label: str = "", owner: str = "") -> Ticket:
-        """Take a ticket at the back of the line (BusyError when admission refuses it)."""
+        The ticket counts against the limits until :meth:`leave`; it is not yet in line (:meth:`enter`).
+        """
         with self._cond:
             now = self._clock()
             self._check(owner, now)
             ticket = Ticket(next(self._numbers), label, owner)
             if owner:
                 self._joined.setdefault(owner, deque()).append(now)
-            self._waiting.append(ticket)
+            self._admitted[ticket] = None
+            return ticket
+
+    @contextmanager
+    def admitted(self, label: str = "", owner: str = "") -> Iterator[Ticket]:
+        """An admitted ticket for the block; it leaves (line, slot, admission) however the block ends."""
+        ticket = self.admit(label, owner)
+        try:
+            yield ticket
+        finally:
+            self.leave(ticket)
+
+    @contextmanager
+    def reading(self, alive: Callable[[], bool] | None = None, poll_s: float = 0.25) -> Iterator[None]:
+        """Hold one of the ``reads_at_once`` places for searching and reading (waits for one to free up).
+
+        ``alive()`` is asked while waiting; when it turns False, :class:`RunAbandoned` is raised.
+        """
+        with self._cond:
+            while self._reads >= max(1, self.limits.reads_at_once):
+                self._cond.wait(timeout=poll_s)
+                if alive is not None and not _alive(alive):
+                    raise RunAbandoned("its session is gone while waiting to read")
+            self._reads += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._reads -= 1
+                self._cond.notify_all()
+
+    @property
+    def reads(self) -> int:
+        """Runs searching or reading now."""
+        with self._cond:
+            return self._reads
+
+    # ------------------------------------------------------------------ line
+
+    def enter(self, ticket: Ticket) -> Ticket:
+        """Put an admitted ticket at the back of the line."""
+        with self._cond:
+            if ticket not in self._admitted:
+                raise RuntimeError(f"ticket {ticket.number} was not admitted (or has left)")
+            if ticket != self._running and ticket not in self._waiting:
+                self._waiting.append(ticket)
             self._cond.notify_all()
             return ticket
+
+    def join(self, label: str = "", owner: str = "") -> Ticket:
+        """Admit a ticket and put it at the back of the line (BusyError when admission refuses it)."""
+        return self.enter(self.admit(label, owner))
+
+    def ride(self, ticket: Ticket) -> None:
+        """Count an admitted ticket as on the model: its run goes with the running ticket's job (a batch)."""
+        with self._cond:
+            if ticket in self._admitted:
+                self._riding.add(ticket)
+                self._cond.notify_all()
 
     def position(self, ticket: Ticket) -> int:
         """0 while the ticket's job runs, n >= 1 = place in line while waiting (1 = next), -1 if gone."""
@@ -187,8 +255,10 @@ class JobQueue:
                     raise
 
     def leave(self, ticket: Ticket) -> None:
-        """Give up the slot or the place in line (idempotent)."""
+        """Give up the slot or the place in line, and the admission (idempotent)."""
         with self._cond:
+            self._admitted.pop(ticket, None)
+            self._riding.discard(ticket)
             if self._running == ticket:
                 self._running = None
                 held = self._clock() - self._started_at
@@ -202,9 +272,12 @@ class JobQueue:
 
     @contextmanager
     def slot(self, label: str = "", on_wait: Callable[[int], None] | None = None, *, owner: str = "",
-             alive: Callable[[], bool] | None = None) -> Iterator[Ticket]:
-        """Wait for the turn, hold the slot inside the block, release it however the block ends."""
-        ticket = self.join(label, owner)
+             alive: Callable[[], bool] | None = None, ticket: Ticket | None = None) -> Iterator[Ticket]:
+        """Wait for the turn, hold the slot inside the block, release it however the block ends.
+
+        ``ticket``: one already admitted (:meth:`admit`); else one is admitted here for ``owner``.
+        """
+        ticket = self.join(label, owner) if ticket is None else self.enter(ticket)
         try:
             self.wait_turn(ticket, on_wait, alive=alive)
             yield ticket
@@ -212,10 +285,17 @@ class JobQueue:
             self.leave(ticket)
 
     def run(self, fn: Callable[..., T], *args, label: str = "", on_wait: Callable[[int], None] | None = None,
-            owner: str = "", alive: Callable[[], bool] | None = None, **kwargs) -> T:
+            owner: str = "", alive: Callable[[], bool] | None = None, ticket: Ticket | None = None,
+            **kwargs) -> T:
         """Run ``fn(*args, **kwargs)`` when it is this caller's turn; exceptions propagate after release."""
-        with self.slot(label, on_wait, owner=owner, alive=alive):
+        with self.slot(label, on_wait, owner=owner, alive=alive, ticket=ticket):
             return fn(*args, **kwargs)
+
+    @property
+    def admitted_count(self) -> int:
+        """Tickets admitted and not yet left (in line, running, riding, searching or reading)."""
+        with self._cond:
+            return len(self._admitted)
 
     @property
     def waiting(self) -> int:
@@ -242,9 +322,23 @@ def _alive(alive: Callable[[], bool]) -> bool:
         return True
 
 
-_DEFAULT = JobQueue(QueueLimits.from_env())
+_DEFAULT: JobQueue | None = None
+_DEFAULT_READ: QueueLimits | None = None  # the limits last read from the settings
+_DEFAULT_LOCK = threading.Lock()
 
 
 def gpu_queue() -> JobQueue:
-    """The one queue of this process (all Streamlit sessions share it)."""
-    return _DEFAULT
+    """The one queue of this process (all Streamlit sessions share it), its limits from the current settings.
+
+    Read when asked, never at import: a bad ``GEOFM_*`` value raises SettingsError here, where the app shows
+    "This server is misconfigured", instead of breaking every module that imports this one.
+    """
+    global _DEFAULT, _DEFAULT_READ
+    limits = QueueLimits.from_env()
+    with _DEFAULT_LOCK:
+        if _DEFAULT is None:
+            _DEFAULT = JobQueue(limits)
+        elif limits != _DEFAULT_READ:  # the operator's settings changed since they were read
+            _DEFAULT.limits = limits
+        _DEFAULT_READ = limits
+        return _DEFAULT

@@ -18,7 +18,7 @@ from geofm.config import TASKS, get_task
 from geofm.progress import Progress, null_progress
 from geofm.render.products import Products
 from geofm.serve.progress import StageRecorder, StageTimes
-from geofm.serve.queue import ANONYMOUS, JobQueue, Visitor, gpu_queue
+from geofm.serve.queue import ANONYMOUS, JobQueue, Ticket, Visitor, gpu_queue
 from geofm.settings import settings
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -194,7 +194,7 @@ def take_confidence(task: str, result: SegmentationResult | ReconstructionResult
 
 
 def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder, queue: JobQueue,
-                  visitor: Visitor):
+                  visitor: Visitor, ticket: Ticket):
     def on_wait(position: int) -> None:
         minutes = queue.wait_minutes(position)
         recorder("queue", f"Another run is using the model: you are number {position} in line "
@@ -204,9 +204,9 @@ def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder,
         from geofm.serve.flight import shared_batches
 
         return shared_batches().run((request.task, request.weights_dir), stack, queue=queue, progress=recorder,
-                                    on_wait=on_wait, label=request.task, owner=visitor.id, alive=visitor.alive)
+                                    on_wait=on_wait, label=request.task, alive=visitor.alive, ticket=ticket)
     return queue.run(_run_model, request.task, stack, request, recorder, label=request.task, on_wait=on_wait,
-                     owner=visitor.id, alive=visitor.alive)
+                     alive=visitor.alive, ticket=ticket)
 
 
 def _once(request: RunRequest, compute, cache: ResultCache, progress: Progress) -> RunOutcome:
@@ -241,30 +241,33 @@ def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: 
              cache: ResultCache | None = None, visitor: Visitor = ANONYMOUS) -> RunOutcome:
     """Search, read and run the model over the request's area (cached by the request).
 
-    ``visitor``: the browser session asking; the queue's per-session limits apply to it (checked before
-    searching, so a refused run costs nothing) and the run leaves the line when the visitor is gone.
+    ``visitor``: the browser session asking; the queue admits the run (its per-session limits and waiting cap)
+    before searching, so a refused run costs nothing, and holds its ticket until the run ends — whether it
+    waits in line, rides in a shared batch or waits for an identical run. Searching and reading wait for one
+    of the queue's ``reads_at_once`` places. The run leaves the line when the visitor is gone.
     """
     cache = cache if cache is not None else results_cache()
     hit = cache.get(request)
     if hit is not None:
         return _cached_copy(hit)
     line = queue or gpu_queue()
-    line.check_admission(visitor.id)
+    with line.admitted(request.task, visitor.id) as ticket:  # refused here, before searching: costs nothing
 
-    def compute() -> RunOutcome:
-        from geofm.data import AOI, load_task_stack
+        def compute() -> RunOutcome:
+            from geofm.data import AOI, load_task_stack
 
-        recorder = StageRecorder(progress)
-        _weights_first(request, recorder)
-        aoi = AOI.from_geojson(request.geometry or {})
-        stack, scenes = load_task_stack(request.task, aoi, request.start, request.end,
-                                        max_cloud=request.max_cloud, stac_url=request.stac_url or None,
-                                        scene_ids=list(request.scene_ids) or None, progress=recorder)
-        result = _queued_model(request, stack, recorder, line, visitor)
-        return RunOutcome(request=request, result=result, stack=stack, scenes=list(scenes),
-                          times=recorder.finish(), confidence=take_confidence(request.task, result))
+            recorder = StageRecorder(progress)
+            _weights_first(request, recorder)
+            aoi = AOI.from_geojson(request.geometry or {})
+            with line.reading(visitor.alive):
+                stack, scenes = load_task_stack(request.task, aoi, request.start, request.end,
+                                                max_cloud=request.max_cloud, stac_url=request.stac_url or None,
+                                                scene_ids=list(request.scene_ids) or None, progress=recorder)
+            result = _queued_model(request, stack, recorder, line, visitor, ticket)
+            return RunOutcome(request=request, result=result, stack=stack, scenes=list(scenes),
+                              times=recorder.finish(), confidence=take_confidence(request.task, result))
 
-    return _once(request, compute, cache, progress)
+        return _once(request, compute, cache, progress)
 
 
 def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = null_progress,
@@ -276,22 +279,23 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
     if hit is not None:
         return _cached_copy(hit)
     line = queue or gpu_queue()
-    line.check_admission(visitor.id)
+    with line.admitted(request.task, visitor.id) as ticket:
 
-    def compute() -> RunOutcome:
-        from geofm.io.geotiff import read_input_stack
+        def compute() -> RunOutcome:
+            from geofm.io.geotiff import read_input_stack
+            from geofm.io.header import upload_budget_bytes
 
-        recorder = StageRecorder(progress)
-        _weights_first(request, recorder)
-        recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
-        from geofm.io.header import upload_budget_bytes
+            recorder = StageRecorder(progress)
+            _weights_first(request, recorder)
+            recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
+            with line.reading(visitor.alive):
+                stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(),
+                                         where="the app")
+            result = _queued_model(request, stack, recorder, line, visitor, ticket)
+            return RunOutcome(request=request, result=result, stack=stack, times=recorder.finish(),
+                              confidence=take_confidence(request.task, result))
 
-        stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(), where="the app")
-        result = _queued_model(request, stack, recorder, line, visitor)
-        return RunOutcome(request=request, result=result, stack=stack, times=recorder.finish(),
-                          confidence=take_confidence(request.task, result))
-
-    return _once(request, compute, cache, progress)
+        return _once(request, compute, cache, progress)
 
 
 def _cached_copy(outcome: RunOutcome) -> RunOutcome:

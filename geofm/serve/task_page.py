@@ -6,7 +6,7 @@ import time
 
 import streamlit as st
 
-from geofm.config import TaskSpec, get_task
+from geofm.config import CONTROLS, TaskSpec, get_task
 from geofm.errors import GeofmError
 from geofm.serve import nav, share, ui, views
 from geofm.serve.queue import RunAbandoned
@@ -76,8 +76,10 @@ def reconstruction_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
     c1, c2 = st.columns([3, 1])
     st.session_state.setdefault(f"{key}-ratio", 0.75)  # (a shared link may have set them)
     st.session_state.setdefault(f"{key}-seed", 0)
-    mask_ratio = c1.slider("Share of patches to hide (mask ratio)", 0.05, 0.95, step=0.05, key=f"{key}-ratio")
-    seed = int(c2.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key=f"{key}-seed"))
+    low, high = CONTROLS.mask_ratio
+    mask_ratio = c1.slider("Share of patches to hide (mask ratio)", low, high, step=CONTROLS.mask_ratio_step,
+                           key=f"{key}-ratio")
+    seed = int(c2.number_input("Seed", min_value=0, max_value=CONTROLS.seed_max, step=1, key=f"{key}-seed"))
     return mask_ratio, seed, model
 
 
