@@ -461,13 +461,13 @@ def test_resume_trusts_only_tiles_under_their_own_names_in_the_run_folder(tmp_pa
     """A manifest's `file` is the chunk's own tile name inside the run folder, nothing else: an absolute path,
     `../..` or another chunk's tile with a matching sha256 is not a complete chunk (it is run again), and a
     tile that is a link is not trusted either."""
-    from geofm.region.manifest import Manifest, tile_name
+    from geofm.region.manifest import Manifest
 
     run = tmp_path / "run"
     (run / "tiles").mkdir(parents=True)
     outside = tmp_path / "elsewhere.tif"
     outside.write_bytes(b"not ours")
-    good = run / tile_name("32614_0000_0001")
+    good = run / "tiles" / "32614_0000_0001.tif"
     good.write_bytes(b"ours")
     (run / "tiles" / "32614_0000_0002.tif").symlink_to(outside)
     recs = [{"id": "32614_0000_0000", "status": "done", "file": str(outside), "sha256": _tile_sha(outside)},
@@ -500,11 +500,6 @@ def _clear_error(capsys, argv: list[str]) -> tuple[int, str, float]:
 def test_regions_and_chunkings_beyond_the_cap_are_refused_before_anything_is_written(tmp_path, capsys):
     """The whole world (68,040 chunks planned before) and --chunk-km 0.001 over a 1000 km box are refused at
     once from arithmetic on the bounds, naming the way to raise the cap; nothing is written."""
-    from geofm.region.chunks import chunk_pixels, estimate_chunks
-    from geofm.region.driver import check_size
-    from geofm.errors import InputError
-    from geofm.data import AOI
-
     out = tmp_path / "o"
     base = ["region", "flood", "--start", DAY, "--end", DAY, "--out", str(out)]
     code, err, seconds = _clear_error(capsys, [*base, "--bbox", "-180", "-84", "180", "84"])
@@ -517,6 +512,11 @@ def test_regions_and_chunkings_beyond_the_cap_are_refused_before_anything_is_wri
     assert code == 2 and "largest chunk" in err
     assert not out.exists()
     # the estimate is exact for a box in one zone and never below the plan; the cap can be raised
+    from geofm.data import AOI
+    from geofm.errors import InputError
+    from geofm.region.chunks import chunk_pixels, estimate_chunks
+    from geofm.region.driver import check_size
+
     assert estimate_chunks(FREMONT_BOX, 224) == 4
     world = [("w", AOI.from_bbox(-180, -84, 180, 84, max_km=1e9))]
     with pytest.raises(InputError, match="more than the limit of 10,000 chunks") as refused:

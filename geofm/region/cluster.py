@@ -117,7 +117,7 @@ def open_client(*, workers: int | None, scheduler: str | None, processes: bool =
 
     cluster = None
     if scheduler:
-        probe_scheduler(check_scheduler_address(scheduler))
+        probe_scheduler(check_scheduler_address(scheduler), REGION.scheduler_timeout_s)
         try:
             client = Client(scheduler, timeout=f"{REGION.scheduler_timeout_s:g}s")
         except (OSError, TimeoutError) as err:
