@@ -98,6 +98,17 @@ def test_region_equals_single_process_run_pixel_for_pixel(standin, published_wei
     import pystac
 
     pystac.Item.from_dict(item)
+    # every output names the checkpoint that made it, as `geofm run`'s do
+    from geofm.models.weights import file_sha256
+
+    sha = file_sha256(published_weights_dir / "sen1floods11_Prithvi_100M.pth")
+    with rasterio.open(single) as src:
+        assert src.tags()["CHECKPOINT_SHA256"] == sha
+    assert manifest["checkpoint_sha256"] == sha and item["properties"]["geofm:checkpoint_sha256"] == sha
+    for path in [res.mosaic, *(out / rec["file"] for rec in manifest["chunks"])]:
+        with rasterio.open(path) as src:
+            assert src.tags()["CHECKPOINT_SHA256"] == sha, path
+    assert {rec["checkpoint_sha256"] for rec in manifest["chunks"]} == {sha}
     assert item["assets"]["mosaic"]["href"] == f"./{REGION.mosaic_name}"
     with rasterio.open(res.mosaic) as src:
         assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
@@ -144,7 +155,7 @@ def test_batch_with_a_chunk_that_keeps_failing_then_resume(standin, published_we
         assert f"T{TILES[0].name}" in cells[2] and 0 < water + dry <= area * 1.2
         assert (out / fid / REGION.mosaic_name).is_file() and (out / fid / REGION.item_name).is_file()
     failed = json.loads((out / "omaha-east" / REGION.manifest_name).read_text())["chunks"]
-    assert [c["status"] for c in failed] == ["failed"] and failed[0]["attempts"] == REGION.chunk_attempts
+    assert [c["status"] for c in failed] == ["failed"] and failed[0]["attempts"] == REGION.chunk_attempts == 1
     assert not (out / "omaha-east" / REGION.mosaic_name).exists()
     kept = {fid: json.loads((out / fid / REGION.manifest_name).read_text())["chunks"]
             for fid in ("fremont-a", "fremont-b")}
@@ -249,6 +260,15 @@ def test_resume_after_a_worker_and_then_the_whole_run_are_killed(standin, publis
     assert {os.path.basename(p) for p in os.listdir(out / REGION.tiles_dir)} == {f"{i}.tif" for i in after}
     with rasterio.open(res.mosaic) as src:
         assert src.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG" and (src.read(1) != 255).mean() > 0.9
+    # the resumed region equals an uninterrupted one pixel for pixel (worker processes, as the first run had)
+    whole = run_region("flood", FREMONT_BOX, DAY, DAY, tmp_path / "whole", workers=1, chunk_km=CHUNK_KM,
+                       weights_dir=published_weights_dir, device=DEVICE)
+    assert whole.ok
+    for rec in after.values():
+        got, t_got, _ = _read(out / rec["file"])
+        want, t_want, _ = _read(whole.folder / rec["file"])
+        assert t_got == t_want and (got == want).all(), (rec["id"], float((got != want).mean()))
+    assert (_read(res.mosaic)[0] == _read(whole.mosaic)[0]).all()
 
 
 @pytest.mark.slow
@@ -427,3 +447,167 @@ def test_workers_cut_where_the_halos_fetch_fewest_blocks_twice(row_phase, col_ph
         assert sorted(cost.values()) == [56 + 8, 56 + 14], cost
     assert chunk_order(cores, reads, 1, [lattice]) == rows  # one worker: nothing is cut
     assert chunk_order(cores, reads, 2, []) == rows  # no pixel grid in the catalog (CMR): rows
+
+
+# ------------------------------------------------------------------------------------------ adversarial inputs (fast)
+
+def _tile_sha(path: Path) -> str:
+    from geofm.region.job import sha256_of
+
+    return sha256_of(path)
+
+
+def test_resume_trusts_only_tiles_under_their_own_names_in_the_run_folder(tmp_path):
+    """A manifest's `file` is the chunk's own tile name inside the run folder, nothing else: an absolute path,
+    `../..` or another chunk's tile with a matching sha256 is not a complete chunk (it is run again), and a
+    tile that is a link is not trusted either."""
+    from geofm.region.manifest import Manifest
+
+    run = tmp_path / "run"
+    (run / "tiles").mkdir(parents=True)
+    outside = tmp_path / "elsewhere.tif"
+    outside.write_bytes(b"not ours")
+    good = run / "tiles" / "32614_0000_0001.tif"
+    good.write_bytes(b"ours")
+    (run / "tiles" / "32614_0000_0002.tif").symlink_to(outside)
+    recs = [{"id": "32614_0000_0000", "status": "done", "file": str(outside), "sha256": _tile_sha(outside)},
+            {"id": "32614_0000_0003", "status": "done", "file": "../../elsewhere.tif", "sha256": _tile_sha(outside)},
+            {"id": "32614_0000_0004", "status": "done", "file": "tiles/32614_0000_0001.tif", "sha256": _tile_sha(good)},
+            {"id": "32614_0000_0002", "status": "done", "file": "tiles/32614_0000_0002.tif",
+             "sha256": _tile_sha(outside)},
+            {"id": "32614_0000_0001", "status": "done", "file": "tiles/32614_0000_0001.tif", "sha256": _tile_sha(good),
+             "checkpoint_sha256": "a" * 64}]
+    (run / "manifest.json").write_text(json.dumps({"version": 1, "params": {}, "chunks": recs}))
+    m = Manifest.load(run / "manifest.json")
+    assert [m.is_complete(r["id"]) for r in recs] == [False, False, False, False, True]
+    assert {r["id"]: r["status"] for r in m.done()} == {"32614_0000_0001": "done", "32614_0000_0002": "done"}
+    assert all("file" not in m.chunks[i] for i in ("32614_0000_0000", "32614_0000_0003", "32614_0000_0004"))
+    assert not m.is_complete("32614_0000_0001", "b" * 64)  # made with another checkpoint: run again
+    bad = {"version": 1, "params": {}, "chunks": [{"id": "../x", "status": "done"}]}
+    (run / "manifest.json").write_text(json.dumps(bad))
+    with pytest.raises(Exception, match="cannot be read"):
+        Manifest.load(run / "manifest.json")
+
+
+def _clear_error(capsys, argv: list[str]) -> tuple[int, str, float]:
+    t0 = time.perf_counter()
+    code = main(argv)
+    seconds = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    return code, err, seconds
+
+
+def test_regions_and_chunkings_beyond_the_cap_are_refused_before_anything_is_written(tmp_path, capsys):
+    """The whole world (68,040 chunks planned before) and --chunk-km 0.001 over a 1000 km box are refused at
+    once from arithmetic on the bounds, naming the way to raise the cap; nothing is written."""
+    out = tmp_path / "o"
+    base = ["region", "flood", "--start", DAY, "--end", DAY, "--out", str(out)]
+    code, err, seconds = _clear_error(capsys, [*base, "--bbox", "-180", "-84", "180", "84"])
+    assert code == 2 and seconds < 10, (err, seconds)
+    assert err.startswith("geofm: error: The region needs up to ") and "--max-chunks" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    code, err, seconds = _clear_error(capsys, [*base, "--bbox", "-100", "30", "-90", "40", "--chunk-km", "0.001"])
+    assert code == 2 and seconds < 10 and "chunks of 6.72 km" in err, (err, seconds)
+    code, err, _ = _clear_error(capsys, [*base, "--bbox", "-96.3", "41.4", "-96.2", "41.5", "--chunk-km", "1e6"])
+    assert code == 2 and "largest chunk" in err
+    assert not out.exists()
+    # the estimate is exact for a box in one zone and never below the plan; the cap can be raised
+    from geofm.data import AOI
+    from geofm.errors import InputError
+    from geofm.region.chunks import chunk_pixels, estimate_chunks
+    from geofm.region.driver import check_size
+
+    assert estimate_chunks(FREMONT_BOX, 224) == 4
+    world = [("w", AOI.from_bbox(-180, -84, 180, 84, max_km=1e9))]
+    with pytest.raises(InputError, match="more than the limit of 10,000 chunks") as refused:
+        check_size(world, chunk_pixels(50), 50, REGION.max_chunks)
+    assert "--max-chunks" in refused.value.hint
+    assert check_size(world, chunk_pixels(50), 50, 10**6) >= 68_040
+
+
+def test_bad_arguments_end_in_one_clear_line_and_leave_nothing(tmp_path, capsys):
+    """--scheduler not-an-address, --chunk-km inf/nan/0/-1, --out under a regular file and GeoJSON nested
+    thousands of levels deep: each one line `geofm: error: …`, exit 2, nothing written."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    deep = tmp_path / "deep.geojson"
+    deep.write_text('{"type": "Polygon", "coordinates": ' + "[" * 5000 + "]" * 5000 + "}")
+    out = tmp_path / "o"
+    bbox = ["--bbox", "-96.3", "41.4", "-96.2", "41.5"]
+    base = ["region", "flood", "--start", DAY, "--end", DAY]
+    cases = {
+        "not a Dask scheduler address": [*base, *bbox, "--out", str(out), "--scheduler", "not-an-address"],
+        "got inf": [*base, *bbox, "--out", str(out), "--chunk-km", "inf"],
+        "got nan": [*base, *bbox, "--out", str(out), "--chunk-km", "nan"],
+        "got -1": [*base, *bbox, "--out", str(out), "--chunk-km", "-1"],
+        "which is a file": [*base, *bbox, "--out", str(afile / "sub" / "run")],
+        "nested too deeply": [*base, "--geojson", str(deep), "--out", str(out)],
+    }
+    for expect, argv in cases.items():
+        code, err, seconds = _clear_error(capsys, argv)
+        assert code == 2 and err.startswith("geofm: error: ") and expect in err, (expect, err)
+        assert err.count("\n") == 1 and seconds < 10, (expect, err, seconds)
+    assert not out.exists() and afile.read_text() == "x"
+
+
+def _silent_port() -> tuple[int, object]:
+    """A live TCP port that accepts connections and never says a word (not Dask)."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+
+    def serve() -> None:
+        while True:
+            try:
+                held.append(srv.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv.getsockname()[1], srv
+
+
+def test_a_live_port_that_is_not_dask_is_one_clear_error_within_the_time_limit(standin, tmp_path, capsys):
+    """--scheduler at a port that accepts and never answers: connection + handshake together are bounded by
+    the 20 s limit (before: no answer after 90 s); the failed start leaves no manifest (nor folder), so a plain
+    rerun is not blocked."""
+    import threading
+
+    port, srv = _silent_port()
+    out = tmp_path / "o"
+    argv = ["region", "flood", "--bbox", *map(str, FREMONT_BOX), "--start", DAY, "--end", DAY, "--out", str(out),
+            "--scheduler", f"tcp://127.0.0.1:{port}"]
+    codes: list[int] = []
+    try:
+        t0 = time.perf_counter()
+        worker = threading.Thread(target=lambda: codes.append(main(argv)), daemon=True)
+        worker.start()
+        worker.join(75)
+        seconds = time.perf_counter() - t0
+        err = capsys.readouterr().err
+        assert not worker.is_alive(), f"the run still hangs after {seconds:.0f} s on a port that does not speak Dask"
+        assert codes == [2] and seconds < REGION.scheduler_timeout_s + 15, (err, seconds)
+        limit = f"{REGION.scheduler_timeout_s:g}"
+        assert f"geofm: error: No Dask scheduler answered at tcp://127.0.0.1:{port} within {limit} s" in err, err
+        assert "Traceback" not in err and not out.exists()
+    finally:
+        srv.close()
+
+
+def test_a_failing_host_gets_one_retry_budget_per_request(standin, published_weights_dir, tmp_path, monkeypatch):
+    """Every request has GEOFM_HTTP_RETRIES retries in all: GDAL's, not multiplied by a re-open of the read
+    and runs of the chunk (before: 2 x 2 x 3 = 12 requests per file with one retry, 24 with three)."""
+    monkeypatch.setenv("GEOFM_HTTP_RETRIES", "1")
+    standin.fail_next(100000, status=500, match=f"T{TILES[1].name}")
+    standin.reset_stats()
+    res = run_region("flood", (-95.62, 41.40, -95.59, 41.42), DAY, DAY, tmp_path / "o", workers=1,
+                     processes=False, chunk_km=CHUNK_KM, weights_dir=published_weights_dir, device=DEVICE)
+    assert not res.ok and res.chunks_total == 1 and len(res.failed) == 1 and "HTTP 500" in res.failed[0][1]
+    from collections import Counter
+
+    per_file = Counter(standin.stats.fault_paths)
+    assert per_file and max(per_file.values()) <= 2, per_file

@@ -57,6 +57,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"folder with the weight files (also ${ENV_WEIGHTS_DIR})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto = each worker's GPU when there is one, else CPU")
+    p.add_argument("--max-chunks", type=int, default=REGION.max_chunks, metavar="N",
+                   help=f"refuse a region that needs more chunks than this (default {REGION.max_chunks:,}); "
+                        "checked before anything is written")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in DIR: skip chunks whose tiles match the manifest's checksums")
     p.set_defaults(handler=region_command)
@@ -91,7 +94,7 @@ def region_command(args: argparse.Namespace) -> int:
     result = run_region(args.task, region, args.start, args.end, args.out, workers=args.workers,
                         scheduler=args.scheduler, chunk_km=args.chunk_km, max_cloud=args.max_cloud,
                         stac_url=args.stac_url, weights_dir=args.weights_dir, device=args.device,
-                        resume=args.resume, progress=_Bar())
+                        resume=args.resume, max_chunks=args.max_chunks, progress=_Bar())
     results = result.results if isinstance(result, BatchResult) else [result]
     for r in results:
         for chunk_id, reason in r.failed:

@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: Concurrent band reads (GDAL releases the GIL while it waits on the network).
 MAX_WORKERS = 16
+#: HTTP statuses GDAL retries by itself, GDAL_HTTP_MAX_RETRY times per request (as it does time-outs).
+GDAL_RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 def _gdal_path(href: str) -> str:
@@ -119,7 +121,7 @@ def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None
     policy = http_policy()
     if earthdata is None:
         earthdata = is_earthdata_url(href)
-    delays = policy.delays()[:1]
+    delays = policy.delays()  # re-opens for faults GDAL does not retry itself (one budget per request)
     resigned = False
     attempt = 0
     waited = 0.0
@@ -159,10 +161,14 @@ def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None
                 log.warning("damaged image %s: %s", name, redact(msg[:300]))
                 raise ServiceError(f"The image {name} is damaged: its pixels do not decode.",
                                    hint="Choose another scene or try again later.") from None
-            if attempt >= len(delays):
+            # GDAL already retried 5xx answers and time-outs GEOFM_HTTP_RETRIES times (GDAL_HTTP_MAX_RETRY): that is
+            # the request's whole budget, so the read is not opened again (which would multiply it).
+            gdal_retried = policy.retries > 0 and (status in GDAL_RETRIED_STATUSES or is_timeout_message(msg))
+            if attempt >= len(delays) or gdal_retried:
                 why = (f"timed out after {policy.timeout_s:g} s" if is_timeout_message(msg)
                        else f"HTTP {status}" if status else redact(msg.splitlines()[0][:200]))
-                raise ServiceError(f"Reading {name} failed after {(attempt + 1) * (policy.retries + 1)} tries "
+                tries = policy.retries + 1 if gdal_retried else attempt + 1
+                raise ServiceError(f"Reading {name} failed after {tries} tries "
                                    f"({why}).", hint="The image host may be slow or down; try again later.",
                                    status_code=status) from None
             time.sleep(delays[attempt])

@@ -115,6 +115,24 @@ def chunk_pixels(chunk_km: float, resolution: float = HLS_RESOLUTION_M) -> int:
     return max(1, round(chunk_km * 1000.0 / resolution / unit)) * unit
 
 
+def estimate_chunks(bounds: tuple[float, float, float, float], size_px: int,
+                    resolution: float = HLS_RESOLUTION_M) -> int:
+    """Chunks a region of lon/lat ``bounds`` plans at most, by arithmetic alone (nothing projected or listed):
+    per UTM zone it touches, the cells of its part's box (widest at the latitude nearest the equator)."""
+    w, s, e, n = bounds
+    km_per_deg_lat, km_per_deg_lon = 110.57, 111.32
+    nearest = 0.0 if s <= 0.0 <= n else min(abs(s), abs(n))
+    cos = math.cos(math.radians(min(nearest, 90.0)))
+    side_km = size_px * resolution / 1000.0
+    rows = max(1, math.ceil((n - s) * km_per_deg_lat / side_km))
+    total = 0
+    for z in range(zone_of(w), zone_of(e) + 1):
+        lo, hi = max(w, -180.0 + 6.0 * (z - 1)), min(e, -180.0 + 6.0 * z)
+        if hi > lo or (hi == lo and w == e):
+            total += rows * max(1, math.ceil((hi - lo) * km_per_deg_lon * cos / side_km))
+    return total
+
+
 def make_chunks(part: ZonePart, size_px: int) -> list[Chunk]:
     """Row-major chunks of ``part``'s grid whose core touches the part's polygon."""
     if size_px % REGION.chunk_multiple_px:

@@ -54,6 +54,61 @@ class ModelPlugin(WorkerPlugin):
             log.warning("model preload on worker failed: %s", err)
 
 
+def check_scheduler_address(address: str) -> str:
+    """``address`` as a Dask address (``tcp://HOST:PORT``, ``tls://…``, ``HOST:PORT``); InputError otherwise."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls", "ucx", "ws", "wss"):
+            host, port = parse_host_port(location)
+            if not host or not port:
+                raise ValueError("no host or port")
+    except (ValueError, TypeError):
+        raise InputError(f"--scheduler {address!r} is not a Dask scheduler address; give one like "
+                         "tcp://10.0.0.5:8786.") from None
+    return address
+
+
+async def _identity(address: str, timeout_s: float) -> object:
+    from distributed.comm import connect
+
+    comm = await connect(address, timeout=timeout_s)  # connection + Dask handshake
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()
+
+
+def probe_scheduler(address: str, timeout_s: float = REGION.scheduler_timeout_s) -> None:
+    """Check, within ``timeout_s`` in all (connection, handshake and answer), that a Dask scheduler answers
+    at ``address``; ServiceError otherwise. (``distributed`` bounds only the connection: a live port that does
+    not speak Dask keeps its handshake waiting for ever.)"""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    async def bounded() -> object:
+        return await asyncio.wait_for(_identity(address, timeout_s), timeout_s)
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="geofm-scheduler-probe")  # its own event loop
+    try:
+        info = pool.submit(asyncio.run, bounded()).result(timeout_s + 5)
+    except (OSError, asyncio.TimeoutError, FutureTimeout, EOFError) as err:
+        log.warning("cannot reach the Dask scheduler %s: %r", address, err)
+        raise ServiceError(f"No Dask scheduler answered at {address} within {timeout_s:g} s.",
+                           hint="Check the address and that the scheduler is running.") from None
+    except Exception as err:  # noqa: BLE001 - a peer that speaks something else: its bytes do not decode
+        log.warning("the peer at %s does not speak Dask: %r", address, err)
+        info = None
+    finally:
+        pool.shutdown(wait=False)
+    if not isinstance(info, dict) or info.get("type") != "Scheduler":
+        raise ServiceError(f"{address} answers, but not as a Dask scheduler.",
+                           hint="Give the scheduler's address (usually port 8786), not a worker's or a web page's.")
+
+
 @contextlib.contextmanager
 def open_client(*, workers: int | None, scheduler: str | None, processes: bool = True,
                 plugin: ModelPlugin | None = None, on_dashboard=None) -> Iterator[object]:
@@ -62,8 +117,9 @@ def open_client(*, workers: int | None, scheduler: str | None, processes: bool =
 
     cluster = None
     if scheduler:
+        probe_scheduler(check_scheduler_address(scheduler), REGION.scheduler_timeout_s)
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout=f"{REGION.scheduler_timeout_s:g}s")
         except (OSError, TimeoutError) as err:
             log.warning("cannot reach the Dask scheduler %s: %s", scheduler, err)
             raise ServiceError(f"Cannot reach the Dask scheduler at {scheduler}.",

@@ -7,8 +7,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import re
 import time
 import uuid
@@ -27,6 +29,7 @@ from geofm.region.chunks import (
     Chunk,
     ZonePart,
     chunk_pixels,
+    estimate_chunks,
     make_chunks,
     read_span,
     span_lonlat,
@@ -39,6 +42,7 @@ from geofm.region.manifest import (
     PENDING,
     Manifest,
     open_manifest,
+    tile_name,
     write_json_atomic,
 )
 
@@ -116,6 +120,9 @@ def parse_regions(region: RegionInput) -> tuple[list[tuple[str, AOI]], bool]:
             region = json.loads(path.read_text())
         except OSError as err:
             raise InputError(f"Cannot read the GeoJSON file {path} ({err.strerror or err}).") from None
+        except RecursionError:
+            raise InputError(f"{path.name} is nested too deeply to be GeoJSON (a polygon's coordinates are "
+                             "three levels deep).") from None
         except ValueError as err:
             raise InputError(f"{path.name} is not valid GeoJSON ({err}).") from None
     if not isinstance(region, dict):
@@ -190,7 +197,7 @@ def _finish(plan: _Plan, task: str, model: str, d0: date, d1: date) -> RegionRes
     main_epsg = int(plan.aoi.utm_crs().to_epsg())
     done = sorted((r for r in m.done() if r["id"] in order),
                   key=lambda r: (r.get("epsg") != main_epsg, order[r["id"]]))
-    tiles = [plan.folder / r["file"] for r in done]
+    tiles = [plan.folder / tile_name(r["id"]) for r in done]  # the one name a tile has
     grid = Grid.for_aoi(plan.aoi, HLS_RESOLUTION_M)
     mosaic = build_mosaic(tiles, grid, plan.folder / REGION.mosaic_name)
     if mosaic is not None:
@@ -207,12 +214,15 @@ def _finish(plan: _Plan, task: str, model: str, d0: date, d1: date) -> RegionRes
         px_km2 = HLS_RESOLUTION_M ** 2 / 1e6
         for k, cls in enumerate(spec.classes):
             areas[cls.name] = round(sum(r.get("class_counts", [0] * len(spec.classes))[k] for r in done) * px_km2, 4)
+    checkpoints = sorted({r.get("checkpoint_sha256") or "" for r in done} - {""})
+    m.checkpoint_sha256 = checkpoints[0] if len(checkpoints) == 1 else ""
     m.save()
     item_path = plan.folder / REGION.item_name
     item = region_item(f"geofm-{task}-{plan.id}", plan.aoi, task, model, d0, d1, mosaic=mosaic, mosaic_grid=grid,
                        tiles=tiles, folder=plan.folder,
                        properties={"geofm:chunks": len(plan.chunks), "geofm:chunks_done": len(done),
                                    "geofm:chunks_failed": len(failed), "geofm:scenes": scenes,
+                                   "geofm:checkpoint_sha256": m.checkpoint_sha256,
                                    **({"geofm:class_areas_km2": areas} if areas else {})})
     write_json_atomic(item_path, item)
     return RegionResult(plan.id, plan.folder, task, round(plan.aoi.area_km2, 4), len(plan.chunks), len(done), failed,
@@ -239,6 +249,81 @@ def write_summary(results: list[RegionResult], path: Path, class_names: list[str
 
 # ------------------------------------------------------------------------------------------ the run
 
+def check_out_folder(out: Path) -> None:
+    """``out`` can be a run folder: a folder, or a path whose nearest existing parent is a writable folder.
+    Checked before anything is written; raises InputError otherwise."""
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file; --out must be a folder.")
+    parent = out
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"--out {out} lies under {parent}, which is a file, not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"--out {out}: the folder {parent} is not writable.")
+
+
+def check_size(regions: list[tuple[str, AOI]], size_px: int, chunk_km: float, max_chunks: int) -> int:
+    """The chunks the regions plan at most (arithmetic on their bounds, before anything is planned or written);
+    raises InputError beyond ``max_chunks`` or ``REGION.max_chunk_km``."""
+    if chunk_km > REGION.max_chunk_km:
+        raise InputError(f"--chunk-km {chunk_km:g} is larger than the largest chunk, {REGION.max_chunk_km:g} km: "
+                         "a chunk's pixels are read into one worker's memory.",
+                         hint="Use a smaller --chunk-km; the region may be as large as you like.")
+    total = sum(estimate_chunks(aoi.bounds, size_px) for _, aoi in regions)
+    if total > max_chunks:
+        side = size_px * HLS_RESOLUTION_M / 1000.0
+        raise InputError(f"The region needs up to {total:,} chunks of {side:g} km, more than the limit of "
+                         f"{max_chunks:,} chunks per run.",
+                         hint="Use larger chunks (--chunk-km), split the region, or raise the limit with "
+                              "--max-chunks.")
+    return total
+
+
+def _check_arguments(task: str, chunk_km: float, workers: int | None, scheduler: str | None,
+                     max_chunks: int) -> None:
+    if task not in TASKS:
+        raise InputError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")
+    if not (isinstance(chunk_km, (int, float)) and math.isfinite(chunk_km) and chunk_km > 0):
+        raise InputError(f"--chunk-km must be a positive number of km; got {chunk_km}.")
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1; got {workers}.")
+    if max_chunks < 1:
+        raise InputError(f"--max-chunks must be at least 1; got {max_chunks}.")
+    if scheduler and workers is not None:
+        raise InputError("Give --workers (a local cluster) or --scheduler (an existing one), not both.")
+    if scheduler:
+        from geofm.region.cluster import check_scheduler_address
+
+        check_scheduler_address(scheduler)
+
+
+class _Written:
+    """What this run wrote to start (manifests, folders), removed again when it fails before a chunk is done:
+    a failed start leaves nothing that blocks a plain rerun."""
+
+    def __init__(self, out: Path) -> None:
+        self.folders = [p for p in (out, *out.parents) if not p.exists()]  # created by this run, deepest first
+        self.manifests: list[Manifest] = []
+
+    def save_first(self, manifest: Manifest) -> None:
+        if not manifest.path.exists():
+            self.manifests.append(manifest)
+        manifest.save()
+
+    def undo(self) -> None:
+        for m in self.manifests:
+            if any(r.get("status") == DONE for r in m.chunks.values()):
+                continue  # a chunk finished: the manifest is what --resume continues
+            m.path.unlink(missing_ok=True)
+            for folder in (m.folder / REGION.tiles_dir, m.folder):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()  # only when empty
+        for folder in self.folders:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+
+
 def run_region(task: str, region: RegionInput, start: date | str, end: date | str, out_dir: str | Path, *,
                workers: int | None = None, scheduler: str | None = None, chunk_km: float = REGION.chunk_km,
                max_cloud: float = DEFAULTS.max_cloud, stac_url: str | None = None,
@@ -247,6 +332,7 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
                mask_ratio: float = DEFAULTS.mask_ratio, seed: int = DEFAULTS.seed,
                attempts: int = REGION.chunk_attempts, retry_delay_s: float = REGION.retry_delay_s,
                processes: bool = True, threads_per_worker: int | None = None,
+               max_chunks: int = REGION.max_chunks,
                progress: Progress = null_progress) -> RegionResult | BatchResult:
     """Run ``task`` over a region of any size, chunk by chunk on Dask; see the module and README.
 
@@ -254,41 +340,37 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     A FeatureCollection of several features is a batch (one sub-folder per feature and ``summary.csv``).
     ``processes=False`` runs the LocalCluster's workers as threads of this process (tests, debugging);
     ``threads_per_worker`` sets each worker's torch threads (default: the cores divided among local workers).
-    Raises InputError for bad arguments; chunk failures are reported in the result, not raised.
+    ``max_chunks``: the most chunks a run may plan (checked from the bounds before anything is written).
+    Raises InputError for bad arguments, before anything is written; a run that fails before its first chunk
+    is done removes what it wrote. Chunk failures are reported in the result, not raised.
     """
     from geofm.data.stac import date_range, get_scenes, search_hls
-    from geofm.region.cluster import ModelPlugin, open_client
 
-    if task not in TASKS:
-        raise InputError(f"Unknown task {task!r}; choose one of {', '.join(TASKS)}.")
-    if not chunk_km > 0:
-        raise InputError(f"--chunk-km must be a positive number of km; got {chunk_km:g}.")
-    if workers is not None and workers < 1:
-        raise InputError(f"--workers must be at least 1; got {workers}.")
-    if scheduler and workers is not None:
-        raise InputError("Give --workers (a local cluster) or --scheduler (an existing one), not both.")
+    _check_arguments(task, chunk_km, workers, scheduler, max_chunks)
     d0, d1 = date_range(start, end)
     model = TASK_MODELS[task]
     spec = get_model_spec(model)
     wdir = str(Path(weights_dir).resolve()) if weights_dir else None
     regions, batch = parse_regions(region)
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} is a file; --out must be a folder.")
+    check_out_folder(out)
+    size_px = chunk_pixels(chunk_km)
+    check_size(regions, size_px, chunk_km, max_chunks)
+    checkpoint = ""
     if not scheduler:  # local workers share this machine: missing weights or GPU are one clear error up front
         from geofm.inference.device import resolve_device
         from geofm.models import resolve_weights
+        from geofm.pipeline import _checkpoint_sha256
 
         resolve_device(device)
         resolve_weights(spec, wdir)
-    size_px = chunk_pixels(chunk_km)
-    plans = [
+        checkpoint = _checkpoint_sha256(spec, wdir)
+    plans = [  # read only: nothing is written until the plan is valid and the cluster answers
         _plan(fid, aoi, out / fid if batch else out,
               _params(task, model, aoi, d0, d1, size_px, max_cloud, scene_ids, mask_ratio, seed), size_px, resume)
         for fid, aoi in regions
     ]
     for plan in plans:
-        plan.manifest.save()
         progress("search", f"{plan.id}: searching HLS scenes {d0} to {d1}", None)
         try:
             plan.scenes = (get_scenes(list(scene_ids), stac_url=stac_url) if scene_ids
@@ -301,24 +383,31 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     for plan in plans:
         if plan.error:
             continue
-        for stale in (plan.folder / REGION.tiles_dir).glob(".*.tmp.tif"):  # left by a killed worker
-            stale.unlink(missing_ok=True)
         for c in plan.chunks:
-            if resume and plan.manifest.is_complete(c.id):
+            if resume and plan.manifest.is_complete(c.id, checkpoint):
                 continue
             plan.manifest.chunks[c.id].update(status=PENDING, error=None)
             todo.append((plan, c))
-        plan.manifest.save()
     total = sum(len(p.chunks) for p in plans if not p.error)
     skipped = total - len(todo)
     if skipped:
         progress("region", f"{skipped} of {total} chunks already complete (checksums match); skipping them", None)
+    from geofm.region.cluster import ModelPlugin, open_client
+
     plugin = ModelPlugin(model, wdir, device, threads_per_worker)
-    if todo:
-        with open_client(workers=workers, scheduler=scheduler, processes=processes, plugin=plugin,
-                         on_dashboard=lambda link: progress("cluster", f"Dask dashboard: {link}", None)) as client:
-            _run_chunks(client, todo, task, model, d0, d1, wdir, device, batch_size, mask_ratio, seed,
-                        scene_ids, attempts, retry_delay_s, total, skipped, progress)
+    written = _Written(out)
+    try:
+        if todo:
+            with open_client(workers=workers, scheduler=scheduler, processes=processes, plugin=plugin,
+                             on_dashboard=lambda link: progress("cluster", f"Dask dashboard: {link}", None)) as client:
+                _start(plans, written)
+                _run_chunks(client, todo, task, model, d0, d1, wdir, device, batch_size, mask_ratio, seed,
+                            scene_ids, attempts, retry_delay_s, total, skipped, progress)
+        else:
+            _start(plans, written)
+    except BaseException:
+        written.undo()
+        raise
     results = []
     for plan in plans:
         if plan.error:
@@ -331,6 +420,17 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
         return results[0]
     names = [c.name for c in spec.classes]
     return BatchResult(results, write_summary(results, out / REGION.summary_name, names))
+
+
+def _start(plans: list[_Plan], written: _Written) -> None:
+    """The first writes of a run: each searched region's manifest (all chunks pending or kept), and no
+    temporary tile a killed worker left."""
+    for plan in plans:
+        if plan.error:
+            continue
+        written.save_first(plan.manifest)
+        for stale in (plan.folder / REGION.tiles_dir).glob(".*.tmp.tif"):  # left by a killed worker
+            stale.unlink(missing_ok=True)
 
 
 def _worker_names(client: Any) -> list[str]:

@@ -54,8 +54,8 @@ class ChunkJob:
     mask_ratio: float = 0.75
     seed: int = 0
     scene_ids: list[str] | None = None
-    attempts: int = 3
-    retry_delay_s: float = 2.0
+    attempts: int = REGION.chunk_attempts  # runs of the chunk (each request has its own retry budget)
+    retry_delay_s: float = REGION.retry_delay_s
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -124,11 +124,14 @@ def read_frames(frames: list[list[Scene]], grid: Grid, area: np.ndarray) -> HLSS
 
 # ------------------------------------------------------------------------------------------ the job
 
-def _write_tile(job: ChunkJob, spec: ModelSpec, grid: Grid, out: np.ndarray, mask: np.ndarray | None) -> Path:
+def _write_tile(job: ChunkJob, spec: ModelSpec, grid: Grid, out: np.ndarray, mask: np.ndarray | None,
+                checkpoint_sha256: str) -> Path:
     from geofm.io.geotiff import write_class_map_cog, write_reconstruction_cog
     from geofm.stack import ReconstructionResult, SegmentationResult
 
-    final = Path(job.out_dir) / REGION.tiles_dir / job.chunk.file_name
+    from geofm.region.manifest import tile_name
+
+    final = Path(job.out_dir) / tile_name(job.chunk.id)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp.tif")
     try:
@@ -137,11 +140,13 @@ def _write_tile(job: ChunkJob, spec: ModelSpec, grid: Grid, out: np.ndarray, mas
             t = out.shape[0]
             empty = np.zeros((t, 0, 0, 3), np.uint8)
             write_reconstruction_cog(ReconstructionResult(empty, empty, empty, mask, out, grid.crs, grid.transform,
-                                                          spec.name, job.mask_ratio, job.seed), tmp)
+                                                          spec.name, job.mask_ratio, job.seed,
+                                                          checkpoint_sha256=checkpoint_sha256), tmp)
         else:
             write_class_map_cog(SegmentationResult(out, grid.crs, grid.transform, spec.name,
                                                    tuple(c.name for c in spec.classes),
-                                                   tuple(c.color for c in spec.classes)), tmp)
+                                                   tuple(c.color for c in spec.classes),
+                                                   checkpoint_sha256=checkpoint_sha256), tmp)
         os.replace(tmp, final)
     finally:
         tmp.unlink(missing_ok=True)
@@ -149,8 +154,9 @@ def _write_tile(job: ChunkJob, spec: ModelSpec, grid: Grid, out: np.ndarray, mas
 
 
 def _compute(job: ChunkJob) -> dict[str, Any]:
-    from geofm.pipeline import get_model
+    from geofm.pipeline import _checkpoint_sha256, get_model
     from geofm.region.infer import reconstruct_core, segment_core
+    from geofm.region.manifest import tile_name
 
     spec = get_model_spec(job.model)
     zone = job.part.grid
@@ -171,15 +177,17 @@ def _compute(job: ChunkJob) -> dict[str, Any]:
         mask = None
         counts = np.bincount(out[out != CLASS_NODATA], minlength=len(spec.classes)).astype(int).tolist()
         valid_px = int(sum(counts))
-    path = _write_tile(job, spec, core.grid(zone), out, mask)
-    return {"file": f"{REGION.tiles_dir}/{path.name}", "sha256": sha256_of(path),
+    checkpoint = _checkpoint_sha256(spec, job.weights_dir)  # of the file the model was loaded from
+    path = _write_tile(job, spec, core.grid(zone), out, mask, checkpoint)
+    return {"file": tile_name(job.chunk.id), "sha256": sha256_of(path), "checkpoint_sha256": checkpoint,
             "scenes": [[s.id for s in f] for f in frames],
             "dates": [str(f[0].date) for f in frames], "windows": windows, "valid_pixels": valid_px,
             "class_counts": counts, "read_pixels": extent.height * extent.width, "device": str(device)}
 
 
 def run_chunk(job: ChunkJob) -> dict[str, Any]:
-    """Run one chunk with retries for transient faults; never raises for a GeofmError.
+    """Run one chunk (``job.attempts`` runs at most for transient faults; one by default, as every request of
+    the chunk already has its own retry budget); never raises for a GeofmError.
 
     Returns a record for the manifest: ``status`` ``done`` or ``failed`` (with ``error``), ``attempts``,
     ``seconds`` and, when done, the tile's file name, sha256, scenes and counts.

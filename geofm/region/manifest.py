@@ -8,7 +8,9 @@ matches the manifest.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -21,6 +23,14 @@ from geofm.region.job import sha256_of
 
 MANIFEST_VERSION = 1
 DONE, FAILED, PENDING = "done", "failed", "pending"
+#: Chunk ids: ``<EPSG>_<row>_<col>`` (``geofm.region.chunks.make_chunks``).
+_CHUNK_ID = re.compile(r"[0-9]{4,5}_[0-9]{4,}_[0-9]{4,}")
+log = logging.getLogger(__name__)
+
+
+def tile_name(chunk_id: str) -> str:
+    """The one name a chunk's tile has in the manifest: ``tiles/<chunk id>.tif``, relative to the run folder."""
+    return f"{REGION.tiles_dir}/{chunk_id}.tif"
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
@@ -47,6 +57,8 @@ class Manifest:
     zones: list[dict[str, Any]] = field(default_factory=list)
     chunks: dict[str, dict[str, Any]] = field(default_factory=dict)
     mosaic: dict[str, Any] | None = None
+    #: SHA-256 of the checkpoint that made the tiles (each chunk also records its own).
+    checkpoint_sha256: str = ""
 
     @property
     def folder(self) -> Path:
@@ -55,6 +67,7 @@ class Manifest:
     def to_json(self) -> dict[str, Any]:
         return {"version": MANIFEST_VERSION, "params": self.params, "zones": self.zones,
                 "chunks": list(self.chunks.values()), "mosaic": self.mosaic,
+                "checkpoint_sha256": self.checkpoint_sha256,
                 "updated": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
     def save(self) -> None:
@@ -62,22 +75,36 @@ class Manifest:
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
+        """Read a manifest. Files are trusted only under the names this run gives them (:func:`tile_name`):
+        a chunk whose ``file`` is anything else (an absolute path, ``../``, another chunk's tile) is pending."""
         try:
             raw = json.loads(path.read_text())
-            return cls(path, raw["params"], raw.get("zones", []), {c["id"]: c for c in raw["chunks"]},
-                       raw.get("mosaic"))
-        except (OSError, ValueError, KeyError, TypeError) as err:
+            chunks = {}
+            for c in raw["chunks"]:
+                if not isinstance(c, dict) or not isinstance(c.get("id"), str) or not _CHUNK_ID.fullmatch(c["id"]):
+                    raise ValueError(f"a chunk record without a valid id: {str(c)[:80]}")
+                if c.get("file") is not None and c.get("file") != tile_name(c["id"]):
+                    log.warning("manifest %s: chunk %s names the file %r, not its tile; it is run again",
+                                path, c["id"], c.get("file"))
+                    c = {"id": c["id"], "status": PENDING}
+                chunks[c["id"]] = c
+            return cls(path, raw["params"], raw.get("zones", []), chunks, raw.get("mosaic"),
+                       str(raw.get("checkpoint_sha256") or ""))
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as err:
             raise InputError(f"The run folder's manifest {path.name} cannot be read ({err}); "
                              "start again in an empty folder.") from None
 
     # ------------------------------------------------------------------ chunk state
-    def is_complete(self, chunk_id: str) -> bool:
-        """True when the chunk is done and its tile is on disk with the recorded checksum."""
+    def is_complete(self, chunk_id: str, checkpoint_sha256: str = "") -> bool:
+        """True when the chunk is done and its tile (a regular file under its own name in the run folder) is on
+        disk with the recorded checksum; made with the checkpoint ``checkpoint_sha256`` when that is given."""
         rec = self.chunks.get(chunk_id)
-        if not rec or rec.get("status") != DONE or not rec.get("file") or not rec.get("sha256"):
+        if not rec or rec.get("status") != DONE or rec.get("file") != tile_name(chunk_id) or not rec.get("sha256"):
             return False
-        path = self.folder / rec["file"]
-        return path.is_file() and sha256_of(path) == rec["sha256"]
+        if checkpoint_sha256 and rec.get("checkpoint_sha256") != checkpoint_sha256:
+            return False
+        path = self.folder / tile_name(chunk_id)
+        return path.is_file() and not path.is_symlink() and sha256_of(path) == rec["sha256"]
 
     def record(self, chunk_id: str, result: dict[str, Any]) -> None:
         rec = self.chunks.setdefault(chunk_id, {"id": chunk_id})

@@ -91,6 +91,7 @@ class Stats:
     file_requests: int = 0
     stac_requests: int = 0
     faults_served: int = 0
+    fault_paths: list[str] = field(default_factory=list)  # the path (query left out) of each fault served
     token_requests: int = 0  # requests to the SAS token API (throttled ones included)
     ranges: list[tuple[str, int, int]] = field(default_factory=list)
     #: (method, file, Range header, arrival time after the added latency)
@@ -158,6 +159,7 @@ class StandInState:
                 if f.count > 0 and f.match in path:
                     f.count -= 1
                     self.stats.faults_served += 1
+                    self.stats.fault_paths.append(path.split("?", 1)[0])
                     return f
         return None
 
