@@ -156,8 +156,9 @@ def add_area_outline(fmap: folium.Map, geometry: dict, *, name: str = "Area") ->
     line, which reads on any imagery and is no colour a result layer uses."""
     feature = {"type": "Feature", "geometry": geometry, "properties": {"name": name}}
     group = folium.FeatureGroup(name=name)
-    folium.GeoJson(feature, style_function=lambda _f: {"color": OUTLINE_HALO, "weight": 4, "fill": False,
-                                                       "opacity": 0.9}).add_to(group)
+    folium.GeoJson(feature, interactive=False,  # the halo: drawn, but not a second shape to hit
+                   style_function=lambda _f: {"color": OUTLINE_HALO, "weight": 4, "fill": False,
+                                              "opacity": 0.9}).add_to(group)
     folium.GeoJson(feature, style_function=lambda _f: {"color": OUTLINE_COLOR, "weight": 2, "fill": False,
                                                        "dashArray": "6 4"}).add_to(group)
     group.add_to(fmap)
