@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 RGB = tuple[int, int, int]
+Color = RGB | Sequence[float] | np.ndarray
 
 #: Machado, Oliveira & Fernandes (2009), "A physiologically-based model for simulation of color vision
 #: deficiency", severity 1.0 matrices (linear RGB).
@@ -52,7 +53,7 @@ def _srgb(lin: np.ndarray) -> np.ndarray:
     return 255.0 * np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
 
 
-def simulate(rgb: RGB | Sequence[float], vision: str = "normal") -> np.ndarray:
+def simulate(rgb: Color, vision: str = "normal") -> np.ndarray:
     """``rgb`` (0..255) as seen with ``vision`` ("normal", "protanopia", "deuteranopia", "tritanopia")."""
     value = np.asarray(rgb, np.float64)
     if vision == "normal":
@@ -60,7 +61,7 @@ def simulate(rgb: RGB | Sequence[float], vision: str = "normal") -> np.ndarray:
     return _srgb(CVD_MATRICES[vision] @ _linear(value))
 
 
-def lab(rgb: RGB | Sequence[float]) -> np.ndarray:
+def lab(rgb: Color) -> np.ndarray:
     """sRGB (0..255) -> CIELAB (D65)."""
     lin = _linear(np.asarray(rgb, np.float64))
     xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ lin
@@ -69,7 +70,7 @@ def lab(rgb: RGB | Sequence[float]) -> np.ndarray:
     return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
 
 
-def delta_e(a: RGB | Sequence[float], b: RGB | Sequence[float], vision: str = "normal") -> float:
+def delta_e(a: Color, b: Color, vision: str = "normal") -> float:
     """CIE76 ΔE between two colours as seen with ``vision`` (about 2.3 is just noticeable; 20+ reads as another
     colour at a glance)."""
     return float(np.linalg.norm(lab(simulate(a, vision)) - lab(simulate(b, vision))))

@@ -68,7 +68,7 @@ def frame_label(times: Sequence[datetime | None], sensors: Sequence[str], t: int
     """"2019-03-22 (Sentinel-2)" for date t (the date alone without a sensor, "date 2" without a time)."""
     moment = times[t] if t < len(times) else None
     when = moment.date().isoformat() if moment is not None else f"date {t + 1}"
-    if t < len(sensors):
+    if t < len(sensors) and sensors[t]:
         return f"{when} ({SENSOR_NAMES.get(sensors[t], sensors[t])})"
     return when
 

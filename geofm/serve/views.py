@@ -33,11 +33,20 @@ CLOUD_HELP = "Share of your area (inside its outline) hidden by cloud or cloud s
 def render_views(outcome: RunOutcome, progress: Progress = null_progress) -> Products:
     """The run's rendered products, made once per outcome (kept in ``outcome.views``)."""
     if outcome.views is None:
-        sensors = [scene.sensor for scene in outcome.scenes]
+        sensors = frame_sensors(outcome)
         outcome.views = render_products(get_task(outcome.request.task), outcome.result, outcome.stack,
                                         sensors=sensors, progress=progress, confidence=outcome.confidence,
                                         area=area_mask(outcome))
     return outcome.views
+
+
+def frame_sensors(outcome: RunOutcome) -> list[str]:
+    """"L30" / "S30" per date: from the scenes found, or (an uploaded file) from HLS file names ("" unknown)."""
+    if outcome.scenes:
+        return [scene.sensor for scene in outcome.scenes]
+    from geofm.io.geotiff import sensor_from_name
+
+    return [sensor_from_name(name) or "" for name in outcome.stack.scene_ids]
 
 
 def area_mask(outcome: RunOutcome) -> np.ndarray | None:
