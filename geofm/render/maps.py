@@ -271,6 +271,7 @@ class MapLegend(MacroElement):
         }
         map.on("overlayadd overlayremove layeradd layerremove", syncBars);
         map.on("resize", fit);
+        if (window.ResizeObserver) { new ResizeObserver(fit).observe(map.getContainer()); }  // the frame's late sizing
         syncBars();
         setOpen(map.getSize().x >= {{ this.collapse_below }});
     })({{ this._parent.get_name() }});

@@ -103,14 +103,15 @@ def confusion_chart(ev: Evaluation) -> alt.Chart:
                                                                                   labelLimit=160)))
     cells = base.mark_rect(stroke="#fff", strokeWidth=1).encode(
         color=alt.Color("percent:Q", scale=alt.Scale(scheme="blues", domain=[0, 100]),
-                        title="% of the reference class"),
+                        title="% of the reference class", legend=alt.Legend(orient="bottom")),
         tooltip=[alt.Tooltip("reference", title="Reference"), alt.Tooltip("model", title="Model"),
                  alt.Tooltip("pixels:Q", title="Pixels", format=","),
                  alt.Tooltip("percent:Q", title="% of the reference class", format=".1f")])
     text = base.mark_text(fontSize=12).encode(
         text=alt.Text("label:N"),
         color=alt.condition(alt.datum.percent > 55, alt.value("white"), alt.value("#222")))
-    return (cells + text).properties(width=cell * len(order), height=cell * len(order))
+    # step sizing: each cell ``cell`` px square whatever the page's width (a fitted width squeezed them)
+    return (cells + text).properties(width=alt.Step(cell), height=alt.Step(cell))
 
 
 _UNDEFINED = "Not defined here: the reference has none of it in this area (a score of 0 out of 0)."
