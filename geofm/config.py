@@ -776,28 +776,45 @@ CDL_TO_CROP_ID: dict[int, int] = {code: cid for cid, codes in _CDL_GROUPS.items(
 #: CDL codes left out of comparisons although the training table lists them: 81 is "Clouds/No Data".
 CDL_EXCLUDED: tuple[int, ...] = (0, 81)
 
+#: Colours of the comparison layers: apart from one another, from the crop classes, from the area outline
+#: (black on white) and from true-colour imagery (green, orange and brown land, water, cities), also with
+#: colour-blind vision: tests/test_render_palette.py measures it (CIELAB ΔE, simulated colour-blindness).
+#: Strong magenta, light sky blue, pure blue, lime and violet: colours land and water hardly ever have.
+COMPARE_COLORS: dict[str, tuple[int, int, int]] = {
+    "model": (200, 0, 200),  # deep magenta
+    "reference": (153, 204, 255),  # light sky blue
+    "both": (0, 60, 255),  # pure blue
+    "new": (0, 255, 0),  # lime
+    "normal water": (0, 0, 160),  # navy
+    "disagree": (140, 0, 255),  # violet
+}
 #: Agreement layer of a two-class comparison (model water vs reference water).
 AGREEMENT_CLASSES: tuple[ClassInfo, ...] = (
     ClassInfo("Neither", (235, 235, 225)),
-    ClassInfo("Model only", (240, 140, 20)),
-    ClassInfo("Reference only", (150, 60, 200)),
-    ClassInfo("Both", (30, 100, 220)),
+    ClassInfo("Model only", COMPARE_COLORS["model"]),
+    ClassInfo("Reference only", COMPARE_COLORS["reference"]),
+    ClassInfo("Both", COMPARE_COLORS["both"]),
 )
 #: Newly flooded water: model water that is not normal water.
 NEW_WATER_CLASSES: tuple[ClassInfo, ...] = (
     ClassInfo("Not new water", (235, 235, 225)),
-    ClassInfo("Newly flooded", (220, 30, 60)),
+    ClassInfo("Newly flooded", COMPARE_COLORS["new"]),
+)
+#: The reference's normal water (a water reference read for a flood comparison).
+REFERENCE_WATER_CLASSES: tuple[ClassInfo, ...] = (
+    ClassInfo("Not water", (235, 235, 225)),
+    ClassInfo("Normal water", COMPARE_COLORS["normal water"]),
 )
 #: Before / after: water gained and lost between a dry date and the event.
 WATER_CHANGE_CLASSES: tuple[ClassInfo, ...] = (
     ClassInfo("Unchanged", (235, 235, 225)),
-    ClassInfo("Water gained", (220, 30, 60)),
-    ClassInfo("Water lost", (240, 200, 40)),
+    ClassInfo("Water gained", COMPARE_COLORS["reference"]),
+    ClassInfo("Water lost", COMPARE_COLORS["model"]),
 )
 #: Crops: where the model and the reference disagree.
 DISAGREEMENT_CLASSES: tuple[ClassInfo, ...] = (
     ClassInfo("Agree", (235, 235, 225)),
-    ClassInfo("Disagree", (220, 30, 60)),
+    ClassInfo("Disagree", COMPARE_COLORS["disagree"]),
 )
 
 

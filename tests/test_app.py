@@ -404,7 +404,7 @@ def test_upload_flood_runs_with_the_same_views(env):
     bands[:, :, 80:] = np.array([300, 400, 300, 100, 50, 30], np.int16)[:, None, None]  # a dark strip
     at = _upload_page(env)
     at.radio(key="up-task").set_value("flood").run()
-    at.file_uploader(key="up-files").set_value(("scene.tif", _geotiff(bands), "image/tiff")).run()
+    at.file_uploader(key="up-file").set_value(("scene.tif", _geotiff(bands), "image/tiff")).run()
     at.button(key="up-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["upload"]
@@ -430,34 +430,71 @@ def test_upload_three_dates_for_crops_and_a_wrong_band_file(env):
     assert len(table) == 13 and list(table["pixels"]) == list(counts) and counts.sum() == 60 * 70
     assert list(table["area_ha"]) == pytest.approx(list(counts * 0.09), abs=0.006)
 
-    # a 4-band file: one clear message, the previous result stays
+    # a 4-band file: one clear message on upload (Run is off), the previous result stays
     at.file_uploader(key="up-files").set_value(
         ("four.tif", _geotiff(np.ones((4, 60, 70), np.int16)), "image/tiff")).run()
-    at.button(key="up-run").click().run()
     assert not at.exception
     assert "four.tif has 4 band(s); expected 6 bands per date" in at.error[0].value
+    assert at.button(key="up-run").disabled
     assert at.session_state[OUTCOMES]["upload"] is outcome
 
 
 def test_upload_bad_and_oversized_files(env, monkeypatch):
     at = _upload_page(env)
-    at.file_uploader(key="up-files").set_value(("notes.tif", b"this is not a GeoTIFF", "image/tiff")).run()
-    at.button(key="up-run").click().run()
+    at.file_uploader(key="up-file").set_value(("notes.tif", b"this is not a GeoTIFF", "image/tiff")).run()
     assert not at.exception
-    assert "notes.tif is not a readable GeoTIFF" in at.error[0].value
+    assert "notes.tif is not a readable GeoTIFF" in at.error[0].value  # said on upload, before any Run
 
     monkeypatch.setenv("GEOFM_MAX_UPLOAD_MB", "0.01")
     big = _geotiff(np.ones((6, 100, 100), np.int16))
-    at.file_uploader(key="up-files").set_value(("big.tif", big, "image/tiff")).run()
-    at.button(key="up-run").click().run()
+    at.file_uploader(key="up-file").set_value(("big.tif", big, "image/tiff")).run()
     assert "big.tif is 0.1 MB; the app takes files up to 0.01 MB." in at.error[0].value
 
     monkeypatch.setenv("GEOFM_MAX_UPLOAD_MB", "200")
     monkeypatch.setenv("GEOFM_MAX_AOI_KM", "1.5")  # 50 px at 30 m
-    at.file_uploader(key="up-files").set_value(("wide.tif", big, "image/tiff")).run()
-    at.button(key="up-run").click().run()
+    at.file_uploader(key="up-file").set_value(("wide.tif", big, "image/tiff")).run()
     assert "The upload is 100 × 100 pixels (3 × 3 km at 30 m); the app takes at most 50 × 50 pixels" \
         in at.error[0].value
+
+
+def test_upload_checked_on_upload_every_bad_file_named_one_file_replaced_bands_by_sensor(env):
+    rng = np.random.default_rng(5)
+    good = _geotiff(rng.integers(200, 4000, (6, 60, 70)).astype(np.int16))
+    at = _upload_page(env)
+    at.radio(key="up-task").set_value("crops").run()
+    at.file_uploader(key="up-files").set_value([
+        ("HLS.S30.T15TTG.2022097T171500.v2.0.tif", good, "image/tiff"),
+        ("four.tif", _geotiff(np.ones((4, 60, 70), np.int16)), "image/tiff"),
+        ("notes.tif", b"this is not a GeoTIFF", "image/tiff")]).run()  # no Run pressed
+    assert not at.exception and len(at.error) == 1
+    problems = at.error[0].value
+    assert "four.tif has 4 band(s)" in problems and "notes.tif is not a readable GeoTIFF" in problems  # both named
+    assert "HLS.S30" not in problems  # the good file is not blamed
+    assert at.button(key="up-run").disabled
+
+    # flood takes one file: the uploader holds one, so a new upload replaces the old one
+    at.radio(key="up-task").set_value("flood").run()
+    assert at.file_uploader(key="up-file").accept_multiple_files is False
+    assert not [u for u in at.get("file_uploader") if u.key == "up-files"]
+    at.file_uploader(key="up-file").set_value(("first.tif", good, "image/tiff")).run()
+    at.file_uploader(key="up-file").set_value(("HLS.L30.T15TTG.2022098T170000.v2.0.tif", good, "image/tiff")).run()
+    captions = [c.value for c in at.caption if "px" in c.value]
+    assert len(captions) == 1 and "HLS.L30" in captions[0]  # one file: the second replaced the first
+    # bands named as the file's sensor names them: Landsat here, Sentinel-2 for an S30 file
+    assert "Landsat (HLS L30)" in captions[0] and "B05 NIR narrow" in captions[0] and "B8A" not in captions[0]
+    assert not at.button(key="up-run").disabled
+    at.file_uploader(key="up-file").set_value(("HLS.S30.T15TTG.2022097T171500.v2.0.tif", good, "image/tiff")).run()
+    caption = next(c.value for c in at.caption if "px" in c.value)
+    assert "Sentinel-2 (HLS S30)" in caption and "B8A NIR narrow" in caption and "B12 SWIR 2" in caption
+
+    # and the result's labels and reconstruction error table follow the file's sensor too
+    at.radio(key="up-task").set_value("reconstruct").run()
+    at.file_uploader(key="up-files").set_value(("HLS.S30.T15TTG.2022097T171500.v2.0.tif", good, "image/tiff")).run()
+    at.button(key="up-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert list(table["band"])[3] == "B8A NIR narrow" and list(table["band"])[0] == "B02 Blue"
+    assert "2022-04-07 (Sentinel-2)" in texts(at)
 
 
 def test_waiting_user_sees_place_in_line(env):

@@ -63,8 +63,9 @@ def test_crops_section_confusion_matrix_against_cdl(env):
     assert metric(at, "Overall accuracy") == f"{100 * ev.metrics['overall_accuracy']:.1f} %"
     assert ev.confusion is not None and ev.confusion.sum() == ev.metrics["compared_pixels"] > 0
     table = at.dataframe[-1].value
-    assert len(table) == 13 and list(table.columns[:2]) == ["class", "f1"]
-    assert table["reference_km2"].sum() == pytest.approx(ev.confusion.sum() * 0.0009)
+    assert len(table) == 13 and list(table.columns[:2]) == ["Class", "F1"]  # readable headers, with units
+    assert "None" not in table.to_string()
+    assert table["Reference area (km²)"].astype(float).sum() == pytest.approx(ev.confusion.sum() * 0.0009, abs=0.07)
     names = [layer.name for layer in evaluation_layers(outcome, ev)]
     assert names[-2:] == ["Disagreement with reference", "Reference: USDA Cropland Data Layer"]
 
@@ -92,7 +93,7 @@ def test_flood_before_after_a_dry_date(env):
     at.button(key="flood-evaluate").click().run()
     at.button(key="flood-dry").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    ev, dry = vars(outcome.rendered)["geofm_dry_date"]
+    ev, dry = vars(outcome.rendered)["geofm_dry_date"][(date(2022, 4, 9), date(2022, 6, 28))]
     when = dry.stack.times[0].date()
     assert date(2022, 4, 9) <= when <= date(2022, 6, 28) and dry.stack.shape == outcome.stack.shape
     before, after = dry.result.classes, outcome.result.classes
@@ -103,3 +104,28 @@ def test_flood_before_after_a_dry_date(env):
     assert metric(at, "Water lost since the dry date") == f"{lost:.2f} km²"
     assert f"dry date {when}" in texts(at)
     assert np.count_nonzero(ev.layers[0].data == 1) * 0.0009 == pytest.approx(gained)
+
+
+def test_flood_dry_window_is_the_users_choice(env):
+    """The user picks the dry window (the dates they know were dry): the dry date comes from those dates, and
+    the default window is the one offered before."""
+    at = go(start(OMAHA_SMALL, dates=(date(2022, 7, 1), date(2022, 7, 31))), "app_pages/2_Flood.py")
+    at.button(key="flood-run").click().run()
+    outcome = at.session_state[OUTCOMES]["flood"]
+    at.button(key="flood-evaluate").click().run()
+    window = at.date_input(key="flood-dry-window")
+    assert tuple(window.value) == (date(2022, 4, 9), date(2022, 6, 28))  # 90 to 10 days before 2022-07-08
+    window.set_value((date(2022, 3, 15), date(2022, 3, 31))).run()
+    at.button(key="flood-dry").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    kept = vars(outcome.rendered)["geofm_dry_date"]
+    assert list(kept) == [(date(2022, 3, 15), date(2022, 3, 31))]
+    ev, dry = kept[(date(2022, 3, 15), date(2022, 3, 31))]
+    when = dry.stack.times[0].date()
+    assert when == date(2022, 3, 22)  # the stand-in's clear Sentinel-2 date, outside the default window
+    assert f"dry date {when} (the clearest scene from 2022-03-15 to 2022-03-31)" in texts(at)
+    # a window with no usable scene says so and loses nothing: the event's result stays on the page
+    at.date_input(key="flood-dry-window").set_value((date(2021, 1, 1), date(2021, 1, 2))).run()
+    at.button(key="flood-dry").click().run()
+    assert not at.exception
+    assert at.warning and metric(at, "Water area")

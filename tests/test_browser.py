@@ -169,8 +169,8 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
         print(f"drawn {drawn_nw} .. {drawn_se}; overlay {nw} .. {se}; slack {slack_m:.0f} m")
 
         # the swipe replaces the old side-by-side view (tests/test_browser_map.py drags its divider)
-        page.get_by_text("Swipe", exact=True).click()
-        expect(page.frame_locator(MAP_IFRAME).first.locator(".geofm-swipe")).to_have_count(1, timeout=30_000)
+        page.frame_locator(MAP_IFRAME).first.get_by_role("button", name="Swipe").click()  # on the map itself
+        expect(page.frame_locator(MAP_IFRAME).first.locator(".geofm-swipe")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(1000)
         page.locator(MAP_IFRAME).first.scroll_into_view_if_needed()
         _shot(page, "05-flood-swipe.png")

@@ -115,12 +115,25 @@ def test_link_opacity_swipe_clouds_and_phone(offline_app_url):
         assert page.locator('[data-testid="stMetric"]').first.inner_text() == water
         assert "bbox=" in page.url and "start=2022-03-10" in page.url and "task=flood" in page.url
 
-        # ---- the swipe: a divider the user drags, clipping the result
-        page.get_by_text("Swipe", exact=True).click()
+        # ---- the swipe: switched on the map itself (the zoom and pan stay), a divider the user drags
         frame_loc = page.frame_locator(MAP_IFRAME).first
-        divider = frame_loc.locator(".geofm-swipe")
-        expect(divider).to_have_count(1, timeout=60_000)
+        expect(frame_loc.locator(".geofm-view-switch")).to_be_visible(timeout=60_000)
         page.wait_for_timeout(1000)
+        frame = page.locator(MAP_IFRAME).first.element_handle().content_frame()
+        frame_loc.locator(".leaflet-control-zoom-in").click()
+        page.wait_for_timeout(600)
+        frame.evaluate("() => { window.__geofm_same_page = true; }")
+        before = _view(frame)
+        divider = frame_loc.locator(".geofm-swipe")
+        expect(divider).to_be_hidden()
+        frame_loc.get_by_role("button", name="Swipe").click()
+        expect(divider).to_be_visible()
+        page.wait_for_timeout(1500)
+        assert frame.evaluate("() => window.__geofm_same_page === true")  # the map was not rebuilt
+        assert _view(frame) == before
+        frame.evaluate("() => { window.map.setView(window.map.getCenter(), window.map.getZoom() - 1, "
+                       "{animate: false}); }")  # the drag below starts from the handle in the middle
+        page.wait_for_timeout(500)
         map_box = _box(frame_loc.locator(".leaflet-container").first)
         handle = _box(frame_loc.locator(".geofm-swipe-handle"))
         assert float(divider.get_attribute("data-fraction")) == pytest.approx(0.5, abs=0.01)
@@ -136,6 +149,9 @@ def test_link_opacity_swipe_clouds_and_phone(offline_app_url):
         assert clip_before.startswith("inset(") and clip_after.startswith("inset(") and clip_after != clip_before
         left = lambda clip: float(re.findall(r"([\d.]+)px", clip)[-1])  # noqa: E731
         assert left(clip_after) < left(clip_before)
+        labels = [_box(frame_loc.locator(f".geofm-swipe-label-{side}")) for side in ("left", "right")]
+        x = _box(divider)["x"] + 2
+        assert labels[0]["x"] + labels[0]["width"] <= x <= labels[1]["x"]  # the labels follow the divider
         _shot(page, "flood-swipe.png")
 
         # ---- a phone: the map above the fold
@@ -151,6 +167,45 @@ def test_link_opacity_swipe_clouds_and_phone(offline_app_url):
         box = _box(small_map)
         assert box["y"] < 844 * 0.6 and box["width"] > 300, box  # starts in the first screen, full width
         _shot(small, "phone-explore.png", full_page=False)
+
+        # ---- a phone: the result map's legend folded into a button, the opacity slider free and usable
+        small.goto(f"{offline_app_url}/Flood?{urlencode(LINK)}")
+        expect(small.get_by_text("Water area")).to_be_visible(timeout=90_000)  # the server's cached result
+        result_map = small.frame_locator(MAP_IFRAME).first
+        expect(result_map.locator(".geofm-map-legend")).to_be_visible(timeout=60_000)
+        small.locator(MAP_IFRAME).first.scroll_into_view_if_needed()
+        small.wait_for_timeout(1000)
+        expect(result_map.locator(".geofm-legend-body")).to_be_hidden()
+        slider_box = _box(result_map.locator(".geofm-opacity"))
+        map_box = _box(small.locator(MAP_IFRAME).first)
+        for state in ("folded", "open"):
+            legend_box = _box(result_map.locator(".geofm-map-legend"))
+            for control in (".geofm-opacity", ".leaflet-control-zoom", ".geofm-view-switch", ".leaflet-control-scale"):
+                other = _box(result_map.locator(control))
+                assert (legend_box["x"] + legend_box["width"] <= other["x"] or other["x"] + other["width"] <=
+                        legend_box["x"] or legend_box["y"] + legend_box["height"] <= other["y"] or
+                        other["y"] + other["height"] <= legend_box["y"]), (state, control, legend_box, other)
+            if state == "folded":
+                assert legend_box["width"] * legend_box["height"] < 0.05 * map_box["width"] * map_box["height"]
+                _shot(small, "phone-flood-legend-folded.png", full_page=False)
+                result_map.locator(".geofm-legend-toggle").click()
+                expect(result_map.locator(".geofm-legend-body")).to_be_visible()
+        _shot(small, "phone-flood-legend-open.png", full_page=False)
+        track = _box(result_map.locator(".geofm-opacity input[type=range]"))
+        small.mouse.click(track["x"] + 0.2 * track["width"], track["y"] + track["height"] / 2)
+        expect(result_map.locator(".geofm-opacity-value")).not_to_have_text("70 %")  # the tap reached the slider
+
+        # ---- "Copy link" on a phone: the copy button is there without a hover (phones have none)
+        small.get_by_role("button", name="Copy link").click()
+        copy = small.locator('[data-testid="stCode"] button[aria-label="Copy to clipboard"]')
+        expect(copy).to_be_visible(timeout=20_000)
+        copy_box = _box(copy)
+        assert copy.evaluate("el => getComputedStyle(el).visibility === 'visible' && "
+                             "Number(getComputedStyle(el).opacity) === 1")
+        hit = small.evaluate("p => document.elementFromPoint(p[0], p[1]).closest('button')?.getAttribute('aria-label')",
+                             [copy_box["x"] + copy_box["width"] / 2, copy_box["y"] + copy_box["height"] / 2])
+        assert hit == "Copy to clipboard"
+        _shot(small, "phone-copy-link.png", full_page=False)
 
         # ---- no CDN, no outside request at all
         outside = sorted({u for u in requests if not u.startswith(("data:", "blob:"))

@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 
 import numpy as np
+import pytest
 from affine import Affine
 from rasterio.crs import CRS
 
@@ -113,3 +114,64 @@ def test_error_table_names_bands_per_sensor():
     assert band_names(["L30"])[3:] == ("B05 NIR narrow", "B06 SWIR 1", "B07 SWIR 2")
     assert band_names(["L30", "S30", "L30"])[3] == "B05 / B8A NIR narrow"
     assert band_names(["S30"])[:3] == ("B02 Blue", "B03 Green", "B04 Red")
+
+
+def _clear_inside(aoi_geometry: dict) -> tuple[HLSStack, SegmentationResult, np.ndarray]:
+    """A date 100 % clear over the drawn area, read as the reader reads it: the grid is the area's UTM bounding
+    box, and pixels outside the area's outline are not valid (so the model leaves them without a class)."""
+    from geofm.data.aoi import AOI
+    from geofm.data.grid import Grid
+
+    aoi = AOI.from_geojson(aoi_geometry)
+    grid = Grid.for_aoi(aoi)
+    area = grid.area_mask(aoi)
+    data = hls_like(1, grid.height, grid.width, seed=5)
+    valid = np.broadcast_to(area, (1, *area.shape)).copy()
+    stack = HLSStack(data, valid, grid.crs, grid.transform, times=[datetime(2022, 4, 7, 17, 15)])
+    classes = np.where(area, 0, 255).astype(np.uint8)
+    classes[area & (np.arange(grid.width)[None, :] % 3 == 0)] = 1
+    result = SegmentationResult(classes=classes, crs=grid.crs, transform=grid.transform, model="m",
+                                class_names=("No water", "Water / flood"), class_colors=((0, 0, 0), (30, 100, 220)))
+    return stack, result, area
+
+
+def test_cloud_share_counts_only_inside_the_drawn_area():
+    from geofm.serve.share import box_geometry
+
+    box = box_geometry(-95.94, 41.30, -95.91, 41.33)  # the browser test's Omaha box: a tilted quad in UTM
+    triangle = {"type": "Polygon", "coordinates": [[[-96.56, 41.40], [-96.48, 41.40], [-96.52, 41.45],
+                                                    [-96.56, 41.40]]]}
+    for geometry, outside_share in ((box, 0.005), (triangle, 0.4)):
+        stack, result, area = _clear_inside(geometry)
+        assert (~area).mean() > outside_share  # the grid's corners (or half of it) lie outside the area
+        p = render_products(TASKS["flood"], result, stack, sensors=["L30"], area=area)
+        assert isinstance(p, ClassMapProducts) and p.target is not None
+        assert p.cloud_percent == 0.0  # 100 % clear over the area reads 0 %, not the corners' share
+        assert (p.cloud_overlay.rgba[..., 3] == 0).all()  # and no hatching outside the outline
+        # consistent with "Clear area": clear + cloud = the area
+        from geofm.render.stats import pixel_area_m2
+        px = np.broadcast_to(pixel_area_m2(stack.crs, stack.transform, area.shape), area.shape)
+        assert p.target.clear_km2 == pytest.approx(float(px[area].sum()) / 1e6)
+        # a cloud over a tenth of the area's pixels reads 10 % of the area
+        cloudy = area & (np.cumsum(area.ravel()).reshape(area.shape) <= area.sum() // 10)
+        result.classes[cloudy] = 255
+        q = render_products(TASKS["flood"], result, stack, sensors=["L30"], area=area)
+        assert q.cloud_percent == pytest.approx(100 * float(px[cloudy].sum()) / float(px[area].sum()))
+        assert q.cloud_percent == pytest.approx(10.0, abs=0.3)
+        assert q.target.clear_km2 + q.cloud_percent / 100 * float(px[area].sum()) / 1e6 == \
+            pytest.approx(float(px[area].sum()) / 1e6)
+
+
+def test_result_views_count_clouds_inside_the_requests_area():
+    """The app passes the drawn area of the run's request (an uploaded file has none: all of it counts)."""
+    from geofm.serve.runs import RunOutcome, RunRequest
+    from geofm.serve.share import box_geometry
+    from geofm.serve.views import area_mask
+
+    geometry = box_geometry(-95.94, 41.30, -95.91, 41.33)
+    stack, result, area = _clear_inside(geometry)
+    request = RunRequest.for_area("flood", geometry, "2022-04-01", "2022-04-30", max_cloud=100)
+    outcome = RunOutcome(request=request, result=result, stack=stack)
+    assert np.array_equal(area_mask(outcome), area)
+    upload = RunOutcome(request=RunRequest(task="flood"), result=result, stack=stack)
+    assert area_mask(upload) is None

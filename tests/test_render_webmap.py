@@ -112,14 +112,15 @@ def test_maps_are_leafmap_maps_with_basemaps_controls_and_no_cdn():
     assert isinstance(fmap, leafmap.foliumap.Map)
     maps.add_draw_tools(fmap)
     maps.add_layer_control(fmap)
-    maps.add_legend(fmap, [("Water", "#1e64dc")], title="Water / flood")
-    maps.add_colorbar(fmap, ["#ffffff", "#000080"], vmin=0, vmax=1, caption="Probability of water")
+    maps.add_legend(fmap, [("Water", "#1e64dc")], title="Water / flood",
+                    colorbars=[maps.ColorBar(("#ffffff", "#000080"), 0, 1, "Probability of water")])
     html = _rendered(fmap)
     names = [t.layer_name for t in fmap._children.values() if isinstance(t, folium.TileLayer)]
     assert names == [name for _, name, _ in maps.BASEMAPS]  # streets, satellite, topographic
     assert all(not t.overlay for t in fmap._children.values() if isinstance(t, folium.TileLayer))
     assert "L.control.fullscreen" in html and "geofm-mouse-coordinates" in html and "L.control.scale" in html
     assert "geofm-map-legend" in html and "linear-gradient(to right, #ffffff, #000080)" in html
+    assert f"map.getSize().x >= {maps.LEGEND_COLLAPSE_BELOW_PX}" in html  # the fold rule travels with the map
     scripts = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
     assert scripts and all(u.startswith("/app/static/vendor/") for u in scripts), scripts
     offline = _rendered(maps.new_map(bounds=[[41.2, -96.0], [41.3, -95.9]], basemap="none"))

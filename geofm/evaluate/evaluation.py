@@ -13,7 +13,8 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
 from geofm.config import (AGREEMENT_CLASSES, BAND_LABELS, CLASS_NODATA, DISAGREEMENT_CLASSES, NEW_WATER_CLASSES,
-                          REFERENCE_LAYERS, WATER_CHANGE_CLASSES, ClassInfo, TaskSpec, get_model_spec, get_task)
+                          REFERENCE_LAYERS, REFERENCE_WATER_CLASSES, WATER_CHANGE_CLASSES, ClassInfo, TaskSpec,
+                          get_model_spec, get_task)
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
 from geofm.errors import GeofmError, InputError
@@ -118,7 +119,7 @@ def evaluate_flood(result: SegmentationResult, ref: ReferenceRead, *, target_cla
                 EvalLayer("new-water", "Newly flooded water", new_layer, NEW_WATER_CLASSES, see_through=(0,)),
                 EvalLayer("reference", f"Reference: {ref.title}", np.where(ref_valid, normal.astype(np.uint8),
                                                                            CLASS_NODATA).astype(np.uint8),
-                          (ClassInfo("Not water", (235, 235, 225)), ClassInfo("Normal water", (0, 60, 160))),
+                          REFERENCE_WATER_CLASSES,
                           see_through=(0,))],
         reference_read=ref, meaning=REFERENCE_LAYERS[ref.layer].meaning if ref.layer in REFERENCE_LAYERS else
         "water: any value other than 0 in the reference file")

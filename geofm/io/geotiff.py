@@ -36,6 +36,14 @@ REFLECTANCE_MEAN_MAX = 2.0
 COG_OPTIONS = {"COMPRESS": "DEFLATE", "BLOCKSIZE": 512, "OVERVIEWS": "AUTO", "BIGTIFF": "IF_SAFER"}
 log = logging.getLogger(__name__)
 _HLS_TIME = re.compile(r"(\d{4})(\d{3})T(\d{6})")
+#: The sensor part of an HLS file name ("HLS.S30.T13REN.2018013T172747.v2.0.tif"; "_" where a name was made safe).
+_HLS_SENSOR = re.compile(r"HLS[._-](L30|S30)[._-]", re.IGNORECASE)
+
+
+def sensor_from_name(name: str) -> str | None:
+    """"L30" (Landsat) or "S30" (Sentinel-2) when ``name`` is an HLS file name, else None."""
+    match = _HLS_SENSOR.search(name)
+    return match.group(1).upper() if match else None
 
 
 def _expected() -> str:

@@ -60,6 +60,53 @@ def confusion_table(ev: Evaluation) -> pd.DataFrame:
                           "share": float(share[i, j])} for i in range(len(names)) for j in range(len(names))])
 
 
+def confusion_cells(ev: Evaluation) -> pd.DataFrame:
+    """The confusion matrix to read at a glance: only the classes the model or the reference found here, each
+    cell's share of its reference class (row) as a whole percent ("" for an empty cell, "<1" for a trace), and
+    the pixel counts for a tooltip."""
+    table = confusion_table(ev)
+    if table.empty or ev.confusion is None:
+        return table.assign(label=pd.Series(dtype=str))
+    m = ev.confusion
+    present = [name for k, name in enumerate(ev.class_names) if m[k, :].sum() or m[:, k].sum()]
+    table = table[table["reference"].isin(present) & table["model"].isin(present)].copy()
+    pct = 100 * table["share"]
+    table["label"] = [("" if n == 0 else "<1" if p < 0.5 else f"{p:.0f}") for n, p in zip(table["pixels"], pct)]
+    table["percent"] = pct.round(1)
+    return table.reset_index(drop=True)
+
+
+#: The per-class table's columns as the page shows them: (key in Evaluation.table, header, number format).
+CLASS_TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("class", "Class", ""),
+    ("f1", "F1", "{:.2f}"),
+    ("precision", "Precision", "{:.2f}"),
+    ("recall", "Recall", "{:.2f}"),
+    ("model_km2", "Model area (km²)", "{:.2f}"),
+    ("reference_km2", "Reference area (km²)", "{:.2f}"),
+)
+#: Shown for a score that is not defined (0 out of 0: the class is in neither map here).
+UNDEFINED = "—"
+
+
+def class_table(ev: Evaluation) -> pd.DataFrame:
+    """The per-class scores and areas with readable headers and units, as text: scores that are not defined
+    (the class is absent from the reference or the model here) read "—"."""
+    rows = []
+    for row in ev.table:
+        out = {}
+        for key, header, fmt in CLASS_TABLE_COLUMNS:
+            value = row.get(key)
+            if not fmt:
+                out[header] = str(value)
+            elif value is None or (isinstance(value, float) and value != value):
+                out[header] = UNDEFINED
+            else:
+                out[header] = fmt.format(float(value))
+        rows.append(out)
+    return pd.DataFrame(rows, columns=[header for _, header, _ in CLASS_TABLE_COLUMNS])
+
+
 def evaluation_zip(ev: Evaluation, prov: Provenance, stem: str = "geofm") -> bytes:
     """The layers as COGs (provenance tags), their STAC Items and the metrics JSON, zipped."""
     from geofm.evaluate.export import write_evaluation

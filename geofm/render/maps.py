@@ -13,6 +13,7 @@ import html
 import json
 import os
 import threading
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
 import folium
@@ -40,8 +41,11 @@ BASEMAPS: tuple[tuple[str, str, bool], ...] = (
     ("OpenTopoMap", "Topographic (OpenTopoMap)", False),
 )
 PLAIN_BACKGROUND = "#eef2f5"
-#: Colour of the area-of-interest outline (also in the legends).
-OUTLINE_COLOR = "#e8590c"
+#: The area-of-interest outline: black dashes on a white line (a colour no result layer uses).
+OUTLINE_COLOR = "#000000"
+OUTLINE_HALO = "#ffffff"
+#: The outline's swatch in the legends.
+OUTLINE_SWATCH = "repeating-linear-gradient(90deg, #000 0 5px, #fff 5px 8px)"
 
 
 _IMPORT_LOCK = threading.Lock()
@@ -148,11 +152,16 @@ def add_draw_tools(fmap: folium.Map) -> folium.plugins.Draw:
 
 
 def add_area_outline(fmap: folium.Map, geometry: dict, *, name: str = "Area") -> None:
-    """Draw the area of interest as an outline (no fill, so overlays stay visible)."""
-    folium.GeoJson(
-        {"type": "Feature", "geometry": geometry, "properties": {"name": name}}, name=name,
-        style_function=lambda _f: {"color": OUTLINE_COLOR, "weight": 2, "fill": False, "dashArray": "6 4"},
-    ).add_to(fmap)
+    """Draw the area of interest as an outline (no fill, so overlays stay visible): black dashes on a white
+    line, which reads on any imagery and is no colour a result layer uses."""
+    feature = {"type": "Feature", "geometry": geometry, "properties": {"name": name}}
+    group = folium.FeatureGroup(name=name)
+    folium.GeoJson(feature, interactive=False,  # the halo: drawn, but not a second shape to hit
+                   style_function=lambda _f: {"color": OUTLINE_HALO, "weight": 4, "fill": False,
+                                              "opacity": 0.9}).add_to(group)
+    folium.GeoJson(feature, style_function=lambda _f: {"color": OUTLINE_COLOR, "weight": 2, "fill": False,
+                                                       "dashArray": "6 4"}).add_to(group)
+    group.add_to(fmap)
 
 
 def add_overlay(fmap: folium.Map, overlay: OverlayImage, *, name: str, opacity: float = 1.0,
@@ -171,33 +180,129 @@ def add_layer_control(fmap: folium.Map) -> None:
     folium.LayerControl(collapsed=True, position="topright").add_to(fmap)
 
 
-def _control(fmap: folium.Map, content: str, position: str) -> None:
-    leafmap_module().CustomControl(content, position=position).add_to(fmap)
+#: Maps narrower than this (px; a phone) start with the legend folded into a "Legend" button.
+LEGEND_COLLAPSE_BELOW_PX = 640
 
 
-def add_legend(fmap: folium.Map, items: list[tuple[str, str]], *, title: str,
-               position: str = "bottomright") -> None:
-    """A legend box on the map: (label, CSS colour or background) swatches under a title."""
-    rows = "".join(
+@dataclass(frozen=True)
+class ColorBar:
+    """A horizontal colour bar in the map's legend, shown only while ``layer`` (if given) is on the map."""
+
+    colors: tuple[str, ...]
+    vmin: float
+    vmax: float
+    caption: str
+    layer: folium.raster_layers.ImageOverlay | None = None
+
+
+def _legend_rows(items: list[tuple[str, str]]) -> str:
+    return "".join(
         f'<div style="display:flex;align-items:center;margin:2px 0">'
         f'<span style="width:14px;height:14px;border:1px solid #555;background:{color};display:inline-block;'
         f'margin-right:6px;flex:none"></span>{html.escape(label)}</div>'
         for label, color in items)
-    _control(fmap, f'<div class="geofm-map-legend" style="background:rgba(255,255,255,.92);padding:6px 9px;'
-                   f'border-radius:5px;font:12px/1.35 sans-serif;color:#222;max-height:220px;overflow:auto;'
-                   f'box-shadow:0 1px 4px rgba(0,0,0,.3)"><b>{html.escape(title)}</b>{rows}</div>', position)
 
 
-def add_colorbar(fmap: folium.Map, colors: list[str], *, vmin: float, vmax: float, caption: str,
-                 position: str = "bottomright") -> None:
-    """A horizontal colour bar on the map (pure HTML/CSS: no script from a CDN)."""
-    gradient = ", ".join(colors)
-    _control(fmap, f'<div class="geofm-colorbar" style="background:rgba(255,255,255,.92);padding:6px 9px;'
-                   f'border-radius:5px;font:12px sans-serif;color:#222;box-shadow:0 1px 4px rgba(0,0,0,.3)">'
-                   f'<b>{html.escape(caption)}</b><div style="width:170px;height:12px;margin:4px 0 2px;'
-                   f'border:1px solid #555;background:linear-gradient(to right, {gradient})"></div>'
-                   f'<div style="display:flex;justify-content:space-between"><span>{vmin:g}</span>'
-                   f'<span>{(vmin + vmax) / 2:g}</span><span>{vmax:g}</span></div></div>', position)
+def _colorbar_html(bar: ColorBar) -> str:
+    gradient = ", ".join(bar.colors)
+    layer = f' data-layer="{bar.layer.get_name()}"' if bar.layer is not None else ""
+    return (f'<div class="geofm-colorbar"{layer} style="margin-top:6px"><b>{html.escape(bar.caption)}</b>'
+            f'<div style="width:160px;max-width:100%;height:12px;margin:4px 0 2px;border:1px solid #555;'
+            f'background:linear-gradient(to right, {gradient})"></div>'
+            f'<div style="display:flex;justify-content:space-between"><span>{bar.vmin:g}</span>'
+            f'<span>{(bar.vmin + bar.vmax) / 2:g}</span><span>{bar.vmax:g}</span></div></div>')
+
+
+class MapLegend(MacroElement):
+    """The map's legend and colour bars in one box under the layer switcher (top right), in the browser:
+
+    - on a map narrower than ``collapse_below`` px (a phone) it starts folded into a "Legend" button, and a
+      tap opens or folds it (wider maps start open, with the same button to fold it);
+    - it never covers the other controls: its height is capped so that it ends above the lowest bottom
+      control's top edge (opacity slider, scale) and its width leaves the left column (zoom, full screen,
+      view switch) free; longer content scrolls inside it;
+    - a colour bar tied to a layer shows only while that layer is on the map.
+    """
+
+    _template = Template("""
+    {% macro script(this, kwargs) %}
+    (function (map) {
+        var box = L.control({position: "topright"});
+        box.onAdd = function () {
+            var div = L.DomUtil.create("div", "geofm-map-legend");
+            div.style.cssText = "background:rgba(255,255,255,.94);border-radius:5px;font:12px/1.35 sans-serif;" +
+                                "color:#222;box-shadow:0 1px 4px rgba(0,0,0,.3);clear:both";
+            div.innerHTML = {{ this.body_json }};
+            L.DomEvent.disableClickPropagation(div);
+            L.DomEvent.disableScrollPropagation(div);
+            return div;
+        };
+        box.addTo(map);
+        var div = box.getContainer(), toggle = div.querySelector(".geofm-legend-toggle"),
+            body = div.querySelector(".geofm-legend-body");
+        function setOpen(open) {
+            div.dataset.open = open ? "1" : "0";
+            body.style.display = open ? "block" : "none";
+            toggle.setAttribute("aria-expanded", open ? "true" : "false");
+            toggle.querySelector(".geofm-legend-arrow").innerHTML = open ? "&#9662;" : "&#9656;";
+            fit();
+        }
+        function fit() {  // stay clear of the bottom controls and the left column
+            var mapBox = map.getContainer().getBoundingClientRect(), floor = mapBox.bottom - 10;
+            map.getContainer().querySelectorAll(".leaflet-bottom .leaflet-control").forEach(function (c) {
+                if (c.offsetParent !== null) { floor = Math.min(floor, c.getBoundingClientRect().top - 8); }
+            });
+            var left = mapBox.left + 10;
+            map.getContainer().querySelectorAll(".leaflet-top.leaflet-left .leaflet-control").forEach(function (c) {
+                if (c.offsetParent !== null) { left = Math.max(left, c.getBoundingClientRect().right + 8); }
+            });
+            div.style.maxWidth = Math.max(120, mapBox.right - 10 - left) + "px";
+            var top = body.getBoundingClientRect().top || div.getBoundingClientRect().bottom;
+            body.style.maxHeight = Math.max(40, floor - top) + "px";
+        }
+        toggle.addEventListener("click", function () { setOpen(div.dataset.open !== "1"); });
+        var bars = div.querySelectorAll(".geofm-colorbar[data-layer]"), layers = {{ this.layers_js }};
+        function syncBars() {
+            bars.forEach(function (bar) {
+                var layer = layers[bar.dataset.layer];
+                bar.style.display = layer && map.hasLayer(layer) ? "block" : "none";
+            });
+            fit();
+        }
+        map.on("overlayadd overlayremove layeradd layerremove", syncBars);
+        map.on("resize", fit);
+        if (window.ResizeObserver) { new ResizeObserver(fit).observe(map.getContainer()); }  // the frame's late sizing
+        syncBars();
+        setOpen(map.getSize().x >= {{ this.collapse_below }});
+    })({{ this._parent.get_name() }});
+    {% endmacro %}
+    """)
+
+    def __init__(self, items: list[tuple[str, str]], *, title: str, colorbars: list[ColorBar] | None = None,
+                 collapse_below: int = LEGEND_COLLAPSE_BELOW_PX) -> None:
+        super().__init__()
+        self._name = "MapLegend"
+        self.colorbars = list(colorbars or [])
+        self.collapse_below = int(collapse_below)
+        body = (f'<button type="button" class="geofm-legend-toggle" aria-expanded="true" title="Show or hide '
+                f'the legend" style="all:unset;cursor:pointer;display:block;padding:6px 9px;font-weight:bold;'
+                f'white-space:nowrap"><span class="geofm-legend-arrow">&#9662;</span> {html.escape(title)}'
+                f'</button><div class="geofm-legend-body" style="padding:0 9px 6px;overflow:auto">'
+                f'{_legend_rows(items)}{"".join(_colorbar_html(bar) for bar in self.colorbars)}</div>')
+        self.body_json = json.dumps(body)
+
+    @property
+    def layers_js(self) -> str:
+        names = [bar.layer.get_name() for bar in self.colorbars if bar.layer is not None]
+        return "{" + ", ".join(f'"{name}": {name}' for name in names) + "}"
+
+
+def add_legend(fmap: folium.Map, items: list[tuple[str, str]], *, title: str,
+               colorbars: list[ColorBar] | None = None) -> MapLegend:
+    """The map's legend: (label, CSS colour or background) swatches under a title, then the colour bars."""
+    legend = MapLegend(items, title=title, colorbars=colorbars)
+    legend.add_to(fmap)
+    return legend
 
 
 def _walk(element) -> Iterable:
@@ -293,16 +398,18 @@ class OpacitySlider(MacroElement):
 
 
 class SwipeDivider(MacroElement):
-    """A vertical divider the user drags: left of it the layers below, right of it ``layers`` (clipped).
+    """Overlay or swipe, switched on the map itself (so the view stays): in swipe mode a vertical divider the
+    user drags, left of it the layers below, right of it ``layers`` (clipped), with a label on each side
+    that moves with it.
 
     The clip is recomputed on every move, zoom and drag, in the browser; the divider's position is the
-    fraction ``data-fraction`` of the map's width.
+    fraction ``data-fraction`` of the map's width. ``swipe`` sets the mode it starts in.
     """
 
     _template = Template("""
     {% macro script(this, kwargs) %}
     (function (map, layers) {
-        var container = map.getContainer();
+        var container = map.getContainer(), swiping = {{ this.swipe }};
         var divider = L.DomUtil.create("div", "geofm-swipe", container);
         divider.style.cssText = "position:absolute;top:0;bottom:0;width:4px;margin-left:-2px;background:#fff;" +
                                 "box-shadow:0 0 4px rgba(0,0,0,.6);z-index:650;cursor:ew-resize;touch-action:none";
@@ -312,23 +419,29 @@ class SwipeDivider(MacroElement):
                                "text-align:center;font:18px/34px sans-serif;color:#333;user-select:none";
         handle.innerHTML = "&#8596;";
         handle.title = "Drag: left {{ this.left }}, right {{ this.right }}";
-        var labels = L.DomUtil.create("div", "geofm-swipe-labels", container);
-        labels.style.cssText = "position:absolute;top:8px;left:50%;transform:translateX(-50%);z-index:640;" +
-                               "font:12px sans-serif;pointer-events:none;white-space:nowrap";
-        labels.innerHTML = '<span style="background:rgba(255,255,255,.9);padding:2px 6px;border-radius:3px">' +
-                           '&#8592; {{ this.left }}</span>&nbsp;&nbsp;<span style="background:rgba(255,255,255,.9);' +
-                           'padding:2px 6px;border-radius:3px">{{ this.right }} &#8594;</span>';
+        var tag = "position:absolute;top:50%;margin-top:24px;z-index:640;font:12px sans-serif;pointer-events:none;" +
+                  "white-space:nowrap;background:rgba(255,255,255,.92);padding:2px 6px;border-radius:3px;" +
+                  "box-shadow:0 0 3px rgba(0,0,0,.35)";
+        var leftLabel = L.DomUtil.create("div", "geofm-swipe-label geofm-swipe-label-left", container);
+        var rightLabel = L.DomUtil.create("div", "geofm-swipe-label geofm-swipe-label-right", container);
+        leftLabel.style.cssText = tag;
+        rightLabel.style.cssText = tag;
+        leftLabel.innerHTML = "&#8592; {{ this.left }}";
+        rightLabel.innerHTML = "{{ this.right }} &#8594;";
         var fraction = {{ this.fraction }};
         function clip() {
             var size = map.getSize(), x = size.x * fraction;
             divider.style.left = x + "px";
             divider.dataset.fraction = fraction.toFixed(3);
+            leftLabel.style.left = "";
+            leftLabel.style.right = (size.x - x + 8) + "px";  // each label beside the divider, on its side
+            rightLabel.style.left = (x + 8) + "px";
             var cut = map.containerPointToLayerPoint([x, 0]).x;
             layers.forEach(function (layer) {
                 var el = layer.getElement && layer.getElement();
                 if (!el) { return; }
                 var left = L.DomUtil.getPosition(el).x;
-                el.style.clipPath = "inset(0 0 0 " + Math.max(0, cut - left) + "px)";
+                el.style.clipPath = swiping ? "inset(0 0 0 " + Math.max(0, cut - left) + "px)" : "";
             });
         }
         var dragging = false;
@@ -359,19 +472,50 @@ class SwipeDivider(MacroElement):
         L.DomEvent.disableClickPropagation(divider);
         L.DomEvent.disableScrollPropagation(divider);
         map.on("move zoom zoomend viewreset resize layeradd", clip);
-        clip();
+
+        // the mode switch: two buttons on the map (no rerun of the page, so the zoom and pan stay)
+        var modes = L.control({position: "topleft"});
+        modes.onAdd = function () {
+            var div = L.DomUtil.create("div", "geofm-view-switch leaflet-bar");
+            div.style.cssText = "display:flex;background:#fff;font:12px sans-serif";
+            div.innerHTML = '<button type="button" data-mode="overlay">Overlay</button>' +
+                            '<button type="button" data-mode="swipe">Swipe</button>';
+            div.querySelectorAll("button").forEach(function (b) {
+                b.style.cssText = "border:0;padding:5px 8px;cursor:pointer;font:12px sans-serif";
+                b.title = b.dataset.mode === "swipe" ? "Drag the divider to compare {{ this.left }} with " +
+                          "{{ this.right }}" : "The layers on top of each other";
+                b.addEventListener("click", function () { setMode(b.dataset.mode === "swipe"); });
+            });
+            L.DomEvent.disableClickPropagation(div);
+            return div;
+        };
+        modes.addTo(map);
+        function setMode(on) {
+            swiping = on;
+            container.dataset.geofmView = on ? "swipe" : "overlay";
+            [divider, leftLabel, rightLabel].forEach(function (el) { el.style.display = on ? "block" : "none"; });
+            modes.getContainer().querySelectorAll("button").forEach(function (b) {
+                var active = (b.dataset.mode === "swipe") === on;
+                b.style.background = active ? "#1f6feb" : "#fff";
+                b.style.color = active ? "#fff" : "#222";
+                b.setAttribute("aria-pressed", active ? "true" : "false");
+            });
+            clip();
+        }
+        setMode(swiping);
     })({{ this._parent.get_name() }}, [{{ this.layer_names }}]);
     {% endmacro %}
     """)
 
     def __init__(self, layers: list[folium.raster_layers.ImageOverlay], *, left: str, right: str,
-                 fraction: float = 0.5) -> None:
+                 fraction: float = 0.5, swipe: bool = False) -> None:
         super().__init__()
         self._name = "SwipeDivider"
         self._layers = layers
         self.left = html.escape(left)
         self.right = html.escape(right)
         self.fraction = json.dumps(float(fraction))
+        self.swipe = json.dumps(bool(swipe))
 
     @property
     def layer_names(self) -> str:

@@ -41,7 +41,7 @@ class ClassMapProducts:
     class_overlay: OverlayImage  #: the class map in web mercator (see-through classes transparent)
     table: pd.DataFrame  #: area per class
     cloud_overlay: OverlayImage  #: cloud, shadow and missing data, hatched grey (the rest transparent)
-    cloud_percent: float  #: share of the area that is cloud or without data (no class there)
+    cloud_percent: float  #: share of the drawn area that is cloud or without data (no class there)
     target: WaterSummary | None = None  #: the target class's area ("target" view tasks)
     confidence_overlay: OverlayImage | None = None  #: the model's probability of the class it chose
     confidence_label: str = ""  #: what the confidence layer shows ("Probability of water")
@@ -68,7 +68,7 @@ def frame_label(times: Sequence[datetime | None], sensors: Sequence[str], t: int
     """"2019-03-22 (Sentinel-2)" for date t (the date alone without a sensor, "date 2" without a time)."""
     moment = times[t] if t < len(times) else None
     when = moment.date().isoformat() if moment is not None else f"date {t + 1}"
-    if t < len(sensors):
+    if t < len(sensors) and sensors[t]:
         return f"{when} ({SENSOR_NAMES.get(sensors[t], sensors[t])})"
     return when
 
@@ -152,7 +152,7 @@ def _with_provenance(writer: Callable[..., Any], task: TaskSpec,
 
 
 def _class_products(task: TaskSpec, result: SegmentationResult, stack: HLSStack, labels: tuple[str, ...],
-                    progress: Progress, confidence: np.ndarray | None) -> ClassMapProducts:
+                    progress: Progress, confidence: np.ndarray | None, area: np.ndarray) -> ClassMapProducts:
     from geofm.io.geotiff import write_class_map_cog
 
     rgb = tuple(true_colour(stack, t) for t in range(stack.num_frames))
@@ -160,7 +160,7 @@ def _class_products(task: TaskSpec, result: SegmentationResult, stack: HLSStack,
     if task.see_through:
         rgba = rgba.copy()
         rgba[np.isin(result.classes, task.see_through), 3] = 0  # the true colour shows through
-    unclear = result.classes == CLASS_NODATA
+    unclear = (result.classes == CLASS_NODATA) & area
     if confidence is None:
         confidence = confidence_map(task, result)
     progress("render", "Preparing downloads (GeoTIFF, PNG, GeoJSON)", None)
@@ -169,8 +169,9 @@ def _class_products(task: TaskSpec, result: SegmentationResult, stack: HLSStack,
         rgb_overlay=_overlay(rgb_to_rgba(rgb[-1], (stack.data[-1] != HLS_NODATA).all(0)), stack),
         class_overlay=_overlay(rgba, stack), table=class_area_table(result),
         cloud_overlay=_overlay(cloud_rgba(unclear), stack),
-        cloud_percent=unclear_percent(unclear, result.crs, result.transform),
-        confidence_overlay=None if confidence is None else _overlay(confidence_rgba(confidence, ~unclear), stack),
+        cloud_percent=unclear_percent(unclear, result.crs, result.transform, area),
+        confidence_overlay=None if confidence is None else _overlay(
+            confidence_rgba(confidence, result.classes != CLASS_NODATA), stack),
         confidence_label=confidence_label(task, result),
         target=water_summary(result, task.target_class) if task.view == "target" else None,
         cog=_write_bytes(_with_provenance(write_class_map_cog, task, stack), result),
@@ -179,7 +180,8 @@ def _class_products(task: TaskSpec, result: SegmentationResult, stack: HLSStack,
 
 
 def _reconstruction_products(task: TaskSpec, result: ReconstructionResult, stack: HLSStack,
-                             labels: tuple[str, ...], sensors: Sequence[str]) -> ReconstructionProducts:
+                             labels: tuple[str, ...], sensors: Sequence[str],
+                             area: np.ndarray) -> ReconstructionProducts:
     from geofm.io.geotiff import write_reconstruction_cog
 
     frames = range(stack.num_frames)
@@ -189,8 +191,9 @@ def _reconstruction_products(task: TaskSpec, result: ReconstructionResult, stack
         orig_overlays=tuple(_overlay(rgb_to_rgba(result.original_rgb[t], has_data[t]), stack) for t in frames),
         recon_overlays=tuple(_overlay(rgb_to_rgba(result.reconstructed_rgb[t], has_data[t]), stack) for t in frames),
         errors=reconstruction_error_table(stack, result, sensors=list(sensors)[:stack.num_frames]),
-        cloud_overlays=tuple(_overlay(cloud_rgba(~stack.valid[t]), stack) for t in frames),
-        cloud_percents=tuple(unclear_percent(~stack.valid[t], stack.crs, stack.transform) for t in frames),
+        cloud_overlays=tuple(_overlay(cloud_rgba(~stack.valid[t] & area), stack) for t in frames),
+        cloud_percents=tuple(unclear_percent(~stack.valid[t] & area, stack.crs, stack.transform, area)
+                             for t in frames),
         cog=_write_bytes(_with_provenance(write_reconstruction_cog, task, stack), result),
         png=png_bytes(np.concatenate([result.original_rgb[0], result.masked_rgb[0], result.reconstructed_rgb[0]],
                                      axis=1)))
@@ -198,14 +201,19 @@ def _reconstruction_products(task: TaskSpec, result: ReconstructionResult, stack
 
 def render_products(task: TaskSpec, result: SegmentationResult | ReconstructionResult, stack: HLSStack, *,
                     sensors: Sequence[str] = (), progress: Progress = null_progress,
-                    confidence: np.ndarray | None = None) -> Products:
+                    confidence: np.ndarray | None = None, area: np.ndarray | None = None) -> Products:
     """The products of ``result`` (made by ``task`` from ``stack``; ``sensors``: one "L30"/"S30" per date).
+
+    ``area`` ((H, W) bool) marks the pixels inside the drawn area (the grid is the area's bounding box): cloud
+    and missing data are shown and counted there only, so "cloud or no data" and "clear area" add up to the
+    area. Without it the whole grid is the area (an uploaded file).
 
     ``confidence`` ((H, W), 0..1) is the model's probability map when the result no longer holds its
     probabilities; without either there is no confidence layer.
     """
     progress("render", "Placing the result on the map", None)
     labels = tuple(frame_label(stack.times or [], sensors, t) for t in range(stack.num_frames))
+    inside = np.ones(stack.shape, bool) if area is None else np.asarray(area, bool)
     if isinstance(result, SegmentationResult):
-        return _class_products(task, result, stack, labels, progress, confidence)
-    return _reconstruction_products(task, result, stack, labels, sensors)
+        return _class_products(task, result, stack, labels, progress, confidence, inside)
+    return _reconstruction_products(task, result, stack, labels, sensors, inside)

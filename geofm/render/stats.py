@@ -109,8 +109,10 @@ def reconstruction_error_table(stack: HLSStack, result: ReconstructionResult,
     return pd.DataFrame(rows, columns=["band", "mean_abs_error", "rmse", "pixels"])
 
 
-def unclear_percent(unclear: np.ndarray, crs: CRS, transform: Affine) -> float:
-    """Share (%) of the grid's area that is cloud, cloud shadow or without data (``unclear`` True)."""
+def unclear_percent(unclear: np.ndarray, crs: CRS, transform: Affine, area: np.ndarray | None = None) -> float:
+    """Share (%) of the area (``area`` True; the whole grid without it) that is cloud, cloud shadow or without
+    data (``unclear`` True)."""
     areas = np.broadcast_to(pixel_area_m2(crs, transform, unclear.shape), unclear.shape)
-    total = float(areas.sum())
-    return 100.0 * float(areas[unclear].sum()) / total if total else 0.0
+    inside = np.ones(unclear.shape, bool) if area is None else np.asarray(area, bool)
+    total = float(areas[inside].sum())
+    return 100.0 * float(areas[unclear & inside].sum()) / total if total else 0.0

@@ -6,6 +6,7 @@ Called from the task page with one hook (``show_evaluation``); map layers come f
 from __future__ import annotations
 
 import dataclasses
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -15,7 +16,7 @@ from geofm.config import TaskSpec, get_task
 from geofm.errors import GeofmError, InputError
 from geofm.evaluate import Evaluation, evaluate
 from geofm.evaluate.provenance import make_provenance
-from geofm.render.evaluation import confusion_table, evaluation_zip, layer_overlays
+from geofm.render.evaluation import class_table, confusion_cells, evaluation_zip, layer_overlays
 from geofm.render.products import ClassMapProducts, ReconstructionProducts
 from geofm.render.stats import hex_color
 from geofm.serve import ui, views
@@ -88,19 +89,29 @@ def _legend_items(ev: Evaluation) -> list[tuple[str, str]]:
 
 
 def confusion_chart(ev: Evaluation) -> alt.Chart:
-    """Reference class (rows) by model class (columns), coloured by the share of the reference class."""
+    """Reference class (rows) by model class (columns): the classes found here only, each cell's share of its
+    reference class as a whole percent in cells big enough to read, the pixel counts on hover."""
     import altair as alt  # imported when a chart is drawn: 0.3 s off the app's cold start
 
-    table = confusion_table(ev)
-    order = list(ev.class_names)
-    base = alt.Chart(table).encode(x=alt.X("model:N", sort=order, title="Model", axis=alt.Axis(labelOverlap=False)),
-                                   y=alt.Y("reference:N", sort=order, title="Reference",
-                                           axis=alt.Axis(labelOverlap=False)))
-    cells = base.mark_rect().encode(color=alt.Color("share:Q", scale=alt.Scale(scheme="blues"),
-                                                    title="Share of reference"),
-                                    tooltip=["reference", "model", "pixels", alt.Tooltip("share:Q", format=".2f")])
-    text = base.mark_text(fontSize=10).encode(text=alt.Text("pixels:Q"))
-    return (cells + text).properties(height=30 * len(order) + 40)
+    table = confusion_cells(ev)
+    order = [name for name in ev.class_names if name in set(table["reference"])]
+    cell = 38
+    base = alt.Chart(table).encode(
+        x=alt.X("model:N", sort=order, title="Model says", axis=alt.Axis(labelOverlap=False, labelAngle=-40,
+                                                                          labelLimit=140, orient="top")),
+        y=alt.Y("reference:N", sort=order, title="Reference says", axis=alt.Axis(labelOverlap=False,
+                                                                                  labelLimit=160)))
+    cells = base.mark_rect(stroke="#fff", strokeWidth=1).encode(
+        color=alt.Color("percent:Q", scale=alt.Scale(scheme="blues", domain=[0, 100]),
+                        title="% of the reference class", legend=alt.Legend(orient="bottom")),
+        tooltip=[alt.Tooltip("reference", title="Reference"), alt.Tooltip("model", title="Model"),
+                 alt.Tooltip("pixels:Q", title="Pixels", format=","),
+                 alt.Tooltip("percent:Q", title="% of the reference class", format=".1f")])
+    text = base.mark_text(fontSize=12).encode(
+        text=alt.Text("label:N"),
+        color=alt.condition(alt.datum.percent > 55, alt.value("white"), alt.value("#222")))
+    # step sizing: each cell ``cell`` px square whatever the page's width (a fitted width squeezed them)
+    return (cells + text).properties(width=alt.Step(cell), height=alt.Step(cell))
 
 
 _UNDEFINED = "Not defined here: the reference has none of it in this area (a score of 0 out of 0)."
@@ -128,15 +139,14 @@ def _numbers(task: TaskSpec, ev: Evaluation) -> None:
         c1, c2 = st.columns(2)
         c1.metric("Overall accuracy", f"{100 * m['overall_accuracy']:.1f} %")
         c2.metric("Mean F1 over classes", _score(m['mean_f1']))
-        left, right = st.columns(2)
-        with left:
-            st.markdown("**Per class: F1 and area, model vs reference**")
-            st.dataframe(pd.DataFrame(ev.table), hide_index=True, width="stretch",
-                         column_config={k: st.column_config.NumberColumn(format="%.2f")
-                                        for k in ("f1", "precision", "recall", "model_km2", "reference_km2")})
-        with right:
-            st.markdown("**Confusion matrix** (pixels)")
-            st.altair_chart(confusion_chart(ev), width="stretch")
+        st.markdown("**Per class: scores and area, model vs reference** (— : the class is in neither map here, "
+                    "so there is nothing to score)")
+        table = class_table(ev)
+        st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3)
+        st.markdown("**Confusion matrix:** each row is what the reference says, each column what the model says; "
+                    "a cell is the % of that reference class's pixels (a row adds up to 100). The diagonal is "
+                    "where they agree. Hover a cell for its pixels.")
+        st.altair_chart(confusion_chart(ev), width="content")
     else:
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("IoU", _score(m['iou']), help=_UNDEFINED if _undefined(m['iou']) else None)
@@ -186,19 +196,24 @@ def show_evaluation(outcome: RunOutcome, *, key: str) -> None:
 _DRY_SLOT = "geofm_dry_date"
 
 
-def dry_date_change(outcome: RunOutcome) -> tuple[Evaluation, RunOutcome]:
-    """Run the same task over the same area on the clearest scene in the window before the event (through the
-    app's queue and result cache) and compare: water gained and lost."""
+def dry_date_change(outcome: RunOutcome, window: tuple[date, date] | None = None) -> tuple[Evaluation, RunOutcome]:
+    """Run the same task over the same area on the clearest scene in ``window`` (first, last day; by default
+    the window before the event) through the app's queue and result cache, and compare: water gained and lost.
+    Each window's comparison is kept with the outcome."""
     from geofm.evaluate import before_after
     from geofm.evaluate.change import dry_window
 
-    kept = vars(outcome.rendered).get(_DRY_SLOT)
-    if kept is None:
-        req = outcome.request
-        event = outcome.stack.times[-1] if outcome.stack.times else None
-        if event is None or req.geometry is None:
-            raise InputError("The event's date or area is unknown, so no dry date before it can be chosen.")
-        start, end = dry_window(event.date())
+    req = outcome.request
+    event = outcome.stack.times[-1] if outcome.stack.times else None
+    if event is None or req.geometry is None:
+        raise InputError("The event's date or area is unknown, so no dry date before it can be chosen.")
+    start, end = window or dry_window(event.date())
+    if start > end:
+        start, end = end, start
+    if end >= event.date():
+        raise InputError(f"The dry dates must end before the event ({event.date()}).")
+    kept: dict = vars(outcome.rendered).setdefault(_DRY_SLOT, {})
+    if (start, end) not in kept:
         dry = run_area(RunRequest.for_area(req.task, req.geometry, start.isoformat(), end.isoformat(),
                                            max_cloud=req.max_cloud))
         assert not isinstance(dry.result, ReconstructionResult)
@@ -206,21 +221,44 @@ def dry_date_change(outcome: RunOutcome) -> tuple[Evaluation, RunOutcome]:
         ev = before_after(dry.result, outcome.result)
         when = dry.stack.times[-1]
         ev.reference = f"dry date {when.date() if when else start} (the clearest scene from {start} to {end})"
-        kept = vars(outcome.rendered)[_DRY_SLOT] = (ev, dry)
-    return kept
+        kept[(start, end)] = (ev, dry)
+    return kept[(start, end)]
+
+
+def dry_window_input(outcome: RunOutcome, *, key: str) -> tuple[date, date] | None:
+    """The user's dry window: two dates before the event (by default the usual window), or None while only
+    one end is picked."""
+    from geofm.evaluate.change import dry_window
+
+    event = outcome.stack.times[-1].date()  # type: ignore[union-attr]
+    default = dry_window(event)
+    picked = st.date_input("Dry dates to search (the clearest scene in them is used)", value=default,
+                           max_value=event - timedelta(days=1), key=f"{key}-dry-window", format="YYYY-MM-DD",
+                           help=f"A time before the event ({event}) when the area had its usual water, e.g. "
+                                "the dry season. Widen it if no clear scene is found.")
+    if not isinstance(picked, tuple) or len(picked) != 2:
+        st.caption("Pick the last day of the dry window too.")
+        return None
+    return picked[0], picked[1]
 
 
 def show_dry_date(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
-    """Before / after for water tasks over a drawn area: water gained and lost since a dry date."""
-    if task.reference_kind != "water" or outcome.request.geometry is None:
+    """Before / after for water tasks over a drawn area: water gained and lost since a dry date the user
+    chooses (the clearest scene in a window of dates before the event)."""
+    if task.reference_kind != "water" or outcome.request.geometry is None or not outcome.stack.times \
+            or outcome.stack.times[-1] is None:
         return
     st.markdown("**Before / after:** the same area on a dry date before the event.")
-    if vars(outcome.rendered).get(_DRY_SLOT) is None and not st.button(
-            "Compare with a dry date before the event", key=f"{key}-dry", icon=":material/compare:"):
+    window = dry_window_input(outcome, key=key)
+    if window is None:
+        return
+    kept = vars(outcome.rendered).get(_DRY_SLOT) or {}
+    if window not in kept and not st.button("Compare with a dry date in these dates", key=f"{key}-dry",
+                                            icon=":material/compare:"):
         return
     try:
         with st.spinner("Running the model on the dry date…"):
-            ev, dry = dry_date_change(outcome)
+            ev, dry = dry_date_change(outcome, window)
     except GeofmError as err:
         st.warning(ui.user_message(err), icon=":material/warning:")
         return

@@ -90,7 +90,7 @@ def write_link(page: str | None = None, request: RunRequest | None = None) -> No
     base = (getattr(st.context, "url", None) or "").split("?")[0]
     with st.popover("Copy link", icon=":material/link:"):
         st.caption("Anyone with this link sees this area, these dates and settings (and the result, "
-                   "if it is still in the server's cache). Copy it with the button at the right.")
+                   "if it is still in the server's cache). Copy it with the button at its top right.")
         st.code(f"{base}?{urlencode(params)}", language=None, wrap_lines=True)
 
 

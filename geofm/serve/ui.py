@@ -235,6 +235,9 @@ PAGE_CSS = """
 [data-testid="stMainBlockContainer"] { padding-top: 2.2rem; padding-bottom: 2rem; max-width: 1400px; }
 .geofm-legend { font-size: 0.92rem; line-height: 1.9; }
 iframe { border-radius: 6px; }
+/* a code block's copy button shows only on hover by default: phones have none, so it is always shown */
+[data-testid="stCode"] > div, [data-testid="stCode"] > div * { visibility: visible !important; opacity: 1 !important; }
+[data-testid="stCode"] pre { padding-right: 2.6rem !important; }
 @media (max-width: 640px) {  /* phones: the map above the fold, the controls below it */
   [data-testid="stMainBlockContainer"] { padding: 3.2rem 0.7rem 1rem; }
   h1 { font-size: 1.35rem !important; padding: 0.2rem 0 !important; }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
 from geofm.config import TASKS
 from geofm.errors import GeofmError
@@ -27,6 +28,21 @@ def with_user_names(err: GeofmError, paths: list[Path], names: list[str]) -> Geo
     return err
 
 
+_CHECKED = "geofm_upload_checked"  # session: (request, problems) of the files checked last
+
+
+def checked_upload(request: RunRequest | None, contents: list[tuple[str, bytes]], task: str) -> list[str]:
+    """The upload's problems, checked once per set of files and task (on upload, before any Run)."""
+    if request is None:
+        return []
+    kept = st.session_state.get(_CHECKED)
+    key = (request.upload_digest, tuple(name for name, _ in contents), task)
+    if kept is None or kept[0] != key:
+        kept = (key, uploads.file_problems(contents, task))
+        st.session_state[_CHECKED] = kept
+    return kept[1]
+
+
 def upload_page() -> None:
     st.title("Your own file")
     st.markdown("Upload HLS GeoTIFFs in **HLS DN** (reflectance × 10 000, nodata −9999) with the six bands in "
@@ -34,16 +50,26 @@ def upload_page() -> None:
     task = st.radio("Task", list(TASKS), format_func=lambda name: TASKS[name].title, horizontal=True,
                     key="up-task")
     spec = TASKS[task]
-    files = st.file_uploader(f"GeoTIFF(s): {spec.upload_help}", type=["tif", "tiff"], accept_multiple_files=True,
-                             key="up-files")
+    one_file = spec.date_span() == (1, 1)  # a task that takes one file: a new upload replaces the old one
+    picked = st.file_uploader(f"GeoTIFF{'' if one_file else '(s)'}: {spec.upload_help}", type=["tif", "tiff"],
+                              accept_multiple_files=not one_file, key="up-file" if one_file else "up-files")
+    files: list[UploadedFile] = ([picked] if isinstance(picked, UploadedFile) else
+                                 [f for f in picked if isinstance(f, UploadedFile)] if isinstance(picked, list) else [])
     missing = ui.weights_blocking(task)  # missing and cannot be fetched: Run is disabled
     ui.show_weights_notice(task)
     mask_ratio, seed, model = task_controls(spec, PAGE)
-    contents = [(f.name, f.getvalue()) for f in files or []]
+    contents = [(f.name, f.getvalue()) for f in files]
     request = (RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed, model=model)
                if contents else None)
+    problems = checked_upload(request, contents, task)
+    if problems:
+        st.error("This upload cannot run yet:\n" + "\n".join(f"- {p}" for p in problems), icon=":material/error:")
+    elif contents:
+        for name, content in contents:
+            st.caption(uploads.describe_file(name, content))
     if st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
-                 disabled=not files or bool(missing), key="up-run") and request is not None:
+                 disabled=not files or bool(missing) or bool(problems), key="up-run") \
+            and request is not None and not problems:
         run_request = request
 
         def work(panel):

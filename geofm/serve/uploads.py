@@ -117,3 +117,67 @@ def check_raster_files(paths: list[Path]) -> None:
         check_header(header)
         headers.append(header)
     check_budget(headers, upload_budget_bytes(), where="the app")
+
+
+def file_problems(files: list[tuple[str, bytes]], task: str) -> list[str]:
+    """Every problem of an upload for ``task``, one sentence each, naming each bad file (checked from the files'
+    headers as soon as they are uploaded: nothing is decoded). Empty when Run can go ahead."""
+    from geofm.errors import GeofmError
+    from geofm.serve.ui import user_message
+
+    spec = get_task(task)
+    lo, hi = spec.date_span()
+    problems = []
+    if len(files) > 1 and not lo <= len(files) <= hi:  # one file may hold every date (6 bands per date)
+        problems.append(f"{spec.title} takes {spec.upload_help}; got {len(files)} files.")
+    limit = max_upload_mb()
+    sized = []
+    for name, content in files:
+        if not content:
+            problems.append(f"{name} is empty.")
+        elif len(content) / 1e6 > limit:
+            problems.append(f"{name} is {len(content) / 1e6:.1f} MB; the app takes files up to {limit:g} MB. "
+                            "Crop the GeoTIFF to a smaller area first.")
+        else:
+            sized.append((name, content))
+    if not sized:
+        return problems
+    with saved_files(sized) as paths:
+        names = [name for name, _ in sized]
+        each_ok = True
+        for path in paths:
+            try:
+                check_raster_files([path])
+            except GeofmError as err:
+                problems.append(_named(user_message(err), paths, names))
+                each_ok = False
+        if each_ok and len(paths) > 1:
+            try:
+                check_raster_files(paths)  # together: the memory budget of all of them
+            except GeofmError as err:
+                problems.append(_named(user_message(err), paths, names))
+    return problems
+
+
+def _named(text: str, paths: list[Path], names: list[str]) -> str:
+    """``text`` with the saved files' names replaced by the names the user uploaded."""
+    for path, name in sorted(zip(paths, names), key=lambda pn: -len(str(pn[0]))):
+        text = text.replace(str(path), name).replace(path.name, name).replace(display_name(path), name)
+    return text
+
+
+def describe_file(name: str, content: bytes) -> str:
+    """One line about a good upload: its size, and its bands named as its sensor names them."""
+    from geofm.io.geotiff import sensor_from_name
+    from geofm.io.header import read_header
+    from geofm.render.products import SENSOR_NAMES
+    from geofm.render.stats import band_names
+
+    with saved_files([(name, content)]) as (path,):
+        header = read_header(path)
+    sensor = sensor_from_name(name)
+    dates = max(1, header.count // 6)
+    what = f"{SENSOR_NAMES[sensor]} (HLS {sensor})" if sensor else "sensor not in the file name"
+    bands = ", ".join(band_names([sensor] if sensor else []))
+    return (f"**{name}**: {header.width} × {header.height} px, {header.count} bands"
+            f"{f' ({dates} dates)' if dates > 1 else ''} — {what}: {bands}")

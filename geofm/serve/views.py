@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
 MAP_HEIGHT = 520
 CLOUD_METRIC = "Cloud or no data"
+CLOUD_HELP = "Share of your area (inside its outline) hidden by cloud or cloud shadow, or without data."
 
 
 # ------------------------------------------------------------------------------------- rendering
@@ -31,10 +33,32 @@ CLOUD_METRIC = "Cloud or no data"
 def render_views(outcome: RunOutcome, progress: Progress = null_progress) -> Products:
     """The run's rendered products, made once per outcome (kept in ``outcome.views``)."""
     if outcome.views is None:
-        sensors = [scene.sensor for scene in outcome.scenes]
+        sensors = frame_sensors(outcome)
         outcome.views = render_products(get_task(outcome.request.task), outcome.result, outcome.stack,
-                                        sensors=sensors, progress=progress, confidence=outcome.confidence)
+                                        sensors=sensors, progress=progress, confidence=outcome.confidence,
+                                        area=area_mask(outcome))
     return outcome.views
+
+
+def frame_sensors(outcome: RunOutcome) -> list[str]:
+    """"L30" / "S30" per date: from the scenes found, or (an uploaded file) from HLS file names ("" unknown)."""
+    if outcome.scenes:
+        return [scene.sensor for scene in outcome.scenes]
+    from geofm.io.geotiff import sensor_from_name
+
+    return [sensor_from_name(name) or "" for name in outcome.stack.scene_ids]
+
+
+def area_mask(outcome: RunOutcome) -> np.ndarray | None:
+    """(H, W) bool: the stack's pixels inside the drawn area (None for an uploaded file: all of it)."""
+    geometry = outcome.request.geometry
+    if not geometry:
+        return None
+    from geofm.data.aoi import AOI
+    from geofm.data.grid import Grid
+
+    height, width = outcome.stack.shape
+    return Grid(outcome.stack.crs, outcome.stack.transform, width, height).area_mask(AOI.from_geojson(geometry))
 
 
 def _class_views(outcome: RunOutcome) -> ClassMapProducts:
@@ -78,29 +102,43 @@ class MapLayer:
     result: bool = False  #: a result layer: the on-map opacity slider and the swipe act on it
 
 
-def result_map(outcome: RunOutcome, layers: list[MapLayer], *, key: str, legend_title: str,
-               legend_items: list[tuple[str, str]], swipe: tuple[str, str] | None = None,
-               colorbar: str | None = None, opacity_label: str = "Opacity", height: int = MAP_HEIGHT) -> None:
-    """A leafmap map fitted to the result: overlays, area outline, legend (and colour bar) on the map, an
-    on-map opacity slider for the result layers, and with ``swipe`` (left, right) a divider to drag."""
-    fmap = maps.new_map(bounds=layers[0].overlay.latlon_bounds)
+def build_result_map(layers: list[MapLayer], *, geometry: dict | None, legend_title: str,
+                     legend_items: list[tuple[str, str]], swipe: tuple[str, str] | None = None,
+                     colorbar: tuple[str, MapLayer] | None = None, opacity_label: str = "Opacity",
+                     basemap: str | None = None):
+    """The leafmap map of :func:`result_map` (no Streamlit: a test renders it in a browser as it is)."""
+    fmap = maps.new_map(bounds=layers[0].overlay.latlon_bounds, basemap=basemap)
     placed = [(layer, maps.add_overlay(fmap, layer.overlay, name=layer.name, opacity=layer.opacity,
                                        show=layer.show)) for layer in layers]
-    geometry = outcome.request.geometry
     if geometry:
         maps.add_area_outline(fmap, geometry)
     on_top = [overlay for layer, overlay in placed if layer.result]
     if on_top:
         first = next(layer for layer in layers if layer.result)
         maps.OpacitySlider(on_top, label=opacity_label, value=first.opacity).add_to(fmap)
-    if swipe is not None:
-        maps.SwipeDivider(on_top, left=swipe[0], right=swipe[1]).add_to(fmap)
-    maps.add_legend(fmap, legend_items + [("Area outline", maps.OUTLINE_COLOR)], title=legend_title)
-    if colorbar:
-        maps.add_colorbar(fmap, list(CONFIDENCE_COLORS), vmin=0, vmax=1, caption=colorbar,
-                          position="bottomright")
+        if swipe is not None:
+            maps.SwipeDivider(on_top, left=swipe[0], right=swipe[1]).add_to(fmap)
+    bars = []
+    if colorbar is not None:
+        caption, bar_layer = colorbar
+        bars.append(maps.ColorBar(CONFIDENCE_COLORS, 0, 1, caption,
+                                  layer=next(overlay for layer, overlay in placed if layer is bar_layer)))
+    outline = [("Area outline", maps.OUTLINE_SWATCH)] if geometry else []
     maps.add_layer_control(fmap)
+    maps.add_legend(fmap, legend_items + outline, title=legend_title, colorbars=bars)
     maps.add_offline_notice(fmap)
+    return fmap
+
+
+def result_map(outcome: RunOutcome, layers: list[MapLayer], *, key: str, legend_title: str,
+               legend_items: list[tuple[str, str]], swipe: tuple[str, str] | None = None,
+               colorbar: tuple[str, MapLayer] | None = None, opacity_label: str = "Opacity",
+               height: int = MAP_HEIGHT) -> None:
+    """A leafmap map fitted to the result: overlays, area outline, legend (and a colour bar shown with its
+    ``colorbar`` (caption, layer)) on the map, an on-map opacity slider for the result layers, and with
+    ``swipe`` (left, right) an Overlay / Swipe switch on the map and a divider to drag."""
+    fmap = build_result_map(layers, geometry=outcome.request.geometry, legend_title=legend_title,
+                            legend_items=legend_items, swipe=swipe, colorbar=colorbar, opacity_label=opacity_label)
     show_map(fmap, key=key, height=height)
 
 
@@ -117,17 +155,6 @@ def downloads(outcome: RunOutcome, views: Products, *, key: str) -> None:
         cols[2].download_button("GeoJSON polygons", geojson, file_name=f"{stem}.geojson",
                                 mime="application/geo+json", key=f"{key}-geojson", icon=":material/download:",
                                 width="stretch", help="One (multi)polygon per class with its area.")
-
-
-MAP_VIEWS = ("Overlay", "Swipe")
-
-
-def map_view(key: str) -> bool:
-    """The map's mode: overlay, or a swipe between the true colour and the result (True)."""
-    view = st.segmented_control("Map", list(MAP_VIEWS), default=MAP_VIEWS[0], key=f"{key}-view",
-                                label_visibility="collapsed",
-                                help="Swipe: drag the divider on the map to compare the true colour with the result.")
-    return view == MAP_VIEWS[1]
 
 
 def run_facts(outcome: RunOutcome) -> None:
@@ -155,21 +182,22 @@ def show_target(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
     c1.metric(task.target_label, f"{target.water_km2:.2f} km²")
     c2.metric("Share of the clear area", f"{target.water_percent:.1f} %")
     c3.metric("Clear area (no cloud, no gaps)", f"{target.clear_km2:.2f} km²")
-    c4.metric(CLOUD_METRIC, f"{views.cloud_percent:.1f} %")
+    c4.metric(CLOUD_METRIC, f"{views.cloud_percent:.1f} %", help=CLOUD_HELP)
     items = [(result.class_names[k], hex_color(result.class_colors[k])) for k in range(len(result.class_names))
              if k not in task.see_through]
     items += [(f"{result.class_names[k]} (true colour shows through)", "transparent") for k in task.see_through]
     items.append((CLOUD_LEGEND, CLOUD_SWATCH))
     legend(items, title=task.legend)
-    swipe = map_view(key)
     layers = [MapLayer(views.rgb_overlay, f"True colour {views.labels[-1]}"),
               MapLayer(views.class_overlay, layer, 0.7, True, result=True),
               MapLayer(views.cloud_overlay, CLOUD_LEGEND, 0.9, True, result=True)]
+    confidence = None
     if views.confidence_overlay is not None:
-        layers.insert(2, MapLayer(views.confidence_overlay, views.confidence_label, 0.7, False, result=True))
+        confidence = MapLayer(views.confidence_overlay, views.confidence_label, 0.7, False, result=True)
+        layers.insert(2, confidence)
     result_map(outcome, layers, key=f"{key}-map", legend_title=task.legend, legend_items=items,
-               swipe=("True colour", layer) if swipe else None, opacity_label=f"{layer} opacity",
-               colorbar=views.confidence_label if views.confidence_overlay is not None else None)
+               swipe=("True colour", layer), opacity_label=f"{layer} opacity",
+               colorbar=(views.confidence_label, confidence) if confidence is not None else None)
     confidence_caption(views)
     downloads(outcome, views, key=key)
     run_facts(outcome)
@@ -205,16 +233,17 @@ def show_classes(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
     table: pd.DataFrame = views.table
     items = list(zip(table["class"], table["colour"])) + [(CLOUD_LEGEND, CLOUD_SWATCH)]
     legend(items, title=task.legend)
-    st.metric(CLOUD_METRIC, f"{views.cloud_percent:.1f} %")
-    swipe = map_view(key)
+    st.metric(CLOUD_METRIC, f"{views.cloud_percent:.1f} %", help=CLOUD_HELP)
     layers = [MapLayer(views.rgb_overlay, f"True colour {views.labels[-1]}"),
               MapLayer(views.class_overlay, task.layer, 0.85, True, result=True),
               MapLayer(views.cloud_overlay, CLOUD_LEGEND, 0.9, True, result=True)]
+    confidence = None
     if views.confidence_overlay is not None:
-        layers.insert(2, MapLayer(views.confidence_overlay, views.confidence_label, 0.85, False, result=True))
+        confidence = MapLayer(views.confidence_overlay, views.confidence_label, 0.85, False, result=True)
+        layers.insert(2, confidence)
     result_map(outcome, layers, key=f"{key}-map", legend_title=task.legend, legend_items=items,
-               swipe=("True colour", task.layer) if swipe else None, opacity_label="Class opacity",
-               colorbar=views.confidence_label if views.confidence_overlay is not None else None)
+               swipe=("True colour", task.layer), opacity_label="Class opacity",
+               colorbar=(views.confidence_label, confidence) if confidence is not None else None)
     confidence_caption(views)
     c1, c2 = st.columns([1, 1])
     with c1:
@@ -246,8 +275,7 @@ def show_reconstruction(outcome: RunOutcome, task: TaskSpec, *, key: str) -> Non
     if len(views.labels) > 1:
         t = st.selectbox("Date on the map", range(len(views.labels)), format_func=lambda i: views.labels[i],
                          key=f"{key}-date")
-    st.metric(CLOUD_METRIC, f"{views.cloud_percents[t]:.1f} %")
-    swipe = map_view(key)
+    st.metric(CLOUD_METRIC, f"{views.cloud_percents[t]:.1f} %", help=CLOUD_HELP)
     items = [(CLOUD_LEGEND, CLOUD_SWATCH)]
     legend(items, title="On the map")
     result_map(outcome, [MapLayer(views.orig_overlays[t], f"Original {views.labels[t]}"),
@@ -255,7 +283,7 @@ def show_reconstruction(outcome: RunOutcome, task: TaskSpec, *, key: str) -> Non
                                   result=True),
                          MapLayer(views.cloud_overlays[t], CLOUD_LEGEND, 0.9, True, result=True)],
                key=f"{key}-map", legend_title="On the map", legend_items=items,
-               swipe=("Original", "Reconstruction") if swipe else None, opacity_label="Reconstruction opacity")
+               swipe=("Original", "Reconstruction"), opacity_label="Reconstruction opacity")
     st.markdown("**Error per band** over the hidden pixels (surface reflectance, 0–1)")
     table: pd.DataFrame = views.errors
     st.dataframe(table, hide_index=True, width="stretch",
