@@ -16,6 +16,8 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
+from geofm.io.safewrite import publish
+
 #: Prefix of geofm's GeoTIFF tags.
 TAG_PREFIX = "GEOFM_"
 
@@ -108,7 +110,7 @@ def write_tags(path: str | Path, prov: Provenance) -> None:
     try:
         _write_cog(data, tmp, crs=crs, transform=transform, nodata=nodata, colormap=cmap,
                    descriptions=descriptions if any(descriptions) else None, tags=tags)
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -161,5 +163,5 @@ def write_provenance(cog: str | Path, prov: Provenance) -> Path:
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".part")
     with os.fdopen(fd, "w") as fh:
         json.dump(item, fh, indent=1)
-    os.replace(tmp, out)
+    publish(tmp, out)
     return out
