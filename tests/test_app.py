@@ -200,7 +200,7 @@ def test_explore_service_unreachable(env, monkeypatch):
     at.button(key="w_find").click().run()
     assert not at.exception
     assert len(at.error) == 1 and "127.0.0.1" not in at.error[0].value  # the URL goes to the server log
-    assert "server log" in at.error[0].value
+    assert "satellite image catalogue cannot be reached right now" in at.error[0].value
 
 
 def test_place_search_offline_says_so_and_keeps_the_area(env):

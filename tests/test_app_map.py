@@ -158,8 +158,9 @@ def test_6_service_errors_keep_the_stac_url_in_the_log(env, monkeypatch, caplog)
     at.button(key="w_find").click().run()
     assert not at.exception and len(at.error) == 1
     assert "127.0.0.1" not in at.error[0].value and "http" not in at.error[0].value
-    assert "server log" in at.error[0].value
-    assert "127.0.0.1:9" in caplog.text
+    # plain words a student understands (issue 19, point 15); the address and the reason go to the log
+    assert at.error[0].value == "The satellite image catalogue cannot be reached right now; try again in a minute."
+    assert "127.0.0.1:9" in caplog.text and "connection refused" in caplog.text
 
 
 # ------------------------------------------------------------------------------ 7. one row per date

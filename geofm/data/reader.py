@@ -31,7 +31,7 @@ from geofm.data.net import (forget_http_file, gdal_http_options, http_policy, ht
 from geofm.data.scene import Scene
 from geofm.data.signing import strip_query
 from geofm.data.stac import RESIGNERS
-from geofm.errors import AOIError, AuthError, ServiceError
+from geofm.errors import IMAGES_BUSY, IMAGES_DOWN, AOIError, AuthError, ServiceError
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack
 
@@ -143,7 +143,8 @@ def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None
                 if wait <= 0 or attempt >= max(policy.retries, 1) + 2:
                     log.warning("image host busy reading %s: %s", name, redact(msg.splitlines()[0][:300]))
                     raise ServiceError(f"The image host is busy (HTTP {status}) and did not serve {name}.",
-                                       hint="Try again in a few minutes.", status_code=status) from None
+                                       hint="Try again in a few minutes.", status_code=status,
+                                       plain=IMAGES_BUSY) from None
                 time.sleep(wait)
                 waited += wait
                 attempt += 1
@@ -159,7 +160,7 @@ def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None
                        else f"HTTP {status}" if status else redact(msg.splitlines()[0][:200]))
                 raise ServiceError(f"Reading {name} failed after {(attempt + 1) * (policy.retries + 1)} tries "
                                    f"({why}).", hint="The image host may be slow or down; try again later.",
-                                   status_code=status) from None
+                                   status_code=status, plain=IMAGES_DOWN) from None
             time.sleep(delays[attempt])
             attempt += 1
 

@@ -98,7 +98,7 @@ def user_message(err: GeofmError) -> str:
     A bad operator setting is logged for the operator; the user only learns that the server is misconfigured.
     Missing or broken model weights likewise: the user learns the task cannot run on this server yet.
     """
-    from geofm.errors import CheckpointError, WeightsNotFoundError
+    from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
     from geofm.settings import SettingsError
 
     if isinstance(err, SettingsError):
@@ -108,6 +108,9 @@ def user_message(err: GeofmError) -> str:
         log.error("model weights: %s", err.user_message())
         return ("This model is not installed on this server yet, so this task cannot run here for now. "
                 "The operator's log says what is missing.")
+    if isinstance(err, ServiceError) and err.plain:  # a service failure: plain words; the details to the log
+        log.warning("service failure shown to the user as %r: %s", err.plain, err.user_message())
+        return err.plain
     text = err.user_message()
     for cli, app in _APP_WORDS.items():
         text = text.replace(cli, app)
