@@ -214,7 +214,7 @@ def test_place_search_offline_says_so_and_keeps_the_area(env):
 
 def test_task_page_without_area_explains_what_to_do(env):
     at = go(start(), "app_pages/2_Flood.py")
-    assert "No area yet: draw a rectangle or polygon" in at.info[0].value
+    assert "No area yet. Choose one on the Explore page" in at.info[0].value
     assert at.button(key="flood-run").disabled
 
 

@@ -60,9 +60,8 @@ def link_params(page: str | None = None, request: RunRequest | None = None) -> d
             params["geojson"] = json.dumps(geometry, separators=(",", ":"))
     params["start"], params["end"] = ui.fmt_date(q["start"]), ui.fmt_date(q["end"])
     params["cloud"] = f"{float(q['max_cloud']):g}"
-    task = page or q.get("task")
-    if task:
-        params["task"] = task
+    if page:  # a task page's link opens that page; the Explore page's link opens Explore
+        params["task"] = page
     if q.get("scene_ids"):
         params["scenes"] = ",".join(q["scene_ids"])
     if request is not None and TASKS[request.task].masking:
@@ -90,19 +89,25 @@ def _date(text: str) -> date:
     return date.fromisoformat(text.strip())
 
 
-def read_link() -> None:
-    """Restore the state from the URL once per session (an opened link or a reload)."""
+def read_link() -> str | None:
+    """Restore the state from the URL once per session (an opened link or a reload).
+
+    Returns the link's task when this run read a link that names one (the app then opens that task's page),
+    else None.
+    """
     if st.session_state.get(READ):
-        return
+        return None
     st.session_state[READ] = True
     params = {k: st.query_params.get(k) for k in PARAMS if st.query_params.get(k)}
     if not params:
-        return
+        return None
     try:
         restore(params)
     except (ValueError, KeyError, TypeError) as err:  # a hand-edited link: keep what parsed, say so
         log.info("link parameters not understood: %s (%s)", params, err)
         st.warning("Part of this link could not be read; the rest is restored.", icon=":material/link_off:")
+    task = params.get("task")
+    return task if task in TASKS and ui.query().get("geometry") else None
 
 
 def restore(params: dict[str, Any]) -> None:

@@ -6,6 +6,8 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
@@ -197,9 +199,26 @@ class ProgressPanel:
         self.status.update(label="Stopped — see the message below", state="error", expanded=False)
 
 
+_ACTING = threading.local()
+
+
+@contextmanager
+def acting_for(who: Visitor) -> Iterator[None]:
+    """Inside a run's background thread (geofm.serve.jobs): ``visitor()`` is ``who``, the session that asked."""
+    _ACTING.visitor = who
+    try:
+        yield
+    finally:
+        _ACTING.visitor = None
+
+
 def visitor() -> Visitor:
     """This browser session as the queue sees it: its id, and a probe that turns False when the tab is
-    closed (the session left the server) or the visitor asked for something else (a stop or rerun)."""
+    closed (the session left the server) or the visitor asked for something else (a stop or rerun).
+    In a run's background thread: the session that started the run, alive while a page follows the run."""
+    acting = getattr(_ACTING, "visitor", None)
+    if acting is not None:
+        return acting
     ctx = get_script_run_ctx(suppress_warning=True)
     if ctx is None:
         return ANONYMOUS
