@@ -104,7 +104,7 @@ class ResultStore:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as fh:
-                np.savez(fh, meta=np.array(json.dumps(meta, default=str)), **arrays)
+                np.savez(fh, meta=np.array(json.dumps(meta, default=str)), **arrays)  # type: ignore[arg-type]
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
@@ -138,7 +138,8 @@ class ResultStore:
                 fields["class_colors"] = tuple(tuple(c) for c in fields["class_colors"])
                 result = SegmentationResult(arrays["classes"], crs, transform, **fields)
             else:
-                result = ReconstructionResult(*(arrays[k] for k in _RECON_ARRAYS), crs, transform, **fields)
+                result = ReconstructionResult(**{k: arrays[k] for k in _RECON_ARRAYS}, crs=crs, transform=transform,
+                                              **fields)
             sm = meta["stack"]
             stack = HLSStack(arrays["stack_data"], arrays["stack_valid"], CRS.from_wkt(sm["crs"]),
                              Affine(*sm["transform"]),

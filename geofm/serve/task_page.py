@@ -43,6 +43,22 @@ def execute(page: str, request: RunRequest, work, *, estimate=None) -> None:
     follow_job(job)
 
 
+def session_busy() -> bool:
+    """This session has a run queued or running (on any page)."""
+    job = st.session_state.get(JOB)
+    return job is not None and not job.finished
+
+
+def resume_job() -> None:
+    """Follow this session's run if it has one (a page run cut short by another click left it running)."""
+    job = st.session_state.get(JOB)
+    if job is not None:
+        busy = not job.finished
+        follow_job(job)
+        if busy:
+            st.rerun()  # Run was drawn disabled while it ran: draw the page again, with the result
+
+
 def _as(visitor, work, progress):
     with ui.acting_for(visitor):  # the queue's limits and liveness are those of the session that asked
         return work(progress)

@@ -10,7 +10,7 @@ from geofm.config import TASKS
 from geofm.errors import GeofmError
 from geofm.serve import ui, uploads, views
 from geofm.serve.runs import RunRequest, run_files
-from geofm.serve.task_page import execute, task_controls
+from geofm.serve.task_page import execute, resume_job, session_busy, task_controls
 
 PAGE = "upload"
 
@@ -43,7 +43,7 @@ def upload_page() -> None:
     request = (RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed, model=model)
                if contents else None)
     if st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
-                 disabled=not files or bool(missing), key="up-run") and request is not None:
+                 disabled=not files or bool(missing) or session_busy(), key="up-run") and request is not None:
         run_request = request
 
         def work(panel):
@@ -56,6 +56,8 @@ def upload_page() -> None:
                     raise with_user_names(err, paths, [name for name, _ in contents]) from None
 
         execute(PAGE, run_request, work)
+    else:
+        resume_job()  # this session's run goes on: show its progress here until it ends
     ui.show_last_error(PAGE)
     outcome = ui.outcomes().get(PAGE)
     if outcome is None:
