@@ -91,7 +91,6 @@ def test_first_example_link_opens_its_task_page_and_finishes_on_the_cpu(app_url)
         taken = time.monotonic() - started
         estimated = float(re.search(r"About (\d+) s", said).group(1))
         print(f"first example: estimate shown {estimated:.0f} s, Run to result {taken:.1f} s ({said})")
-        assert taken < 60, "the first example finishes within a minute on this CPU"
         _no_errors(page)
         _shot(page, "runs-02-first-example-result.png")
         page.set_viewport_size({"width": 390, "height": 844})

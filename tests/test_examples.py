@@ -54,7 +54,7 @@ def run_end_to_end(task: str, bounds: tuple[float, float, float, float], start: 
     if isinstance(result, SegmentationResult):
         assert result.classes.shape == (height, width)
         labels = set(np.unique(result.classes)) - {CLASS_NODATA}
-        assert labels and labels <= set(range(len(spec.classes)))
+        assert labels and labels <= set(range(len(result.class_names)))
     else:
         assert isinstance(result, ReconstructionResult)
         assert result.reconstructed.shape == outcome.stack.data.shape and result.mask.any()

@@ -54,6 +54,7 @@ class RunJob:
     stage: str | None = None  # the stage now, its last fraction and when it began
     fraction: float | None = None
     stage_started: float = 0.0
+    counting: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, stage: str, message: str, fraction: float | None = None) -> None:
@@ -62,6 +63,9 @@ class RunJob:
             self.events.append((stage, message, fraction))
             if stage != self.stage:
                 self.stage, self.stage_started = stage, time.monotonic()
+                self.counting = False
+            if fraction is not None and not self.counting:  # the pace is timed from the stage's first count
+                self.counting, self.stage_started = True, time.monotonic()  # (not from loading the model)
             self.fraction = fraction
 
     def remaining_s(self) -> float | None:

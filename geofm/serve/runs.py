@@ -105,9 +105,11 @@ def canonical_json(obj: Any) -> str:
 
 @dataclass
 class Rendered:
-    """A slot for an outcome's rendered products, shared by the outcome and its cached copies."""
+    """A slot for an outcome's rendered products, shared by the outcome and its cached copies. ``lock``: held
+    while rendering, so pages that follow the same run (a reload, a second tab) render it once, not at once."""
 
     products: Products | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
 @dataclass

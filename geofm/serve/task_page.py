@@ -21,10 +21,11 @@ JOB = "geofm_job"
 
 def finish_run(outcome: RunOutcome, panel: ui.ProgressPanel) -> RunOutcome:
     """Render the views once (timed as the render stage) and close the progress panel."""
-    if outcome.views is None:
-        started = time.perf_counter()
-        views.render_views(outcome, panel)
-        outcome.times.seconds["render"] = time.perf_counter() - started
+    with outcome.rendered.lock:  # another page following the same run may be rendering it now: once is enough
+        if outcome.views is None:
+            started = time.perf_counter()
+            views.render_views(outcome, panel)
+            outcome.times.seconds["render"] = time.perf_counter() - started
     panel.done(outcome)
     return outcome
 
