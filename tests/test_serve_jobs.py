@@ -183,7 +183,8 @@ def test_time_left_follows_the_models_own_pace_once_it_runs():
 
     e = Estimate("flood", 10, 0.5, 4.0, "CPU", True)
     assert remaining_s(e, 1.0, "read", None, 1.0) == pytest.approx(23.0)
-    assert remaining_s(e, 10.0, "infer", 0.0, 0.1) == pytest.approx(20.0)
+    assert remaining_s(e, 10.0, "infer", 0.0, 0.0) == pytest.approx(20.0)
+    assert remaining_s(e, 15.0, "infer", 0.0, 5.0) == pytest.approx(15.0)  # no window done yet: it counts down
     assert remaining_s(e, 30.0, "infer", 0.5, 12.0) == pytest.approx(12.0)
 
 

@@ -158,6 +158,6 @@ def remaining_s(estimate: Estimate | None, elapsed_s: float, stage: str | None, 
         return stage_elapsed_s * (1 - fraction) / fraction
     if estimate is None:
         return None
-    if stage == "infer" and fraction is not None:
-        return estimate.windows * (1 - fraction) / estimate.windows_per_s
+    if stage == "infer" and fraction is not None:  # counting has begun: the expected pace less the time spent
+        return max(estimate.windows * (1 - fraction) / estimate.windows_per_s - stage_elapsed_s, 1.0)
     return max(estimate.seconds - elapsed_s, 1.0)
