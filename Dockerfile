@@ -47,4 +47,11 @@ RUN python -m geofm weights prepare
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() != b'ok')"
-CMD ["streamlit", "run", "app.py", "--server.address", "0.0.0.0", "--server.port", "8501"]
+# What the hosting needs: listen on all interfaces on the Space's app_port (8501, README front matter), and no
+# XSRF check. A Space shows the app in an iframe on huggingface.co while the app is served from *.hf.space; the
+# browser does not send the app's XSRF cookie from inside that cross-site iframe, so Streamlit's XSRF check
+# refuses every file upload with a 403 ("Your own file" page). Hugging Face's Docker-Space docs say to start
+# Streamlit with --server.enableXsrfProtection false (https://huggingface.co/docs/hub/spaces-cookie-limitations).
+# Only the Space's command turns it off: a local `streamlit run app.py` keeps the check.
+CMD ["streamlit", "run", "app.py", "--server.address", "0.0.0.0", "--server.port", "8501", \
+     "--server.enableXsrfProtection", "false"]

@@ -13,7 +13,7 @@ if __name__ != "__main__":  # imported by the server (``streamlit run`` finds ``
     app = st.App(__file__, lifespan=lifespan)
 else:  # a session's script run
     from geofm.render.maps import preload
-    from geofm.serve.nav import all_pages
+    from geofm.serve.nav import all_pages, explore
     from geofm.serve.share import read_link
     from geofm.serve.ui import page_style, settings_ok, warming_up_banner
 
@@ -24,5 +24,10 @@ else:  # a session's script run
     if not settings_ok():
         st.stop()
     warming_up_banner()  # models load in the background; the page is usable at once
-    read_link()
-    st.navigation(all_pages()).run()
+    linked_task = read_link()
+    page = st.navigation(all_pages())
+    if linked_task and page.url_path == explore().url_path:  # a link with task=… opens that task's page
+        from geofm.config import TASKS
+
+        st.switch_page(TASKS[linked_task].page)
+    page.run()

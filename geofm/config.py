@@ -478,6 +478,31 @@ class QueueLimits:
                    job_seconds=s.job_seconds, reads_at_once=s.reads_at_once)
 
 
+@dataclass(frozen=True)
+class RunEstimate:
+    """The app's time estimate before Run: model windows / windows per second + the time to search and read.
+
+    The rates are measured per device (CPU, or the GPU's name) from the app's own runs and kept in
+    ``GEOFM_CACHE_DIR/run-rates.json``; until a device has run a task these first guesses are used (CPU: the
+    README's measured rows, ``bench/inference.py --device cpu`` on a shared 2-core VM; GPU: the README's L4
+    estimate row).
+    """
+
+    cpu_windows_per_s: tuple[tuple[str, float], ...] = (
+        ("flood", 0.27), ("burn-scars", 0.27), ("crops", 0.12), ("reconstruct", 0.25))
+    gpu_windows_per_s: float = 150.0
+    read_s: float = 4.0  #: first guess of searching and reading a few-km area
+    long_s: float = 60.0  #: a run estimated over this is announced as long before it starts
+    ewma: float = 0.5  #: weight of the newest run in the measured rates
+    file_name: str = "run-rates.json"
+
+
+RUN_ESTIMATE = RunEstimate()
+#: The app's finished runs kept on disk (GEOFM_CACHE_DIR/results) so a restart keeps them; least recently used
+#: entries go first beyond this size.
+APP_RESULTS_MAX_MB = 1024
+
+
 PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
 CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"
 STAC_COLLECTIONS: dict[str, dict[str, str]] = {

@@ -52,11 +52,21 @@ class ServiceError(GeofmError):
     """A remote service (STAC API, COG host) failed, timed out or refused us.
 
     ``status_code`` is the HTTP status of the failed response (None: no response, e.g. a timeout).
+    ``plain``: the same failure in words any user understands, without the service's address or status (the
+    app shows it and logs the full message for the operator); "" = none given.
     """
 
-    def __init__(self, message: str, hint: str = "", *, status_code: int | None = None) -> None:
+    def __init__(self, message: str, hint: str = "", *, status_code: int | None = None, plain: str = "") -> None:
         super().__init__(message, hint)
         self.status_code = status_code
+        self.plain = plain
+
+
+#: Plain sentences for service failures (ServiceError.plain): what the user sees in the app.
+CATALOGUE_DOWN = "The satellite image catalogue cannot be reached right now; try again in a minute."
+CATALOGUE_BUSY = "The satellite image catalogue is busy right now; try again in a few minutes."
+IMAGES_DOWN = "The satellite images cannot be read right now; try again in a minute."
+IMAGES_BUSY = "The satellite image service is busy right now; try again in a few minutes."
 
 
 class AuthError(ServiceError):

@@ -135,9 +135,10 @@ def test_explore_lists_the_scenes_the_api_finds(env):
     assert list(shown["sensor"]) == [{"L30": "Landsat 8/9", "S30": "Sentinel-2"}[s.sensor] for s in scenes]
     assert list(shown["cloud_cover"]) == [round(s.cloud_cover, 1) for s in scenes]
     assert list(shown["clear_percent"]) == [round(100 * s.clear_fraction, 1) for s in scenes]
-    # the stand-in's 2022-09-05 Landsat scene has a cloud over the lake, the 2022-08-28 one is clear
+    # the stand-in's 2022-08-28 Landsat 9 scene is clear over the lake (the 6 km example lies west of the
+    # 2022-09-05 cloud; the clear shares of the cloudy dates are checked against the reader above)
     clearest = shown.groupby("date")["clear_percent"].max()
-    assert clearest["2022-08-28"] == 100.0 and clearest["2022-09-05"] < 90.0
+    assert clearest["2022-08-28"] == 100.0 and len(clearest) >= 2
 
 
 def test_a_search_cut_short_by_another_event_resumes_in_the_next_run(env):
@@ -200,7 +201,7 @@ def test_explore_service_unreachable(env, monkeypatch):
     at.button(key="w_find").click().run()
     assert not at.exception
     assert len(at.error) == 1 and "127.0.0.1" not in at.error[0].value  # the URL goes to the server log
-    assert "server log" in at.error[0].value
+    assert "satellite image catalogue cannot be reached right now" in at.error[0].value
 
 
 def test_place_search_offline_says_so_and_keeps_the_area(env):
@@ -214,7 +215,7 @@ def test_place_search_offline_says_so_and_keeps_the_area(env):
 
 def test_task_page_without_area_explains_what_to_do(env):
     at = go(start(), "app_pages/2_Flood.py")
-    assert "No area yet: draw a rectangle or polygon" in at.info[0].value
+    assert "No area yet. Choose one on the Explore page" in at.info[0].value
     assert at.button(key="flood-run").disabled
 
 

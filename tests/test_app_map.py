@@ -158,8 +158,9 @@ def test_6_service_errors_keep_the_stac_url_in_the_log(env, monkeypatch, caplog)
     at.button(key="w_find").click().run()
     assert not at.exception and len(at.error) == 1
     assert "127.0.0.1" not in at.error[0].value and "http" not in at.error[0].value
-    assert "server log" in at.error[0].value
-    assert "127.0.0.1:9" in caplog.text
+    # plain words a student understands (issue 19, point 15); the address and the reason go to the log
+    assert at.error[0].value == "The satellite image catalogue cannot be reached right now; try again in a minute."
+    assert "127.0.0.1:9" in caplog.text and "connection refused" in caplog.text
 
 
 # ------------------------------------------------------------------------------ 7. one row per date
@@ -327,3 +328,40 @@ def test_confidence_layer_is_the_probability_of_water(env):
     assert outcome.views.confidence_overlay is not None
     script = map_scripts(at)[0]
     assert "Probability of water / flood" in script and "linear-gradient" in script  # layer + colour bar
+
+
+# ------------------------------------------------------------------------------ issue 19: 11, 12
+
+def _ticked_dates(at: AppTest) -> list[str]:
+    """Dates of the scenes table's ticked rows (the table's key follows the selection)."""
+    import hashlib
+
+    chosen = tuple(at.session_state["geofm_query"]["scene_ids"])
+    key = "w_scenes-" + hashlib.sha1(",".join(chosen).encode()).hexdigest()[:10]
+    rows = list(at.session_state[key].selection.rows)
+    return list(at.dataframe[0].value["date"].iloc[rows])
+
+
+def test_12_a_links_scenes_are_shown_ticked_and_a_pick_elsewhere_ticks_its_row(env):
+    at = _open_link("app_pages/0_Explore.py", bbox=OMAHA_BBOX, start="2022-03-10", end="2022-04-30", cloud="100",
+                    scenes=LANDSAT_OMAHA)
+    assert len(at.dataframe) == 1  # searched by itself: the link's scenes are in the table, no click needed
+    assert at.session_state["geofm_query"]["scene_ids"] == (LANDSAT_OMAHA,)
+    assert _ticked_dates(at) == ["2022-04-07"]
+    assert f"`{LANDSAT_OMAHA}`" in texts(at)
+    table = at.dataframe[0].value
+    clear_day = table.loc[table["date"] == "2022-03-22", "ids"].iloc[0]
+    select_scenes(at, tuple(clear_day.split(", ")))  # what a click on the timeline's 2022-03-22 point does
+    at.run()
+    assert _ticked_dates(at) == ["2022-03-22"]
+
+
+def test_11_a_task_page_without_an_area_links_to_explore(env):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page("app_pages/3_Crops.py")
+    at.run()
+    assert "No area yet. Choose one on the Explore page" in at.info[0].value and "draw on the map" not in texts(at)
+    links = [(p.proto.label, p.proto.page) for p in at.get("page_link")]
+    assert ("Choose an area on the Explore page", "") in links, links  # "": the default page's path, Explore
+    assert at.button(key="crops-run").disabled

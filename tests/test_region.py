@@ -611,3 +611,24 @@ def test_a_failing_host_gets_one_retry_budget_per_request(standin, published_wei
 
     per_file = Counter(standin.stats.fault_paths)
     assert per_file and max(per_file.values()) <= 2, per_file
+
+
+@pytest.mark.slow
+def test_region_command_is_quiet_by_default_and_its_outputs_follow_the_umask(standin, published_weights_dir,
+                                                                               tmp_path, capsys):
+    """Issue 19 (17, 18): no Dask INFO lines without -v (there were about 15), and the mosaic, manifest and STAC
+    item get the user's usual file mode (they were 0600)."""
+    out = tmp_path / "quiet"
+    old = os.umask(0o022)
+    try:
+        code = main(["region", "flood", "--bbox", str(LON - 0.02), str(LAT - 0.01), str(LON + 0.01), str(LAT + 0.01),
+                     "--start", DAY, "--end", DAY, "--out", str(out), "--workers", "1",
+                     "--weights-dir", str(published_weights_dir), "--device", DEVICE])
+    finally:
+        os.umask(old)
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "INFO" not in err and "distributed" not in err, err
+    assert "chunk 1 of 1 done" in err and "Dask dashboard" in err  # what the user asked for stays
+    for name in (REGION.mosaic_name, REGION.manifest_name, REGION.item_name):
+        assert (out / name).stat().st_mode & 0o777 == 0o644, name

@@ -120,7 +120,7 @@ def test_dockerfile_serves_streamlit_on_8501_with_a_health_check():
     assert ("EXPOSE", "8501") in steps
     cmd = [args for op, args in steps if op == "CMD"]
     assert json.loads(cmd[-1]) == ["streamlit", "run", "app.py", "--server.address", "0.0.0.0",
-                                   "--server.port", "8501"]
+                                   "--server.port", "8501", "--server.enableXsrfProtection", "false"]
     health = [args for op, args in steps if op == "HEALTHCHECK"]
     assert health and "http://127.0.0.1:8501/_stcore/health" in health[0] and " CMD " in f" {health[0]}"
 
@@ -137,3 +137,18 @@ def test_dockerignore_keeps_what_the_app_needs_and_drops_the_rest():
         assert (ROOT / needed).exists() and not ignored(needed), needed
     for dropped in (".git", "tests/test_app.py", "weights/x.pth", "scene.tif", "bench/io.py"):
         assert ignored(dropped), dropped
+
+
+def space_command() -> list[str]:
+    """The Space's command (the Dockerfile's CMD) as a list."""
+    return json.loads([args for op, args in instructions() if op == "CMD"][-1])
+
+
+def test_space_command_turns_the_xsrf_check_off_and_says_why():
+    """Inside the Spaces iframe the XSRF cookie is not sent, so uploads fail with 403 unless the check is off."""
+    cmd = space_command()
+    assert cmd[cmd.index("--server.enableXsrfProtection") + 1] == "false"
+    text = (ROOT / "Dockerfile").read_text()
+    assert "iframe" in text and "403" in text and "spaces-cookie-limitations" in text  # the reason beside it
+    # only the Space: the local config keeps Streamlit's default (XSRF on)
+    assert "enableXsrfProtection" not in (ROOT / ".streamlit" / "config.toml").read_text()

@@ -33,6 +33,10 @@ def _configure_logging(verbose: int) -> None:
     shown only when asked for with -v."""
     level = {0: logging.ERROR + 10, 1: logging.WARNING}.get(verbose, logging.INFO)
     logging.basicConfig(level=level, format="geofm: %(levelname)s: %(name)s: %(message)s", force=True)
+    # Libraries that set their own loggers' levels (Dask's distributed logs at INFO by its config) still reach
+    # this handler through propagation, whatever the root level: the handler itself keeps to the chosen level.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
 
 
 class Terminated(BaseException):

@@ -24,7 +24,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dl.set_defaults(handler=_download)
     prep = wsub.add_parser("prepare", help="write the ready copies (folded, safetensors) beside the weight files")
     prep.add_argument("models", nargs="*", metavar="MODEL",
-                      help="registry names or task names; default: the three task models")
+                      help="registry names or task names; default: the four task models")
     prep.add_argument("--weights-dir", default=None, help=f"folder to look in first (also ${ENV_WEIGHTS_DIR})")
     prep.set_defaults(handler=_prepare)
     ls = wsub.add_parser("list", help="show each model's file and where it was found")

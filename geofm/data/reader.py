@@ -32,7 +32,7 @@ from geofm.data.scene import Scene
 from geofm.data.signing import strip_query
 from geofm.data.stac import RESIGNERS
 from geofm.data.tilecheck import check_tiles
-from geofm.errors import AOIError, AuthError, ServiceError
+from geofm.errors import IMAGES_BUSY, IMAGES_DOWN, AOIError, AuthError, ServiceError
 from geofm.progress import Progress, null_progress
 from geofm.stack import HLSStack
 
@@ -150,7 +150,8 @@ def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None
                 if wait <= 0 or attempt >= max(policy.retries, 1) + 2:
                     log.warning("image host busy reading %s: %s", name, redact(msg.splitlines()[0][:300]))
                     raise ServiceError(f"The image host is busy (HTTP {status}) and did not serve {name}.",
-                                       hint="Try again in a few minutes.", status_code=status) from None
+                                       hint="Try again in a few minutes.", status_code=status,
+                                       plain=IMAGES_BUSY) from None
                 time.sleep(wait)
                 waited += wait
                 attempt += 1
@@ -170,7 +171,7 @@ def read_band(href: str, grid: Grid, *, nodata: float, signer: str | None = None
                 tries = policy.retries + 1 if gdal_retried else attempt + 1
                 raise ServiceError(f"Reading {name} failed after {tries} tries "
                                    f"({why}).", hint="The image host may be slow or down; try again later.",
-                                   status_code=status) from None
+                                   status_code=status, plain=IMAGES_DOWN) from None
             time.sleep(delays[attempt])
             attempt += 1
 

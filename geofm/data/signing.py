@@ -23,7 +23,7 @@ import requests
 
 from geofm.config import AZURE_BLOB_DOMAIN, THROTTLE_BUDGET_S
 from geofm.data.net import http_policy, redact, retry_after_s
-from geofm.errors import AuthError, ServiceError
+from geofm.errors import IMAGES_BUSY, IMAGES_DOWN, AuthError, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def _fetch_token(where: BlobContainer) -> SasToken:
                 log.warning("token service %s unreachable: %s", url, redact(str(err)))
                 raise ServiceError("Cannot reach Planetary Computer's data-token service "
                                    f"({_short_reason(err, policy.timeout_s)}).",
-                                   hint="Check the network connection and try again.") from None
+                                   hint="Check the network connection and try again.", plain=IMAGES_DOWN) from None
             time.sleep(policy.backoff_s * 2 ** (failures - 1))
             continue
         if resp.status_code == 200:
@@ -163,7 +163,8 @@ def _fetch_token(where: BlobContainer) -> SasToken:
             if waited + wait > THROTTLE_BUDGET_S or failures > max(policy.retries, 1) + 3:
                 log.warning("token service %s throttled us (HTTP %s, wait %.0f s)", url, resp.status_code, wait)
                 raise ServiceError("Planetary Computer is busy right now (it is limiting requests).",
-                                   hint=f"Try again in about {max(1, round(wait))} seconds.") from None
+                                   hint=f"Try again in about {max(1, round(wait))} seconds.",
+                                   plain=IMAGES_BUSY) from None
             log.info("token service throttled (HTTP %s): waiting %.1f s as asked", resp.status_code, wait)
             time.sleep(wait)
             waited += wait
@@ -174,7 +175,7 @@ def _fetch_token(where: BlobContainer) -> SasToken:
         failures += 1
         if resp.status_code < 500 or failures > policy.retries:
             raise ServiceError(f"Planetary Computer's data-token service failed (HTTP {resp.status_code}).",
-                               hint="Try again in a minute.")
+                               hint="Try again in a minute.", plain=IMAGES_DOWN)
         time.sleep(policy.backoff_s * 2 ** (failures - 1))
 
 

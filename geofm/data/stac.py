@@ -21,7 +21,15 @@ from geofm.data.net import HttpPolicy, earthdata_credentials, http_policy, redac
 from geofm.data.scene import Scene, sensor_of
 from geofm.data.signing import sign_href, sign_in_place
 from geofm.settings import settings
-from geofm.errors import AuthError, CoverageError, InputError, NoScenesError, ServiceError
+from geofm.errors import (
+    CATALOGUE_BUSY,
+    CATALOGUE_DOWN,
+    AuthError,
+    CoverageError,
+    InputError,
+    NoScenesError,
+    ServiceError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,18 +99,19 @@ def service_error(url: str, err: Exception, what: str = "search") -> ServiceErro
                          status_code=401)
     if status == 403:
         return AuthError(f"The STAC service at {url} refused access (HTTP 403).",
-                         hint="Try again later.", status_code=403)
+                         hint="Try again later.", status_code=403, plain=CATALOGUE_DOWN)
     if status in (429, 503):
         return ServiceError(f"The STAC service at {url} is busy (HTTP {status}) and asked us to wait.",
-                            hint="Try again in a few minutes.", status_code=status)
+                            hint="Try again in a few minutes.", status_code=status, plain=CATALOGUE_BUSY)
     if status is not None and 400 <= status < 500:
         return ServiceError(f"The STAC service at {url} rejected the {what} (HTTP {status}): {detail}",
                             status_code=status)
     if status is not None and status >= 500:
         return ServiceError(f"The STAC service at {url} failed (HTTP {status}) after {http_policy().retries} "
-                            "retries.", hint="The service may be down; try again later.", status_code=status)
+                            "retries.", hint="The service may be down; try again later.", status_code=status,
+                            plain=CATALOGUE_DOWN)
     return ServiceError(f"Cannot reach the STAC service at {url}: {_network_reason(str(err))}.",
-                        hint="Check the network connection.")
+                        hint="Check the network connection.", plain=CATALOGUE_DOWN)
 
 
 def _network_reason(text: str) -> str:

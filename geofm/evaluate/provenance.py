@@ -14,6 +14,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
+
 #: Prefix of geofm's GeoTIFF tags.
 TAG_PREFIX = "GEOFM_"
 

@@ -129,6 +129,29 @@ def remove_stale(folder: Path, *, older_than_s: float = STALE_AFTER_S) -> list[P
     return removed
 
 
+def umask_mode() -> int:
+    """The mode a newly created file gets under this process's umask (0o666 less the umask)."""
+    try:  # Linux: read it without changing it (os.umask would change it for every thread for a moment)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def publish(tmp: str | Path, path: str | Path) -> None:
+    """Rename the finished temporary file ``tmp`` over ``path`` with the user's usual file mode.
+
+    Temporary files from ``tempfile.mkstemp`` are private (0600); an output must look like any other file
+    the user creates (0644 under the common umask 022), so the mode is set from the umask before the rename.
+    """
+    os.chmod(tmp, umask_mode())
+    os.replace(tmp, path)
+
+
 @contextmanager
 def atomic_output(path: str | Path, *, verify: Callable[[Path], None] | None = None) -> Iterator[Path]:
     """Yield a temporary path to write ``path``'s content to; on success fsync, ``verify`` and rename into place.

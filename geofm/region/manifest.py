@@ -19,6 +19,7 @@ from typing import Any
 
 from geofm.config import REGION
 from geofm.errors import InputError
+from geofm.io.safewrite import publish
 from geofm.region.job import sha256_of
 
 MANIFEST_VERSION = 1
@@ -42,7 +43,7 @@ def write_json_atomic(path: Path, obj: Any) -> None:
             json.dump(obj, fh, indent=1, default=str)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        publish(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

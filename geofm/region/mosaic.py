@@ -21,6 +21,7 @@ from rasterio.windows import Window, from_bounds
 
 from geofm.data.grid import Grid
 from geofm.io.geotiff import COG_OPTIONS
+from geofm.io.safewrite import publish
 
 
 def _window_in(grid: Grid, src: rasterio.io.DatasetReader) -> Window | None:
@@ -114,7 +115,7 @@ def build_mosaic(tiles: list[Path], grid: Grid, out: Path) -> Path | None:
                     _paste(dst, grid, src, nodata)
         with rasterio.open(work) as src:
             rasterio.shutil.copy(src, cog, driver="COG", **COG_OPTIONS)
-        os.replace(cog, out)
+        publish(cog, out)
     finally:
         for p in (work, cog):
             if os.path.exists(p):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,8 @@ SEARCH_MSG = "geofm_search_message"
 #: Set by the "Find scenes" click, cleared when the search ends: a page run that another event (a map value, a
 #: widget change) cuts short resumes the search in the next run instead of losing the click.
 PENDING_SEARCH = "geofm_search_pending"
+#: Set when the search is asked for by a link that names scenes: the search keeps that selection.
+KEEP_SELECTION = "geofm_search_keeps_selection"
 SENSORS = {"L30": "Landsat 8/9", "S30": "Sentinel-2"}
 
 
@@ -178,7 +181,11 @@ def find_scenes(aoi) -> None:
     panel.status.update(label=f"Found {len(days)} dates ({len(scenes)} scenes)", state="complete", expanded=False)
     st.session_state.pop(SEARCH_MSG, None)
     st.session_state[ui.SCENES] = days
-    q["scene_ids"] = ()
+    if st.session_state.pop(KEEP_SELECTION, False):  # a link's scenes: keep those the search found
+        found = {s.id for s in scenes}
+        q["scene_ids"] = tuple(i for i in q.get("scene_ids") or () if i in found)
+    else:
+        q["scene_ids"] = ()
 
 
 def scenes_table(days) -> pd.DataFrame:
@@ -239,13 +246,19 @@ def scenes_list() -> None:
 
     st.altair_chart(timeline(table), width="stretch", on_select=on_pick, key="w_timeline")
 
+    chosen = tuple(ui.query().get("scene_ids") or ())
+    chosen_rows = [i for i, ids in enumerate(table["ids"]) if set(ids.split(", ")) & set(chosen)]
+    # The table's key follows the selection, so a selection made elsewhere (a timeline pick, a link) is drawn
+    # ticked: Streamlit applies ``selection_default`` when a table first appears under a key.
+    key = "w_scenes-" + hashlib.sha1(",".join(chosen).encode()).hexdigest()[:10]
+
     def on_select() -> None:  # only when the user changes the selection (not when the widget is rebuilt)
-        rows = list(st.session_state["w_scenes"].selection.rows)
+        rows = list(st.session_state[key].selection.rows)
         ui.query()["scene_ids"] = _ids_of_dates(table, list(table["date"].iloc[rows])) if rows else ()
 
     st.dataframe(
         table, hide_index=True, width="stretch", on_select=on_select, selection_mode="multi-row",
-        key="w_scenes",
+        key=key, selection_default={"selection": {"rows": chosen_rows}} if chosen_rows else None,
         column_config={
             "date": "Date", "sensor": "Sensor", "tiles": "Tiles",
             "cloud_cover": st.column_config.NumberColumn("Cloud (scene) %", format="%.0f",
@@ -301,6 +314,10 @@ def explore_page() -> None:
         example = ui.query().get("example")
         label = next((e.title for e in EXAMPLES if e.key == example), None)
         st.markdown((f"**{label}:** " if label else "**Your area:** ") + ui.area_caption(aoi))
+    q = ui.query()
+    if (aoi is not None and q.get("scene_ids") and not st.session_state.get(ui.SCENES)
+            and not st.session_state.get(SEARCH_MSG)):  # scenes named by a link: show them in the table
+        st.session_state[PENDING_SEARCH] = st.session_state[KEEP_SELECTION] = True
     search_controls(aoi)
     scenes_list()
     task_picker(aoi)

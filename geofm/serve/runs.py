@@ -12,7 +12,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from geofm.config import TASKS, get_task
 from geofm.progress import Progress, null_progress
@@ -21,6 +21,9 @@ from geofm.serve.progress import StageRecorder, StageTimes
 from geofm.serve.queue import ANONYMOUS, JobQueue, Ticket, Visitor, gpu_queue
 from geofm.settings import settings
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
+
+if TYPE_CHECKING:
+    from geofm.serve.result_store import ResultStore
 
 #: Heading of each task (from the registry).
 TASK_TITLES: dict[str, str] = {name: task.title for name, task in TASKS.items()}
@@ -102,9 +105,11 @@ def canonical_json(obj: Any) -> str:
 
 @dataclass
 class Rendered:
-    """A slot for an outcome's rendered products, shared by the outcome and its cached copies."""
+    """A slot for an outcome's rendered products, shared by the outcome and its cached copies. ``lock``: held
+    while rendering, so pages that follow the same run (a reload, a second tab) render it once, not at once."""
 
     products: Products | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
 
 @dataclass
@@ -131,10 +136,11 @@ class RunOutcome:
 
 
 class ResultCache:
-    """A thread-safe LRU of RunOutcomes keyed by RunRequest."""
+    """A thread-safe LRU of RunOutcomes keyed by RunRequest, backed by ``store`` on disk (None: memory only)."""
 
-    def __init__(self, maxsize: int = 16) -> None:
+    def __init__(self, maxsize: int = 16, store: "ResultStore | None" = None) -> None:
         self.maxsize = maxsize
+        self.store = store
         self._items: OrderedDict[RunRequest, RunOutcome] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -143,9 +149,20 @@ class ResultCache:
             outcome = self._items.get(request)
             if outcome is not None:
                 self._items.move_to_end(request)
-            return outcome
+                return outcome
+        if self.store is None:
+            return None
+        outcome = self.store.get(request)  # kept on disk by this server before a restart
+        if outcome is not None:
+            self._remember(outcome)
+        return outcome
 
     def put(self, outcome: RunOutcome) -> None:
+        self._remember(outcome)
+        if self.store is not None:
+            self.store.put(outcome)
+
+    def _remember(self, outcome: RunOutcome) -> None:
         with self._lock:
             self._items[outcome.request] = outcome
             self._items.move_to_end(outcome.request)
@@ -157,8 +174,11 @@ class ResultCache:
             return len(self._items)
 
     def clear(self) -> None:
+        """Forget every result, in memory and on disk."""
         with self._lock:
             self._items.clear()
+        if self.store is not None:
+            self.store.clear()
 
 
 _CACHE: ResultCache | None = None
@@ -170,7 +190,9 @@ def results_cache() -> ResultCache:
     global _CACHE
     with _CACHE_LOCK:
         if _CACHE is None:
-            _CACHE = ResultCache(maxsize=settings().app_cache_runs)
+            from geofm.serve.result_store import ResultStore
+
+            _CACHE = ResultCache(maxsize=settings().app_cache_runs, store=ResultStore())
         return _CACHE
 
 

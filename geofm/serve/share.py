@@ -68,9 +68,8 @@ def link_params(page: str | None = None, request: RunRequest | None = None) -> d
             params["geojson"] = json.dumps(geometry, separators=(",", ":"))
     params["start"], params["end"] = ui.fmt_date(q["start"]), ui.fmt_date(q["end"])
     params["cloud"] = f"{float(q['max_cloud']):g}"
-    task = page or q.get("task")
-    if task:
-        params["task"] = task
+    if page:  # a task page's link opens that page; the Explore page's link opens Explore
+        params["task"] = page
     if q.get("scene_ids"):
         params["scenes"] = ",".join(q["scene_ids"])
     if request is not None and TASKS[request.task].masking:
@@ -253,20 +252,25 @@ def parse_link(params: dict[str, str]) -> LinkState:
     return LinkState(**fields, problems=tuple(problems))
 
 
-def read_link() -> None:
-    """Restore the state from the URL once per session (an opened link or a reload)."""
+def read_link() -> str | None:
+    """Restore the state from the URL once per session (an opened link or a reload).
+
+    Returns the link's task when this run read a link that names one (the app then opens that task's page),
+    else None.
+    """
     if st.session_state.get(READ):
-        return
+        return None
     st.session_state[READ] = True
     params = {k: str(st.query_params.get(k)) for k in PARAMS if st.query_params.get(k)}
     if not params:
-        return
+        return None
     link = parse_link(params)
     restore(link)
     if link.problems:  # a hand-edited or damaged link: keep what parsed, say what did not
         log.info("link parameters not understood: %s", "; ".join(link.problems))
         st.warning(f"Part of this link could not be read ({'; '.join(link.problems)}); the rest is restored.",
                    icon=":material/link_off:")
+    return link.task if link.task in TASKS and ui.query().get("geometry") else None
 
 
 def restore(link: LinkState) -> None:

@@ -2,41 +2,145 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import streamlit as st
 
-from geofm.config import CONTROLS, TaskSpec, get_task
+from geofm.config import CONTROLS, TASKS, TaskSpec, get_task
 from geofm.errors import GeofmError
 from geofm.serve import nav, share, ui, views
-from geofm.serve.queue import RunAbandoned
+from geofm.serve.estimate import duration
+from geofm.serve.jobs import follow, run_jobs
 from geofm.serve.runs import RunOutcome, RunRequest, run_area
+
+log = logging.getLogger(__name__)
+#: Session-state key: the run this session follows (a geofm.serve.jobs.RunJob), whichever page started it.
+JOB = "geofm_job"
 
 
 def finish_run(outcome: RunOutcome, panel: ui.ProgressPanel) -> RunOutcome:
     """Render the views once (timed as the render stage) and close the progress panel."""
-    if outcome.views is None:
-        started = time.perf_counter()
-        views.render_views(outcome, panel)
-        outcome.times.seconds["render"] = time.perf_counter() - started
+    with outcome.rendered.lock:  # another page following the same run may be rendering it now: once is enough
+        if outcome.views is None:
+            started = time.perf_counter()
+            views.render_views(outcome, panel)
+            outcome.times.seconds["render"] = time.perf_counter() - started
     panel.done(outcome)
     return outcome
 
 
-def execute(page: str, request: RunRequest, work) -> None:
-    """Run with a progress panel; errors become one message and the previous result stays."""
-    panel = ui.ProgressPanel(f"Starting {get_task(request.task).title.lower()}…")
+def execute(page: str, request: RunRequest, work, *, estimate=None) -> None:
+    """Start ``work(progress)`` as this session's run (a background job, see geofm.serve.jobs) and follow it.
+
+    More clicks while it runs start nothing: the page follows the same job. Errors become one message and
+    the previous result stays.
+    """
+    job = st.session_state.get(JOB)
+    if job is None or job.finished:
+        job = run_jobs().start(request, page, lambda progress, visitor: _as(visitor, work, progress),
+                               owner=ui.visitor().id, estimate=estimate)
+        st.session_state[JOB] = job
+    follow_job(job)
+
+
+def session_busy() -> bool:
+    """This session has a run queued or running (on any page)."""
+    job = st.session_state.get(JOB)
+    return job is not None and not job.finished
+
+
+def resume_job() -> None:
+    """Follow this session's run if it has one (a page run cut short by another click left it running)."""
+    job = st.session_state.get(JOB)
+    if job is not None:
+        busy = not job.finished
+        follow_job(job)
+        if busy:
+            st.rerun()  # Run was drawn disabled while it ran: draw the page again, with the result
+
+
+def _as(visitor, work, progress):
+    with ui.acting_for(visitor):  # the queue's limits and liveness are those of the session that asked
+        return work(progress)
+
+
+def current_job(request: RunRequest | None):
+    """This session's run (running, or ended and not yet shown), else a running job for ``request`` that another
+    session started (this page was reloaded, or its link opened again): the page follows it."""
+    job = st.session_state.get(JOB)
+    if job is not None:
+        return job
+    found = run_jobs().find(request)
+    if found is not None and not found.finished:
+        st.session_state[JOB] = found
+        return found
+    return None
+
+
+def follow_job(job) -> None:
+    """Show ``job``'s progress and the time left until it ends; then its result (or error) is its page's."""
+    title = get_task(job.request.task).title.lower()
+    panel = ui.ProgressPanel(f"Starting {title}…")
+    left = st.empty()
+
+    def tick(j) -> None:
+        seconds = j.remaining_s()
+        if seconds is not None:
+            left.caption(f":material/timer: About {duration(seconds)} left ({duration(j.elapsed_s)} so far)")
+
+    follow(job, panel, tick=tick)
+    left.empty()
+    st.session_state.pop(JOB, None)
+    if job.outcome is None:
+        panel.failed()
+        message = job.user_error()
+        if message:
+            ui.errors()[job.page] = message
+        return
+    outcome = finish_run(job.outcome, panel)
+    if not outcome.from_cache:
+        learn_from(outcome)
+    ui.errors().pop(job.page, None)
+    ui.outcomes()[job.page] = outcome
+
+
+def learn_from(outcome: RunOutcome) -> None:
+    """This machine's measured rates, updated from a run that really ran."""
+    from geofm.serve.estimate import learn
+
+    height, width = outcome.stack.shape
     try:
-        outcome = finish_run(work(panel), panel)
-    except RunAbandoned:  # the visitor left or asked for something else: nothing to show
-        panel.failed()
-        return
-    except GeofmError as err:
-        panel.failed()
-        ui.errors()[page] = ui.user_message(err)
-        return
-    ui.errors().pop(page, None)
-    ui.outcomes()[page] = outcome
+        learn(outcome.request.task, height, width, outcome.times.seconds)
+    except Exception as err:  # noqa: BLE001 - an estimate never fails a run
+        log.warning("could not update the run rates: %s", err)
+
+
+def show_run_warnings(task: str, q: dict) -> None:
+    """Before Run: what the dates found on the Explore page say (all cloud; crops without three dates)."""
+    from geofm.serve.preflight import run_warnings
+
+    start, end = q["start"], q["end"]
+    days = [(frame, clear) for frame, clear in st.session_state.get(ui.SCENES) or ()
+            if start <= frame[0].date <= end]
+    for note in run_warnings(task, days, tuple(q.get("scene_ids") or ()), start, end):
+        st.warning(note, icon=":material/cloud:")
+
+
+def show_estimate(task: str, aoi):
+    """Before Run: how long this run takes here; a run over a minute says so plainly."""
+    from geofm.serve.estimate import estimate_area
+
+    try:
+        estimate = estimate_area(task, aoi)
+    except GeofmError:
+        return None
+    if estimate.long:
+        st.warning(f"This run takes a while here: {estimate.text()} A smaller area runs faster.",
+                   icon=":material/hourglass_top:")
+    else:
+        st.caption(f":material/timer: {estimate.text()}")
+    return estimate
 
 
 def scenes_caption(scene_ids: tuple[str, ...]) -> None:
@@ -94,12 +198,15 @@ def task_page(name: str) -> None:
     aoi, problem = ui.area_of_query()
     if aoi is None and q.get("geometry"):
         st.error(problem, icon=":material/error:")
-    elif aoi is None:
-        st.info(problem, icon=":material/draw:")
+    elif aoi is None:  # this page has no map: the area is chosen on the Explore page
+        st.info("No area yet. Choose one on the Explore page: draw it on the map, type a box or pick an example.",
+                icon=":material/map:")
+        st.page_link(nav.explore(), label="Choose an area on the Explore page", icon=":material/arrow_forward:")
     else:
         st.markdown(f"{ui.area_caption(aoi)} · {ui.fmt_date(q['start'])} to {ui.fmt_date(q['end'])} · "
                     f"at most {q['max_cloud']:.0f} % cloud")
-    st.page_link(nav.explore(), label="Change the area or the dates on the Explore page", icon=":material/map:")
+    if aoi is not None or q.get("geometry"):
+        st.page_link(nav.explore(), label="Change the area or the dates on the Explore page", icon=":material/map:")
 
     missing = ui.weights_blocking(task)  # missing and cannot be fetched: Run is disabled
     ui.show_weights_notice(task)
@@ -112,10 +219,25 @@ def task_page(name: str) -> None:
                                       max_cloud=q["max_cloud"], scene_ids=scene_ids, mask_ratio=mask_ratio,
                                       seed=seed, model=model)
     share.write_link(page=task, request=request)
-    if st.button(f"Run {spec.title.lower()}", type="primary", disabled=request is None or bool(missing),
-                 icon=":material/play_arrow:", key=f"{page}-run") and request is not None:
+    estimate = show_estimate(task, aoi) if aoi is not None else None
+    if request is not None:
+        show_run_warnings(task, q)
+    job = current_job(request)
+    busy = job is not None and not job.finished
+    if busy and job.page != page:
+        other = get_task(job.request.task).title.lower() if job.request.task in TASKS else "upload"
+        st.info(f"Your {other} run is still going; Run is available again when it ends. Its progress is below.",
+                icon=":material/hourglass_top:")
+    clicked = st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:", key=f"{page}-run",
+                        disabled=request is None or bool(missing) or busy)
+    if clicked and request is not None and not busy:
         area_request = request
-        execute(page, area_request, lambda panel: run_area(area_request, progress=panel, visitor=ui.visitor()))
+        execute(page, area_request, lambda panel: run_area(area_request, progress=panel, visitor=ui.visitor()),
+                estimate=estimate)
+    elif job is not None:
+        follow_job(job)  # this session's run, or one this page's link started before a reload
+        if busy:
+            st.rerun()  # Run was drawn disabled while it ran: draw the page again, with the result
     ui.show_last_error(page)
 
     outcome = ui.outcomes().get(page)

@@ -6,6 +6,8 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
@@ -98,7 +100,7 @@ def user_message(err: GeofmError) -> str:
     A bad operator setting is logged for the operator; the user only learns that the server is misconfigured.
     Missing or broken model weights likewise: the user learns the task cannot run on this server yet.
     """
-    from geofm.errors import CheckpointError, WeightsNotFoundError
+    from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
     from geofm.settings import SettingsError
 
     if isinstance(err, SettingsError):
@@ -108,6 +110,9 @@ def user_message(err: GeofmError) -> str:
         log.error("model weights: %s", err.user_message())
         return ("This model is not installed on this server yet, so this task cannot run here for now. "
                 "The operator's log says what is missing.")
+    if isinstance(err, ServiceError) and err.plain:  # a service failure: plain words; the details to the log
+        log.warning("service failure shown to the user as %r: %s", err.plain, err.user_message())
+        return err.plain
     text = err.user_message()
     for cli, app in _APP_WORDS.items():
         text = text.replace(cli, app)
@@ -194,9 +199,26 @@ class ProgressPanel:
         self.status.update(label="Stopped — see the message below", state="error", expanded=False)
 
 
+_ACTING = threading.local()
+
+
+@contextmanager
+def acting_for(who: Visitor) -> Iterator[None]:
+    """Inside a run's background thread (geofm.serve.jobs): ``visitor()`` is ``who``, the session that asked."""
+    _ACTING.visitor = who
+    try:
+        yield
+    finally:
+        _ACTING.visitor = None
+
+
 def visitor() -> Visitor:
     """This browser session as the queue sees it: its id, and a probe that turns False when the tab is
-    closed (the session left the server) or the visitor asked for something else (a stop or rerun)."""
+    closed (the session left the server) or the visitor asked for something else (a stop or rerun).
+    In a run's background thread: the session that started the run, alive while a page follows the run."""
+    acting = getattr(_ACTING, "visitor", None)
+    if acting is not None:
+        return acting
     ctx = get_script_run_ctx(suppress_warning=True)
     if ctx is None:
         return ANONYMOUS

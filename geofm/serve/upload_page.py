@@ -11,7 +11,7 @@ from geofm.config import TASKS
 from geofm.errors import GeofmError
 from geofm.serve import ui, uploads, views
 from geofm.serve.runs import RunRequest, run_files
-from geofm.serve.task_page import execute, task_controls
+from geofm.serve.task_page import execute, resume_job, session_busy, task_controls
 
 PAGE = "upload"
 
@@ -68,7 +68,7 @@ def upload_page() -> None:
         for name, content in contents:
             st.caption(uploads.describe_file(name, content))
     if st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
-                 disabled=not files or bool(missing) or bool(problems), key="up-run") \
+                 disabled=not files or bool(missing) or bool(problems) or session_busy(), key="up-run") \
             and request is not None and not problems:
         run_request = request
 
@@ -82,6 +82,8 @@ def upload_page() -> None:
                     raise with_user_names(err, paths, [name for name, _ in contents]) from None
 
         execute(PAGE, run_request, work)
+    else:
+        resume_job()  # this session's run goes on: show its progress here until it ends
     ui.show_last_error(PAGE)
     outcome = ui.outcomes().get(PAGE)
     if outcome is None:

@@ -4,7 +4,7 @@ The first script run of the server process starts one daemon thread (``start_war
 loads the task models whose weights are on this machine through ``geofm.pipeline.get_model`` — the
 ready copy (folded, safetensors) when there is one — so the first visitor's run does not pay for it.
 The page renders at once; ``status()`` tells it what is still warming up. ``GEOFM_PRELOAD`` picks the
-models: a comma list of tasks or registry names, ``all`` (default: the three task models) or ``none``.
+models: a comma list of tasks or registry names, ``all`` (default: the four task models) or ``none``.
 """
 
 from __future__ import annotations
