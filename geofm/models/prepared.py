@@ -23,8 +23,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from geofm.config import ENV_CACHE_DIR, ModelSpec
+from geofm.config import ModelSpec
 from geofm.models.factory import as_spec, reset_fixed_buffers
+from geofm.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def prepared_path(source: str | Path, digest: str = "") -> Path:
     beside = source.with_name(source.name + SUFFIX)
     if _writable(source.parent) or beside.is_file():
         return beside
-    root = Path(os.environ.get(ENV_CACHE_DIR) or Path.home() / ".cache" / "geofm") / "prepared"
+    root = settings().cache_dir / "prepared"
     return root / f"{(digest or 'nodigest')[:16]}-{source.name}{SUFFIX}"
 
 
