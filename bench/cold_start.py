@@ -44,7 +44,7 @@ def _child(mode: str, task: str, weights_dir: str) -> None:
     from rasterio.crs import CRS
 
     from geofm.config import get_model_spec
-    from geofm.inference.fold import fold_segmenter
+    from geofm.models.fold import fold_segmenter
     from geofm.inference.segment import segment_stack
     from geofm.models.prepared import LoadTimes, load_ready_model
     from geofm.models.weights import load_model

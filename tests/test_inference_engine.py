@@ -10,7 +10,7 @@ from rasterio.crs import CRS
 
 from geofm.config import SegmenterConfig, ViTConfig, get_model_spec
 from geofm.errors import InputError
-from geofm.inference.fold import fold_segmenter
+from geofm.models.fold import fold_segmenter
 from geofm.inference.reconstruct import pad_amount, reconstruct_stack
 from geofm.inference.segment import segment_stack
 from geofm.models import create_model

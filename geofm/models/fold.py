@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from geofm.models.onednn import linear
+
 #: Phase order: (a, b) = output row/column parity on the fine grid; index = 2a + b (pixel_shuffle order).
 PHASES: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (1, 0), (1, 1))
 
@@ -194,8 +196,6 @@ class MergedUpsample(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, Cin, h, w) -> (B, Cout, 4h, 4w), returned channels-last in memory (NHWC strides): the LayerNorm
         and the folded head after it work on that layout without copies."""
-        from geofm.inference.onednn import linear
-
         n, _, h, w = x.shape
         y = linear(x.permute(0, 2, 3, 1), self.weight, self.bias)  # (B, h, w, 16 * Cout)
         y = y.view(n, h, w, 4, 4, self.cout).permute(0, 1, 3, 2, 4, 5).reshape(n, 4 * h, 4 * w, self.cout)

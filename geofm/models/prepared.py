@@ -1,7 +1,7 @@
 """A ready-to-run copy of a published checkpoint: keys normalised, segmenters folded, stored as safetensors.
 
 The published files are pickled PyTorch checkpoints (read through a restricted unpickler) and the
-segmenters need their neck/head folded after loading (``geofm.inference.fold``), which costs seconds on
+segmenters need their neck/head folded after loading (``geofm.models.fold``), which costs seconds on
 a CPU. The first load therefore writes the finished state dict beside the original file
 (``<file>.geofm.safetensors``; under ``$GEOFM_CACHE_DIR/prepared`` when that folder is not writable),
 atomically (temporary file + rename). Its metadata records the sha256 of the source file; a later load
@@ -124,7 +124,7 @@ def _skeleton(spec: ModelSpec, folded: bool) -> nn.Module:
     The folded modules get buffers of the shapes ``fold_segmenter`` gives them, without the fold's
     arithmetic; a shape that disagrees with the stored copy fails the strict load, and the copy is rebuilt.
     """
-    from geofm.inference.fold import FoldedUpsampleHead, MergedUpsample
+    from geofm.models.fold import FoldedUpsampleHead, MergedUpsample
     from geofm.models.factory import _construct
 
     with torch.device("meta"):
@@ -185,7 +185,7 @@ def load_ready_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = 
     Without a matching copy: load the published file, fold, and write the copy for the next start
     (a failure to write is logged, never fatal).
     """
-    from geofm.inference.fold import fold_segmenter
+    from geofm.models.fold import fold_segmenter
     from geofm.models.weights import load_model, resolve_weights
 
     spec = as_spec(spec)
