@@ -152,7 +152,7 @@ def after_run(args: argparse.Namespace, stack: HLSStack, result: SegmentationRes
     change = None
     if getattr(args, "dry_date", None) and isinstance(result, SegmentationResult):
         from geofm.data import AOI
-        from geofm.evaluate.change import dry_date_change
+        from geofm.pipeline import dry_date_change
 
         change, dry = dry_date_change(result, stack, AOI.from_bbox(*args.bbox), task=task.name, dry_date=args.dry_date,
                                       stac_url=args.stac_url, max_cloud=args.max_cloud,

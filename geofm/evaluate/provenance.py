@@ -90,7 +90,7 @@ def make_provenance(task: str, model: str, *, weights_dir: str | Path | None = N
 def write_tags(path: str | Path, prov: Provenance) -> None:
     """Add the provenance tags to an existing GeoTIFF: rewritten as a COG beside it and renamed over it, so the
     file stays cloud-optimised and is never half-written."""
-    from geofm.io.geotiff import _write_cog
+    from geofm.io.geotiff import write_cog
 
     path = Path(path)
     with rasterio.open(path) as src:
@@ -106,8 +106,8 @@ def write_tags(path: str | Path, prov: Provenance) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".part.tif")
     os.close(fd)
     try:
-        _write_cog(data, tmp, crs=crs, transform=transform, nodata=nodata, colormap=cmap,
-                   descriptions=descriptions if any(descriptions) else None, tags=tags)
+        write_cog(data, tmp, crs=crs, transform=transform, nodata=nodata, colormap=cmap,
+                  descriptions=descriptions if any(descriptions) else None, tags=tags)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
