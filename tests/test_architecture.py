@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "geofm"
 
 #: Stages from the bottom up: a module may import its own stage and the stages below it, never one above.
 STAGES: tuple[tuple[str, ...], ...] = (
-    ("geofm.errors", "geofm.lazy", "geofm.settings", "geofm.config"),
+    ("geofm.errors", "geofm.lazy", "geofm.digest", "geofm.settings", "geofm.config"),
     ("geofm.data", "geofm.stack", "geofm.progress"),
     ("geofm.models",),
     ("geofm.inference",),

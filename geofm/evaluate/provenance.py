@@ -7,7 +7,6 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,8 @@ import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
+
+from geofm.digest import remembered_sha256
 
 #: Prefix of geofm's GeoTIFF tags.
 TAG_PREFIX = "GEOFM_"
@@ -54,19 +55,11 @@ class Provenance:
         return cls(**kw)
 
 
-@lru_cache(maxsize=16)
-def _sha256(path: str, mtime: float, size: int) -> str:
-    from geofm.models.weights import file_sha256
-
-    return file_sha256(path)
-
-
 def checkpoint_sha256(path: str | Path | None) -> str:
     """SHA-256 of a weight file (remembered per path, time and size)."""
     if path is None or not Path(path).is_file():
         return ""
-    st = Path(path).stat()
-    return _sha256(str(path), st.st_mtime, st.st_size)
+    return remembered_sha256(path)
 
 
 def make_provenance(task: str, model: str, *, weights_dir: str | Path | None = None, scene_ids: list[str] | None = None,

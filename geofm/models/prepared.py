@@ -12,7 +12,6 @@ a model built on the meta device (folded structure, no fold arithmetic), with ``
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from geofm.config import ModelSpec
+from geofm.digest import file_sha256 as sha256_file
 from geofm.models.factory import as_spec, reset_fixed_buffers
 from geofm.settings import settings
 
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 SUFFIX = ".geofm.safetensors"
 #: Bump when the stored layout changes (module structure, fold arithmetic): older copies are rebuilt.
 FORMAT = "geofm-prepared-1"
-_CHUNK = 8 << 20
 
 
 @dataclass
@@ -45,15 +44,6 @@ class LoadTimes:
 
     def add(self, stage: str, started: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _writable(folder: Path) -> bool:

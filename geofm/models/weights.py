@@ -9,7 +9,6 @@ Files an operator put in a weights folder are taken as they are.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -19,6 +18,7 @@ import torch
 from torch import nn
 
 from geofm.config import ENV_WEIGHTS_DIR, ModelSpec, SegmenterConfig, ViTConfig
+from geofm.digest import file_sha256, remembered_sha256
 from geofm.errors import CheckpointError, ServiceError
 from geofm.models.checkpoints import load_checkpoint
 from geofm.models.factory import as_spec, empty_model
@@ -32,29 +32,9 @@ _VERIFIED: set[tuple[str, int, float, str]] = set()  # (path, size, mtime, sha25
 _VERIFY_LOCK = threading.Lock()
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
-    """Hex SHA-256 of a file, read in 4 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-_DIGESTS: dict[tuple[str, int, float], str] = {}
-
-
 def weights_sha256(path: str | Path) -> str:
     """SHA-256 of a weights file, hashed once per (file, size, mtime) per process: results record it."""
-    st = os.stat(path)
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime)
-    with _VERIFY_LOCK:
-        found = _DIGESTS.get(key)
-    if found is None:
-        found = file_sha256(path)
-        with _VERIFY_LOCK:
-            _DIGESTS[key] = found
-    return found
+    return remembered_sha256(path)
 
 
 def verify_sha256(spec: ModelSpec, path: str | Path) -> None:

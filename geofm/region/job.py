@@ -9,7 +9,6 @@ renamed into place, so a killed worker leaves either a complete tile or none.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from geofm.data.grid import Grid
 from geofm.data.reader import frame_order, read_grid
 from geofm.data.scene import Scene
 from geofm.data.select import choose_scenes, group_by_day
+from geofm.digest import file_sha256 as sha256_of
 from geofm.errors import GeofmError, ServiceError
 from geofm.region.chunks import Chunk, Span, ZonePart, chunk_aoi, read_span, span_lonlat
 from geofm.stack import HLSStack
@@ -57,14 +57,6 @@ class ChunkJob:
     attempts: int = 3
     retry_delay_s: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def worker_device(device: str) -> torch.device:
