@@ -22,6 +22,7 @@ from geofm.digest import file_sha256, remembered_sha256
 from geofm.errors import CheckpointError, ServiceError
 from geofm.models.checkpoints import load_checkpoint
 from geofm.models.factory import as_spec, empty_model
+from geofm.models.hub import hf_offline, hub_problem
 from geofm.models.locate import _hf_cache_dir, candidate_files, find_in_hf_cache, resolve_weights
 from geofm.settings import settings
 
@@ -63,10 +64,6 @@ def _in_folders(path: Path, weights_dir: str | Path | None) -> bool:
     return Path(path).resolve().parent in folders
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
                      endpoint: str | None = None) -> Path:
     """Download the spec's file into the Hugging Face cache (or return it if already there).
@@ -83,10 +80,10 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
         verify_sha256(spec, cached)
         return cached
     where = f"{spec.filename} from huggingface.co/{spec.hf_repo}"
-    if _offline():
+    if hf_offline():
         raise ServiceError(f"Cannot download {where}: Hugging Face offline mode is on (HF_HUB_OFFLINE).",
                            hint=f"Unset HF_HUB_OFFLINE, or copy the file into {ENV_WEIGHTS_DIR}.")
-    reach = hub_unreachable()
+    reach = hub_problem(endpoint)
     if reach:
         raise ServiceError(f"Cannot download {where}: {reach}.",
                            hint=f"Check the internet connection, or copy the file into {ENV_WEIGHTS_DIR}.")
@@ -111,30 +108,6 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
         return path
     raise ServiceError(f"Could not download {where}: the file is not on Hugging Face under any known name "
                        f"({_reason(last)}).", hint=f"Copy the file into {ENV_WEIGHTS_DIR}.")
-
-
-#: Seconds to wait for the Hugging Face host before saying there is no network.
-HUB_PROBE_TIMEOUT_S = 5.0
-
-
-def hub_unreachable(timeout_s: float = HUB_PROBE_TIMEOUT_S) -> str | None:
-    """Why the Hugging Face endpoint (HF_ENDPOINT, default huggingface.co) cannot be reached, or None.
-
-    One TCP connection with a short timeout, so a machine without a network is told within seconds instead of
-    after the hub client's retries over every candidate file name.
-    """
-    import socket
-    from urllib.parse import urlsplit
-
-    endpoint = os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
-    parts = urlsplit(endpoint)
-    host = parts.hostname or "huggingface.co"
-    port = parts.port or (443 if parts.scheme != "http" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return None
-    except OSError as err:
-        return f"{host} cannot be reached (no network?): {type(err).__name__}: {err}"
 
 
 def _reason(err: Exception | None) -> str:
