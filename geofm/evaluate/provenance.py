@@ -16,6 +16,7 @@ from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
 from geofm.digest import remembered_sha256
+from geofm.io.stac import Asset, Projection, item_dict, make_item, write_item
 
 #: Prefix of geofm's GeoTIFF tags.
 TAG_PREFIX = "GEOFM_"
@@ -125,24 +126,19 @@ def stac_item(cog: str | Path, prov: Provenance, *, crs: CRS, transform: Affine,
     x0, y1 = transform.c, transform.f
     x1, y0 = transform.c + transform.a * w, transform.f + transform.e * h
     west, south, east, north = transform_bounds(crs, "EPSG:4326", min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-    when = prov.dates[-1] if prov.dates else datetime.now(timezone.utc).isoformat()
-    return {
-        "type": "Feature", "stac_version": "1.0.0", "id": Path(cog).stem,
-        "stac_extensions": ["https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
-        "geometry": {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
-                                                         [west, south]]]},
-        "bbox": [west, south, east, north],
-        "properties": {
-            "datetime": when, "proj:wkt2": crs.to_wkt(), "proj:shape": [h, w], "proj:transform": list(transform)[:6],
-            "geofm:task": prov.task, "geofm:product": prov.product, "geofm:model": prov.model,
-            "geofm:checkpoint_sha256": prov.checkpoint_sha256, "geofm:version": prov.geofm_version,
-            "geofm:scene_ids": prov.scene_ids, "geofm:dates": prov.dates, "geofm:parameters": prov.parameters,
-            "geofm:reference": prov.reference,
-        },
-        "assets": {"data": {"href": f"./{Path(cog).name}", "type": "image/tiff; application=geotiff; "
-                            "profile=cloud-optimized", "roles": ["data"]}},
-        "links": [],
+    when = datetime.fromisoformat(prov.dates[-1]) if prov.dates else datetime.now(timezone.utc)
+    geometry = {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
+                                                    [west, south]]]}
+    properties = {
+        "geofm:task": prov.task, "geofm:product": prov.product, "geofm:model": prov.model,
+        "geofm:checkpoint_sha256": prov.checkpoint_sha256, "geofm:version": prov.geofm_version,
+        "geofm:scene_ids": prov.scene_ids, "geofm:dates": prov.dates, "geofm:parameters": prov.parameters,
+        "geofm:reference": prov.reference,
     }
+    item = make_item(Path(cog).stem, geometry, [west, south, east, north], when=when, properties=properties,
+                     assets={"data": Asset(href=f"./{Path(cog).name}")},
+                     projection=Projection(crs, transform, (h, w)))
+    return item_dict(item)
 
 
 def write_provenance(cog: str | Path, prov: Provenance) -> Path:
@@ -151,8 +147,5 @@ def write_provenance(cog: str | Path, prov: Provenance) -> Path:
     with rasterio.open(cog) as src:
         item = stac_item(cog, prov, crs=src.crs, transform=src.transform, shape=(src.height, src.width))
     out = item_path(cog)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name, suffix=".part")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(item, fh, indent=1)
-    os.replace(tmp, out)
+    write_item(item, out)
     return out
