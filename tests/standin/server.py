@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
@@ -705,7 +706,7 @@ def corrupt_copy(path: Path) -> Path:
                         if off and size and int(size) > 0:
                             o, n = int(off), int(size)
                             data[o:o + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
-    tmp = out.with_name(out.name + ".part")
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.{threading.get_ident()}.part")  # runs may share the folder
     tmp.write_bytes(bytes(data))
     tmp.replace(out)
     return out
