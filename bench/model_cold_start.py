@@ -1,7 +1,7 @@
 """Cold start: a fresh process to its first result, split into import, weight loading, folding, first forward.
 
-    python bench/cold_start.py                    # flood model, CPU, published-layout file written once
-    python bench/cold_start.py --task crops --weights-dir /tmp/geofm-bench-weights
+    python bench/model_cold_start.py                    # flood model, CPU, published-layout file written once
+    python bench/model_cold_start.py --task crops --weights-dir /tmp/geofm-bench-weights
 
 Each measurement is a new Python process (nothing warm but the OS page cache, which the first "before"
 run fills for both paths). Paths:

@@ -36,7 +36,7 @@ FORMAT = "geofm-prepared-1"
 
 @dataclass
 class LoadTimes:
-    """Seconds per cold-start stage of one model load (what ``bench/cold_start.py`` reports)."""
+    """Seconds per cold-start stage of one model load (what ``bench/model_cold_start.py`` reports)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
     prepared: str = ""  # "used", "written", "stale" (rebuilt), "unwritable" or "" (not tried)
