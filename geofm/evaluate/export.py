@@ -11,6 +11,7 @@ import numpy as np
 from geofm.config import CLASS_NODATA
 from geofm.evaluate.evaluation import EvalLayer, Evaluation
 from geofm.evaluate.provenance import Provenance, item_path, stac_item
+from geofm.io.stac import write_item
 
 
 def layer_path(out: str | Path, layer: EvalLayer) -> Path:
@@ -35,7 +36,7 @@ def write_layer(ev: Evaluation, layer: EvalLayer, path: str | Path, prov: Proven
                   nodata=float("nan"), descriptions=[f"{layer.key} ({layer.unit})"], tags=prov.tags())
     item = stac_item(path, prov, crs=ev.crs, transform=ev.transform, shape=layer.data.shape)
     item["properties"]["geofm:metrics"] = {k: v for k, v in ev.metrics.items() if isinstance(v, (int, float, str))}
-    _write_json(item_path(path), item)
+    write_item(item, item_path(path))
     return Path(path)
 
 
