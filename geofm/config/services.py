@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+# The default endpoints (PLANETARY_COMPUTER_STAC, CMR_STAC_LPCLOUD) are the settings' defaults: geofm.settings.
 
 STAC_COLLECTIONS: dict[str, dict[str, str]] = {
     # endpoint flavour -> product -> collection id
