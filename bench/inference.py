@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from geofm.config import get_model_spec  # noqa: E402
 from geofm.inference.device import default_batch_size, device_label, resolve_device, tune_for_device  # noqa: E402
 from geofm.inference.precision import autocast, resolve_precision  # noqa: E402
-from geofm.inference.fold import fold_segmenter  # noqa: E402
+from geofm.models.fold import fold_segmenter  # noqa: E402
 from geofm.inference.prepare import prepare_input  # noqa: E402
 from geofm.inference.sliding import slide_logits  # noqa: E402
 from geofm.models import create_model  # noqa: E402
@@ -96,7 +96,7 @@ def gflop_per_window(model, tile: torch.Tensor) -> float:
     """Convolution + matmul GFLOP of one forward on a (1, 6, T, 224, 224) window (torch's FLOP counter)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from geofm.inference.onednn import plain_linears
+    from geofm.models.onednn import plain_linears
 
     with torch.inference_mode(), plain_linears(), FlopCounterMode(display=False) as counter:
         model(tile)

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from geofm.config import get_model_spec  # noqa: E402
 from geofm.inference.device import device_label, resolve_device, tune_for_device  # noqa: E402
-from geofm.inference.fold import fold_segmenter  # noqa: E402
+from geofm.models.fold import fold_segmenter  # noqa: E402
 from geofm.inference.precision import autocast  # noqa: E402
 from geofm.models import create_model  # noqa: E402
 

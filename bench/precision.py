@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from geofm.config import get_model_spec  # noqa: E402
 from geofm.inference.device import device_label, resolve_device, tune_for_device  # noqa: E402
-from geofm.inference.fold import fold_segmenter  # noqa: E402
+from geofm.models.fold import fold_segmenter  # noqa: E402
 from geofm.inference.prepare import prepare_input  # noqa: E402
 from geofm.inference.sliding import slide_logits  # noqa: E402
 from geofm.models.factory import empty_model  # noqa: E402

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from geofm.config import get_model_spec  # noqa: E402
 from geofm.inference.device import default_batch_size, device_label, resolve_device, tune_for_device  # noqa: E402
-from geofm.inference.fold import fold_segmenter  # noqa: E402
+from geofm.models.fold import fold_segmenter  # noqa: E402
 from geofm.inference.precision import resolve_precision  # noqa: E402
 from geofm.inference.segment import segment_stacks  # noqa: E402
 from geofm.inference.sliding import window_origins  # noqa: E402

@@ -6,74 +6,27 @@
 
 from __future__ import annotations
 
-import threading
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
-from geofm.config import DEFAULTS, TASKS, ModelSpec, get_model_spec, get_task, models_of_kind
+from geofm.config import DEFAULTS, TASKS, get_model_spec, get_task, models_of_kind
+from geofm.data.aoi import AOI
+from geofm.data.task import load_task_stack
 from geofm.errors import InputError
-from geofm.inference.device import resolve_device, tune_for_device
+from geofm.evaluate.change import dry_window
+from geofm.evaluate.evaluation import Evaluation, before_after
+from geofm.inference.device import resolve_device
+from geofm.inference.model_cache import (checkpoint_sha256, clear_model_cache, ensure_model_weights, get_model,
+                                         is_loaded)
 from geofm.inference.precision import resolve_precision
 from geofm.inference.reconstruct import reconstruct_stack
 from geofm.inference.segment import segment_stacks
 from geofm.progress import Progress, null_progress
+from geofm.render.preview import with_display_rgbs
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
-
-_CACHE: dict[tuple[str, str, str], nn.Module] = {}
-_LOCK = threading.Lock()
-
-def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
-              device: str | torch.device = "auto") -> tuple[nn.Module, ModelSpec]:
-    """The model for a task or registry name, loaded once per (name, weights file, device) per process.
-
-    Segmenters come back folded (same logits, fewer FLOPs); all models are in eval mode.
-    """
-    from geofm.models import resolve_weights
-    from geofm.models.prepared import load_ready_model
-
-    spec = get_model_spec(task_or_name)
-    dev = resolve_device(device)
-    path = resolve_weights(spec, weights_dir)
-    key = (spec.name, str(Path(path).resolve()), str(dev))
-    with _LOCK:
-        model = _CACHE.get(key)
-        if model is None:
-            # the ready copy (folded, safetensors) when it matches the file's checksum; else load + fold + write it
-            model = load_ready_model(spec, weights_dir=weights_dir).to(dev).eval()
-            model = tune_for_device(model, dev)
-            _CACHE[key] = model
-    return model, spec
-
-
-def is_loaded(task_or_name: str, *, weights_dir: str | Path | None = None,
-              device: str | torch.device = "auto") -> bool:
-    """True when the model is already in this process's cache (no file is read)."""
-    spec = get_model_spec(task_or_name)
-    dev = str(resolve_device(device))
-    with _LOCK:
-        return any(k[0] == spec.name and k[2] == dev for k in _CACHE)
-
-
-def ensure_model_weights(task_or_name: str | ModelSpec, *, weights_dir: str | Path | None = None,
-                         progress: Progress = null_progress) -> Path:
-    """The model's weights file; with a network, downloaded on first use (progress as stage ``weights``).
-
-    Offline (or with ``GEOFM_AUTO_DOWNLOAD=0``) a missing file raises WeightsNotFoundError saying how to get it.
-    """
-    from geofm.models.download import ensure_weights_reporting
-
-    spec = task_or_name if isinstance(task_or_name, ModelSpec) else get_model_spec(task_or_name)
-    return ensure_weights_reporting(spec, weights_dir, progress)
-
-
-def clear_model_cache() -> None:
-    """Forget every cached model (frees memory; the next call loads again)."""
-    with _LOCK:
-        _CACHE.clear()
-
 
 def run_segmentation(task: str, stack: HLSStack, *, weights_dir: str | Path | None = None,
                      device: str | torch.device = "auto", progress: Progress = null_progress,
@@ -109,17 +62,10 @@ def run_segmentations(task: str, stacks: list[HLSStack], *, weights_dir: str | P
     model, model_spec = get_model(model_spec.name, weights_dir=weights_dir, device=dev)
     results = segment_stacks(model, model_spec, stacks, device=dev, batch_size=batch_size, precision=chosen,
                              probabilities=probabilities or [False] * len(stacks), progress=progresses)
-    digest = _checkpoint_sha256(model_spec, weights_dir)
+    digest = checkpoint_sha256(model_spec, weights_dir)
     for result in results:
         result.checkpoint_sha256 = digest
     return results
-
-
-def _checkpoint_sha256(spec: ModelSpec, weights_dir: str | Path | None) -> str:
-    from geofm.models import resolve_weights
-    from geofm.models.weights import weights_sha256
-
-    return weights_sha256(resolve_weights(spec, weights_dir))
 
 
 def run_flood(stack: HLSStack, *, weights_dir: str | Path | None = None, device: str | torch.device = "auto",
@@ -161,8 +107,30 @@ def run_reconstruction(stack: HLSStack, *, mask_ratio: float = DEFAULTS.mask_rat
     net, spec = get_model(spec.name, weights_dir=weights_dir, device=dev)
     result = reconstruct_stack(net, spec, stack, device=dev, mask_ratio=mask_ratio, seed=seed,
                                batch_size=batch_size, precision=chosen, progress=progress)
-    result.checkpoint_sha256 = _checkpoint_sha256(spec, weights_dir)
+    result = with_display_rgbs(result, stack)
+    result.checkpoint_sha256 = checkpoint_sha256(spec, weights_dir)
     return result
+
+
+def dry_date_change(event_result: SegmentationResult, event_stack: HLSStack, aoi: AOI, *, task: str = "flood",
+                    dry_date: date | str | None = None, stac_url: str | None = None,
+                    max_cloud: float = 30.0, **run_kw: Any) -> tuple[Evaluation, HLSStack]:
+    """Read the dry scene over ``aoi`` (same grid as the event), run the flood model on it and compare:
+    water gained / lost layer and km². Returns the comparison and the dry stack."""
+    when = event_stack.times[-1] if event_stack.times and event_stack.times[-1] else None
+    if when is None:
+        raise InputError("The event's date is unknown, so no dry date before it can be chosen.")
+    start, end = dry_window(when.date(), dry_date)
+    stack, _ = load_task_stack(task, aoi, start, end, max_cloud=max_cloud, stac_url=stac_url)
+    if stack.shape != event_stack.shape:
+        raise InputError("The dry-date scene was read on a different grid than the event.")
+    before = run_segmentation(task, stack, **run_kw)
+    ev = before_after(before, event_result)
+    dry = stack.times[-1]
+    ev.reference = f"dry date {dry.date() if dry else start}" + (f" (chosen: the clearest scene from {start} to {end})"
+                                                                  if start != end else "")
+    ev.metrics["dry_date"] = str(dry.date()) if dry else ""
+    return ev, stack
 
 
 def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | ReconstructionResult:
@@ -178,5 +146,6 @@ def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | Reco
     return run_segmentation(spec.name, stack, **kw)
 
 
-__all__ = ["TASKS", "clear_model_cache", "get_model", "run_crops", "run_flood", "run_reconstruction",
-           "run_segmentation", "run_segmentations", "run_task"]
+__all__ = ["TASKS", "checkpoint_sha256", "clear_model_cache", "ensure_model_weights", "get_model", "is_loaded",
+           "run_crops", "run_flood", "run_reconstruction",
+           "run_segmentation", "run_segmentations", "run_task", "dry_date_change"]

@@ -19,14 +19,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from geofm.config import (DEFAULT_MAX_AOI_KM, ENV_APP_CACHE_RUNS, ENV_BASEMAP, ENV_CACHE_DIR, ENV_CACHE_MAX_MB,
-                          ENV_EARTHDATA_TOKEN, ENV_GEOCODER_URL, ENV_HTTP_RETRIES, ENV_HTTP_TIMEOUT,
-                          ENV_MAX_AOI_KM, ENV_MAX_UPLOAD_MB, ENV_STAC_URL, ENV_WEIGHTS_DIR, NOMINATIM_URL,
-                          PLANETARY_COMPUTER_STAC, CMR_STAC_LPCLOUD, ENV_CMR_STAC_URL, ENV_EARTHDATA_HOSTS,
-                          ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_JOBS_PER_SESSION, ENV_JOB_SECONDS, ENV_PRELOAD,
-                          ENV_AUTO_DOWNLOAD, ENV_DOWNLOAD_WAIT, ENV_READS_AT_ONCE,
-                          ENV_PRECISION, PRECISIONS)
 from geofm.errors import GeofmError
+
+# --------------------------------------------------------------------------------------------
+# The variables (every GEOFM_* name lives here; read them through settings(), never os.environ)
+# --------------------------------------------------------------------------------------------
+
+ENV_WEIGHTS_DIR = "GEOFM_WEIGHTS_DIR"
+ENV_STAC_URL = "GEOFM_STAC_URL"
+ENV_CACHE_DIR = "GEOFM_CACHE_DIR"
+ENV_MAX_AOI_KM = "GEOFM_MAX_AOI_KM"
+ENV_HTTP_TIMEOUT = "GEOFM_HTTP_TIMEOUT"  # seconds per STAC/COG request
+ENV_HTTP_RETRIES = "GEOFM_HTTP_RETRIES"  # retries after the first try
+ENV_CACHE_MAX_MB = "GEOFM_CACHE_MAX_MB"  # size cap of the stack cache
+ENV_MAX_UPLOAD_MB = "GEOFM_MAX_UPLOAD_MB"  # largest uploaded file in MB
+ENV_BASEMAP = "GEOFM_BASEMAP"  # osm or none
+ENV_GEOCODER_URL = "GEOFM_GEOCODER_URL"  # Nominatim-compatible /search endpoint
+ENV_APP_CACHE_RUNS = "GEOFM_APP_CACHE_RUNS"  # results the app keeps for all sessions
+ENV_CMR_STAC_URL = "GEOFM_CMR_STAC_URL"  # NASA CMR-STAC endpoint used for dates before Planetary Computer's HLS
+ENV_EARTHDATA_TOKEN = "EARTHDATA_TOKEN"  # bearer token for NASA Earthdata (CMR-STAC assets)
+#: Extra host names (comma-separated) that count as Earthdata hosts (a mirror, a test stand-in).
+ENV_EARTHDATA_HOSTS = "GEOFM_EARTHDATA_HOSTS"
+ENV_PRECISION = "GEOFM_PRECISION"  # auto, bf16, fp16 or fp32: the app's model precision
+ENV_QUEUE_MAX = "GEOFM_QUEUE_MAX"  # runs waiting for the model at most (beyond: "busy, about N minutes")
+ENV_RUNS_PER_MINUTE = "GEOFM_RUNS_PER_MINUTE"  # model runs one browser session may start per minute
+ENV_JOBS_PER_SESSION = "GEOFM_JOBS_PER_SESSION"  # queued or running runs one browser session may have
+ENV_JOB_SECONDS = "GEOFM_JOB_SECONDS"  # first guess of one run's model time, for the wait estimate
+ENV_PRELOAD = "GEOFM_PRELOAD"  # app start: load these task models in the background (comma list, "none", "all")
+ENV_AUTO_DOWNLOAD = "GEOFM_AUTO_DOWNLOAD"  # "0" = never fetch weights on first use (default: fetch when online)
+ENV_READS_AT_ONCE = "GEOFM_READS_AT_ONCE"  # admitted app runs searching and reading at the same time
+#: Seconds to wait for another process's download of the same weights while it makes no progress (default 300).
+ENV_DOWNLOAD_WAIT = "GEOFM_DOWNLOAD_WAIT_S"
+
+# --------------------------------------------------------------------------------------------
+# Defaults that are named elsewhere too (the rest are the Settings fields' defaults below)
+# --------------------------------------------------------------------------------------------
+
+PLANETARY_COMPUTER_STAC = "https://planetarycomputer.microsoft.com/api/stac/v1"
+CMR_STAC_LPCLOUD = "https://cmr.earthdata.nasa.gov/stac/LPCLOUD"
+NOMINATIM_URL = "https://nominatim.openstreetmap.org/search"
+DEFAULT_MAX_AOI_KM: float = 50.0  # side of the largest square area, km
+#: Precisions a run can ask for; ``auto`` picks one per device (see geofm.config.compute.PrecisionPolicy).
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp16", "fp32")
 
 BASEMAPS = ("osm", "none")
 
@@ -109,6 +143,8 @@ def _precision(raw: str) -> str:
     if value not in PRECISIONS:
         raise ValueError(raw)
     return value
+
+
 def _flag(raw: str) -> bool:
     value = raw.lower()
     if value in ("1", "true", "yes", "on"):

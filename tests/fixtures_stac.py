@@ -8,17 +8,24 @@ from pathlib import Path
 
 import pytest
 
+from tests.cache import ROOT, cached_folder
 from tests.standin import StandIn
+from tests.standin.generate import generate
 
 
 @pytest.fixture(scope="session")
 def stac_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StandIn]:
-    """The stand-in, started once per session (files generated into a session tmp dir in seconds).
+    """The stand-in, started once per session on files generated once per content of its generator
+    (tests/standin, numpy's and rasterio's versions) and kept in ~/.cache/geofm-tests between runs.
 
     Also points planetary_computer's token service at the stand-in, so no test can reach the real token
     endpoint (the stack cache's session folder is set for every test in conftest.py).
     """
-    folder = tmp_path_factory.mktemp("hls-standin")
+    import numpy
+    import rasterio
+
+    folder = cached_folder("hls-standin", (ROOT / "tests" / "standin").glob("*.py"), generate,
+                           extra=f"{numpy.__version__} {rasterio.__version__}")
     saved = {k: os.environ.get(k) for k in ("PC_SDK_SAS_URL",)}
     standin = StandIn.start(folder)
     os.environ["PC_SDK_SAS_URL"] = standin.sas_url

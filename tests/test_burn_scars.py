@@ -14,7 +14,7 @@ from rasterio.crs import CRS
 
 from geofm.cli import main
 from geofm.config import BURN_SCARS_NORM, CLASS_NODATA, MODELS, TASKS, get_model_spec, get_task
-from geofm.inference.fold import fold_segmenter, is_folded
+from geofm.models.fold import fold_segmenter, is_folded
 from geofm.inference.prepare import prepare_input
 from geofm.inference.segment import segment_stack
 from geofm.models import create_model, load_model

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from geofm.config import SegmenterConfig, ViTConfig
-from geofm.inference.fold import (FoldedUpsampleHead, MergedUpsample, fold_segmenter, is_folded,
+from geofm.models.fold import (FoldedUpsampleHead, MergedUpsample, fold_segmenter, is_folded,
                                   reference_upsample_head)
 from geofm.models import create_model
 

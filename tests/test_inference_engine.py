@@ -10,11 +10,11 @@ from rasterio.crs import CRS
 
 from geofm.config import SegmenterConfig, ViTConfig, get_model_spec
 from geofm.errors import InputError
-from geofm.inference.fold import fold_segmenter
+from geofm.models.fold import fold_segmenter
 from geofm.inference.reconstruct import pad_amount, reconstruct_stack
 from geofm.inference.segment import segment_stack
 from geofm.models import create_model
-from geofm.render.preview import stretch_max, to_rgb
+from geofm.render.preview import stretch_max, to_rgb, with_display_rgbs
 from geofm.stack import HLSStack
 from tests.geotiff_helpers import hls_like
 
@@ -85,7 +85,7 @@ def test_reconstruction_is_seeded_and_batch_independent(mae, mae_spec):
 
 def test_reconstruction_composition_and_shared_stretch(mae, mae_spec):
     stack = _with_fill(_stack(2, 224, 448, seed=3), 1, slice(0, 5), slice(0, 5))
-    r = reconstruct_stack(mae, mae_spec, stack, device=CPU, mask_ratio=0.75, seed=0)
+    r = with_display_rgbs(reconstruct_stack(mae, mae_spec, stack, device=CPU, mask_ratio=0.75, seed=0), stack)
     assert r.original_rgb.shape == r.masked_rgb.shape == r.reconstructed_rgb.shape == (2, 224, 448, 3)
     assert r.mask.shape == (2, 224, 448) and r.reconstructed.shape == (2, 6, 224, 448)
     # per window: 2 dates x 14 x 14 tokens, int(392 * 0.25) = 98 kept

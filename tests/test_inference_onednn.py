@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from geofm.inference.device import tune_for_device
-from geofm.inference.onednn import OneDNNLinear, onednn_linear_available, use_onednn_linears
+from geofm.models.onednn import OneDNNLinear, onednn_linear_available, use_onednn_linears
 
 pytestmark = pytest.mark.skipif(not onednn_linear_available(), reason="this PyTorch has no oneDNN linear")
 

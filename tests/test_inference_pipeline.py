@@ -8,7 +8,7 @@ from rasterio.crs import CRS
 
 from geofm.config import get_model_spec
 from geofm.errors import InputError, WeightsNotFoundError
-from geofm.inference.fold import is_folded
+from geofm.models.fold import is_folded
 from geofm.inference.segment import segment_stack
 from geofm.models import load_model
 from geofm.pipeline import get_model, run_crops, run_flood, run_reconstruction, run_task

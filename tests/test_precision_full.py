@@ -12,7 +12,7 @@ import torch
 
 from geofm.config import PRECISION_POLICY, get_model_spec
 from geofm.inference.device import tune_for_device
-from geofm.inference.fold import fold_segmenter
+from geofm.models.fold import fold_segmenter
 from geofm.inference.prepare import prepare_input
 from geofm.inference.sliding import slide_logits
 from geofm.models.factory import empty_model

@@ -9,7 +9,7 @@ import pickle
 import torch
 
 from geofm.config import MODELS
-from geofm.inference.fold import FoldedUpsampleHead, fold_segmenter
+from geofm.models.fold import FoldedUpsampleHead, fold_segmenter
 from geofm.models.prepared import (SUFFIX, LoadTimes, load_ready_model, prepared_path, read_metadata,
                                    sha256_file)
 from geofm.models.weights import load_model

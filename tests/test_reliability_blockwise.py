@@ -13,6 +13,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from geofm import pipeline
+from geofm.inference import model_cache
 from geofm.cli import main
 from geofm.config import INPUT_LIMITS, get_model_spec
 from geofm.inference.blockwise import segment_blocks
@@ -59,7 +60,10 @@ def tiny_flood(monkeypatch):
     model = create_model(spec, arch=TINY_SEG).eval()
     monkeypatch.setattr(pipeline, "get_model", lambda name, **kw: (model, spec))
     monkeypatch.setattr(pipeline, "ensure_model_weights", lambda *a, **kw: None)  # no weight files: tiny model
-    monkeypatch.setattr(pipeline, "_checkpoint_sha256", lambda spec, weights_dir: "ab" * 32)
+    monkeypatch.setattr(pipeline, "checkpoint_sha256", lambda spec, weights_dir: "ab" * 32)
+    for name, stub in (("get_model", lambda name, **kw: (model, spec)), ("ensure_model_weights", lambda *a, **kw: None),
+                       ("checkpoint_sha256", lambda spec, weights_dir: "ab" * 32)):
+        monkeypatch.setattr(model_cache, name, stub)  # blockwise runs take the model from the cache directly
     return model
 
 

@@ -11,8 +11,8 @@ from rasterio.crs import CRS
 
 from geofm.config import get_model_spec
 from geofm.errors import InputError
-from geofm.inference.fold import fold_segmenter
-from geofm.inference.onednn import use_onednn_linears
+from geofm.models.fold import fold_segmenter
+from geofm.models.onednn import use_onednn_linears
 from geofm.inference.segment import segment_stack, segment_stacks
 from geofm.models import create_model
 from geofm.serve import flight, runs

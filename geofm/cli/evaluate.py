@@ -181,7 +181,7 @@ def prepare_run_record(args: argparse.Namespace, stack: HLSStack,
     change = None
     if getattr(args, "dry_date", None) and isinstance(result, SegmentationResult):
         from geofm.data import AOI
-        from geofm.evaluate.change import dry_date_change
+        from geofm.pipeline import dry_date_change
 
         change, dry = dry_date_change(result, stack, AOI.from_bbox(*args.bbox), task=task.name, dry_date=args.dry_date,
                                       stac_url=args.stac_url, max_cloud=args.max_cloud,
@@ -196,10 +196,10 @@ def write_run_record(args: argparse.Namespace, record: RunRecord) -> list[tuple[
     """The STAC Item beside ``--out`` (already written with its tags) and the comparisons' products; returns
     what to print once everything is on disk: (heading, evaluation, paths)."""
     from geofm.evaluate import write_evaluation
-    from geofm.evaluate.provenance import write_item
+    from geofm.evaluate.provenance import write_item_beside
 
     task = get_task(args.task)
-    item = write_item(args.out, record.prov)
+    item = write_item_beside(args.out, record.prov)
     shown: list[tuple[str, Any, list[Path]]] = []
     if record.ev is not None:
         shown.append((f"{task.name}: compared with {record.ev.reference}", record.ev,

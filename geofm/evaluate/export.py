@@ -11,6 +11,7 @@ import numpy as np
 from geofm.config import CLASS_NODATA
 from geofm.evaluate.evaluation import EvalLayer, Evaluation
 from geofm.evaluate.provenance import Provenance, item_path, stac_item
+from geofm.io.stac import write_item
 
 
 def layer_path(out: str | Path, layer: EvalLayer) -> Path:
@@ -21,21 +22,21 @@ def layer_path(out: str | Path, layer: EvalLayer) -> Path:
 
 def write_layer(ev: Evaluation, layer: EvalLayer, path: str | Path, prov: Provenance) -> Path:
     """One layer as a COG with a colour table (class layers) and provenance tags, plus its STAC Item."""
-    from geofm.io.geotiff import _write_cog
+    from geofm.io.geotiff import write_cog
 
     prov = replace(prov, product=layer.key, reference=prov.reference or ev.reference)
     if layer.classes:
         cmap = {k: (*c.color, 255) for k, c in enumerate(layer.classes)}
         cmap[CLASS_NODATA] = (0, 0, 0, 0)
         tags = {f"CLASS_{k}": c.name for k, c in enumerate(layer.classes)}
-        _write_cog(layer.data[None].astype(np.uint8), path, crs=ev.crs, transform=ev.transform, nodata=CLASS_NODATA,
-                   colormap=cmap, descriptions=[layer.key], tags={**tags, **prov.tags()})
+        write_cog(layer.data[None].astype(np.uint8), path, crs=ev.crs, transform=ev.transform, nodata=CLASS_NODATA,
+                  colormap=cmap, descriptions=[layer.key], tags={**tags, **prov.tags()})
     else:
-        _write_cog(layer.data[None].astype(np.float32), path, crs=ev.crs, transform=ev.transform,
-                   nodata=float("nan"), descriptions=[f"{layer.key} ({layer.unit})"], tags=prov.tags())
+        write_cog(layer.data[None].astype(np.float32), path, crs=ev.crs, transform=ev.transform,
+                  nodata=float("nan"), descriptions=[f"{layer.key} ({layer.unit})"], tags=prov.tags())
     item = stac_item(path, prov, crs=ev.crs, transform=ev.transform, shape=layer.data.shape)
     item["properties"]["geofm:metrics"] = {k: v for k, v in ev.metrics.items() if isinstance(v, (int, float, str))}
-    _write_json(item_path(path), item)
+    write_item(item, item_path(path))
     return Path(path)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,8 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
+from geofm.digest import remembered_sha256
+from geofm.io.stac import Asset, Projection, item_dict, make_item, write_item
 
 #: Prefix of geofm's GeoTIFF tags.
 TAG_PREFIX = "GEOFM_"
@@ -53,19 +54,11 @@ class Provenance:
         return cls(**kw)
 
 
-@lru_cache(maxsize=16)
-def _sha256(path: str, mtime: float, size: int) -> str:
-    from geofm.models.weights import file_sha256
-
-    return file_sha256(path)
-
-
 def checkpoint_sha256(path: str | Path | None) -> str:
     """SHA-256 of a weight file (remembered per path, time and size)."""
     if path is None or not Path(path).is_file():
         return ""
-    st = Path(path).stat()
-    return _sha256(str(path), st.st_mtime, st.st_size)
+    return remembered_sha256(path)
 
 
 def make_provenance(task: str, model: str, *, weights_dir: str | Path | None = None, scene_ids: list[str] | None = None,
@@ -90,7 +83,7 @@ def write_tags(path: str | Path, prov: Provenance) -> None:
     """Add the provenance tags to an existing GeoTIFF: rewritten as a COG (atomically, over the same name), so
     the file stays cloud-optimised and is never half-written. New outputs take their tags in their first
     write instead (the writers' ``tags``)."""
-    from geofm.io.geotiff import _write_cog
+    from geofm.io.geotiff import write_cog
 
     path = Path(path)
     with rasterio.open(path) as src:
@@ -103,8 +96,8 @@ def write_tags(path: str | Path, prov: Provenance) -> None:
         descriptions = [d or "" for d in src.descriptions]
         tags = {**src.tags(), **prov.tags()}
         crs, transform, nodata = src.crs, src.transform, src.nodata
-    _write_cog(data, path, crs=crs, transform=transform, nodata=nodata, colormap=cmap,
-               descriptions=descriptions if any(descriptions) else None, tags=tags)
+    write_cog(data, path, crs=crs, transform=transform, nodata=nodata, colormap=cmap,
+              descriptions=descriptions if any(descriptions) else None, tags=tags)
 
 
 def read_provenance(path: str | Path) -> Provenance | None:
@@ -125,36 +118,29 @@ def stac_item(cog: str | Path, prov: Provenance, *, crs: CRS, transform: Affine,
     x0, y1 = transform.c, transform.f
     x1, y0 = transform.c + transform.a * w, transform.f + transform.e * h
     west, south, east, north = transform_bounds(crs, "EPSG:4326", min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-    when = prov.dates[-1] if prov.dates else datetime.now(timezone.utc).isoformat()
-    return {
-        "type": "Feature", "stac_version": "1.0.0", "id": Path(cog).stem,
-        "stac_extensions": ["https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
-        "geometry": {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
-                                                         [west, south]]]},
-        "bbox": [west, south, east, north],
-        "properties": {
-            "datetime": when, "proj:wkt2": crs.to_wkt(), "proj:shape": [h, w], "proj:transform": list(transform)[:6],
-            "geofm:task": prov.task, "geofm:product": prov.product, "geofm:model": prov.model,
-            "geofm:checkpoint_sha256": prov.checkpoint_sha256, "geofm:version": prov.geofm_version,
-            "geofm:scene_ids": prov.scene_ids, "geofm:dates": prov.dates, "geofm:parameters": prov.parameters,
-            "geofm:reference": prov.reference,
-        },
-        "assets": {"data": {"href": f"./{Path(cog).name}", "type": "image/tiff; application=geotiff; "
-                            "profile=cloud-optimized", "roles": ["data"]}},
-        "links": [],
+    when = datetime.fromisoformat(prov.dates[-1]) if prov.dates else datetime.now(timezone.utc)
+    geometry = {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north], [west, north],
+                                                    [west, south]]]}
+    properties = {
+        "geofm:task": prov.task, "geofm:product": prov.product, "geofm:model": prov.model,
+        "geofm:checkpoint_sha256": prov.checkpoint_sha256, "geofm:version": prov.geofm_version,
+        "geofm:scene_ids": prov.scene_ids, "geofm:dates": prov.dates, "geofm:parameters": prov.parameters,
+        "geofm:reference": prov.reference,
     }
+    item = make_item(Path(cog).stem, geometry, [west, south, east, north], when=when, properties=properties,
+                     assets={"data": Asset(href=f"./{Path(cog).name}")},
+                     projection=Projection(crs, transform, (h, w)))
+    return item_dict(item)
 
 
-def write_item(cog: str | Path, prov: Provenance) -> Path:
+def write_item_beside(cog: str | Path, prov: Provenance) -> Path:
     """The STAC Item of ``cog`` beside it (written atomically); returns the item's path."""
-    from geofm.io.safewrite import write_text
-
     with rasterio.open(cog) as src:
         item = stac_item(cog, prov, crs=src.crs, transform=src.transform, shape=(src.height, src.width))
-    return write_text(item_path(cog), json.dumps(item, indent=1))
+    return write_item(item, item_path(cog))
 
 
 def write_provenance(cog: str | Path, prov: Provenance) -> Path:
     """Tags into an existing ``cog`` and its STAC Item beside it (both atomic); returns the item's path."""
     write_tags(cog, prov)
-    return write_item(cog, prov)
+    return write_item_beside(cog, prov)

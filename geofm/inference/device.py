@@ -118,11 +118,11 @@ def tune_for_device(model: torch.nn.Module, device: torch.device) -> torch.nn.Mo
     see ``geofm.inference.onednn``; channels_last measured no faster). CUDA: 2-D conv weights
     channels_last (cuDNN's native NHWC) and cuDNN autotuning (every window has the same shape)."""
     if device.type != "cuda":
-        from geofm.inference.onednn import use_onednn_linears
+        from geofm.models.onednn import use_onednn_linears
 
         use_onednn_linears(model)
         return model
-    from geofm.inference.fold import FoldedUpsampleHead
+    from geofm.models.fold import FoldedUpsampleHead
 
     torch.backends.cudnn.benchmark = True
     for mod in model.modules():

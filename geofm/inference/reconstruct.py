@@ -3,7 +3,8 @@
 Reflect-pad bottom/right to a multiple of the window, cut non-overlapping windows, hide ``mask_ratio``
 of each window's tokens (noise from ``torch.Generator().manual_seed(seed)``, drawn for all windows in
 row-major order, so the mask does not depend on batch size or device), compose visible input + predicted
-hidden patches, un-normalise to DN, and render all RGBs on one shared stretch.
+hidden patches, un-normalise to DN. The display RGBs (one shared stretch) are made in
+``geofm.render.preview.with_display_rgbs``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from geofm.inference.device import default_batch_size, map_in_batches
 from geofm.inference.precision import autocast, needs_fp32_retry, resolve_precision
 from geofm.inference.prepare import denormalise_mae, prepare_input
 from geofm.progress import Progress, null_progress
-from geofm.render.preview import stretch_max, to_rgb
 from geofm.stack import HLSStack, ReconstructionResult
 
 
@@ -109,13 +109,10 @@ def reconstruct_stack(model: nn.Module, spec: ModelSpec, stack: HLSStack, *, dev
     mask = hidden[:, :h, :w].numpy()
     rec_dn = np.where(mask[:, None], rec_dn, stack.data)  # visible pixels: the input DN exactly
     valid = np.asarray(stack.valid, dtype=bool)
-    vmax = stretch_max(stack.data, valid)
-    original = np.stack([to_rgb(stack.data[i], valid[i], vmax) for i in range(t)])
-    masked = original * ~mask[..., None]
-    recon_rgb = np.stack([to_rgb(rec_dn[i], valid[i], vmax) for i in range(t)])
     rec_dn = np.where(valid[:, None], rec_dn, np.float32(HLS_NODATA)).astype(np.float32)
+    no_display = np.zeros((t, 0, 0, 3), np.uint8)  # display RGBs: geofm.render.preview.with_display_rgbs
     return ReconstructionResult(
-        original_rgb=original, masked_rgb=masked.astype(np.uint8), reconstructed_rgb=recon_rgb, mask=mask,
+        original_rgb=no_display, masked_rgb=no_display, reconstructed_rgb=no_display, mask=mask,
         reconstructed=rec_dn, crs=stack.crs, transform=stack.transform, model=spec.name,
         mask_ratio=float(mask_ratio), seed=int(seed), seconds=time.perf_counter() - start, device=str(device),
         precision=chosen)

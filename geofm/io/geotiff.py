@@ -175,10 +175,10 @@ def read_input_stack(paths: list[Path] | list[str], *, progress: Progress = null
                     scene_ids=ids)
 
 
-def _write_cog(array: np.ndarray, path: str | Path, *, crs: CRS, transform: Affine, nodata: float | None,
-               colormap: dict[int, tuple[int, int, int, int]] | None = None,
-               descriptions: list[str] | None = None, tags: dict[str, str] | None = None,
-               photometric: str | None = None) -> Path:
+def write_cog(array: np.ndarray, path: str | Path, *, crs: CRS, transform: Affine, nodata: float | None,
+              colormap: dict[int, tuple[int, int, int, int]] | None = None,
+              descriptions: list[str] | None = None, tags: dict[str, str] | None = None,
+              photometric: str | None = None) -> Path:
     """Write a (bands, H, W) array as a deflate-compressed Cloud-Optimised GeoTIFF (512 px tiles)."""
     path = Path(path)
     count, height, width = array.shape
@@ -205,6 +205,9 @@ def _write_cog(array: np.ndarray, path: str | Path, *, crs: CRS, transform: Affi
                 raise OutputError(f"Writing {path} failed: the file could not be written completely (is the disk "
                                   f"full?).{_kept(path)}") from None
     return path
+
+
+_write_cog = write_cog  # the name it had before evaluate/ used it
 
 
 def _verify_written(path: Path, array: np.ndarray) -> None:

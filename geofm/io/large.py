@@ -127,8 +127,8 @@ def segment_large_inputs(task: str, paths: list[Path], headers: list[RasterHeade
 
     import torch
 
-    from geofm import pipeline
     from geofm.inference.blockwise import segment_blocks
+    from geofm.inference import model_cache
     from geofm.inference.device import default_batch_size
 
     spec = get_task(task)
@@ -137,8 +137,8 @@ def segment_large_inputs(task: str, paths: list[Path], headers: list[RasterHeade
     spec.check_dates(inputs.num_frames, model_spec)
     dev = torch.device(str(device))
     progress("infer", f"loading {model_spec.title}", None)
-    model, model_spec = pipeline.get_model(model_spec.name, weights_dir=weights_dir, device=dev)
-    sha = pipeline._checkpoint_sha256(model_spec, weights_dir)  # noqa: SLF001
+    model, model_spec = model_cache.get_model(model_spec.name, weights_dir=weights_dir, device=dev)
+    sha = model_cache.checkpoint_sha256(model_spec, weights_dir)
     h, w = inputs.shape
     header = headers[0]
     k = len(model_spec.classes)

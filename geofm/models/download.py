@@ -16,18 +16,17 @@ with its hint.
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import threading
 import time
+import os
 from pathlib import Path
 from typing import Callable
-from urllib.parse import urlparse
 
 from geofm.config import ModelSpec
 from geofm.settings import settings
 from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
 from geofm.models.factory import as_spec
+from geofm.models.hub import endpoint, hf_offline, hub_reachable
+from geofm.models.hub import forget_probe as forget_probe  # its old home: callers may still import it here
 from geofm.models.locate import candidate_files
 from geofm.models.weights import _in_folders, download_weights, find_in_hf_cache, resolve_weights, verify_size
 from geofm.progress import Progress, null_progress
@@ -41,50 +40,12 @@ WaitStatus = Callable[[str], None]
 #: Seconds between two looks at a lock held by another process (and two status messages).
 LOCK_POLL_S = 2.0
 
-DEFAULT_ENDPOINT = "https://huggingface.co"
-PROBE_TIMEOUT_S = 2.0
-_PROBE_TTL_S = 60.0
-_probe_cache: dict[str, tuple[float, bool]] = {}
-_probe_lock = threading.Lock()
-
-
-def endpoint() -> str:
-    """The Hub endpoint in use now (``HF_ENDPOINT`` read at call time, unlike huggingface_hub's import-time copy)."""
-    return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
-
 
 def auto_download_enabled() -> bool:
     """False when the operator turned first-use downloads off (``GEOFM_AUTO_DOWNLOAD=0``) or HF is offline."""
     if not settings().auto_download:
         return False
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on")
-
-
-def hub_reachable(url: str | None = None, timeout: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether a TCP connection to the Hub's host opens within ``timeout`` (remembered for a minute)."""
-    url = url or endpoint()
-    now = time.monotonic()
-    with _probe_lock:
-        cached = _probe_cache.get(url)
-        if cached and now - cached[0] < _PROBE_TTL_S:
-            return cached[1]
-    parts = urlparse(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
-            ok = True
-    except OSError as err:
-        log.info("Hugging Face endpoint %s is not reachable: %s", url, err)
-        ok = False
-    with _probe_lock:
-        _probe_cache[url] = (now, ok)
-    return ok
-
-
-def forget_probe() -> None:
-    """Forget remembered reachability (tests, or after the network came back)."""
-    with _probe_lock:
-        _probe_cache.clear()
+    return not hf_offline()
 
 
 def can_download() -> bool:

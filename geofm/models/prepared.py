@@ -1,7 +1,7 @@
 """A ready-to-run copy of a published checkpoint: keys normalised, segmenters folded, stored as safetensors.
 
 The published files are pickled PyTorch checkpoints (read through a restricted unpickler) and the
-segmenters need their neck/head folded after loading (``geofm.inference.fold``), which costs seconds on
+segmenters need their neck/head folded after loading (``geofm.models.fold``), which costs seconds on
 a CPU. The first load therefore writes the finished state dict beside the original file
 (``<file>.geofm.safetensors``; under ``$GEOFM_CACHE_DIR/prepared`` when that folder is not writable),
 atomically (temporary file + rename). Its metadata records the sha256 of the source file, the model name
@@ -32,21 +32,22 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from geofm.config import ENV_CACHE_DIR, ModelSpec
+from geofm.config import ModelSpec
+from geofm.digest import file_sha256 as sha256_file
 from geofm.models.checkpoints import check_values
 from geofm.models.factory import as_spec, reset_fixed_buffers
+from geofm.settings import settings
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".geofm.safetensors"
 #: Bump when the stored layout changes (module structure, fold arithmetic): older copies are rebuilt.
 FORMAT = "geofm-prepared-2"
-_CHUNK = 8 << 20
 
 
 @dataclass
 class LoadTimes:
-    """Seconds per cold-start stage of one model load (what ``bench/cold_start.py`` reports)."""
+    """Seconds per cold-start stage of one model load (what ``bench/model_cold_start.py`` reports)."""
 
     seconds: dict[str, float] = field(default_factory=dict)
     prepared: str = ""  # "used", "written", "stale" or "damaged" (rebuilt), "unwritable" or "" (not tried)
@@ -54,15 +55,6 @@ class LoadTimes:
 
     def add(self, stage: str, started: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _writable(folder: Path) -> bool:
@@ -75,7 +67,7 @@ def prepared_path(source: str | Path, digest: str = "") -> Path:
     beside = source.with_name(source.name + SUFFIX)
     if _writable(source.parent) or beside.is_file():
         return beside
-    root = Path(os.environ.get(ENV_CACHE_DIR) or Path.home() / ".cache" / "geofm") / "prepared"
+    root = settings().cache_dir / "prepared"
     return root / f"{(digest or 'nodigest')[:16]}-{source.name}{SUFFIX}"
 
 
@@ -159,7 +151,7 @@ def _skeleton(spec: ModelSpec, folded: bool) -> nn.Module:
     The folded modules get buffers of the shapes ``fold_segmenter`` gives them, without the fold's
     arithmetic; a shape that disagrees with the stored copy fails the strict load, and the copy is rebuilt.
     """
-    from geofm.inference.fold import FoldedUpsampleHead, MergedUpsample
+    from geofm.models.fold import FoldedUpsampleHead, MergedUpsample
     from geofm.models.factory import _construct
 
     with torch.device("meta"):
@@ -240,7 +232,7 @@ def load_ready_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = 
     Without a matching copy: load the published file, fold, and write the copy for the next start
     (a failure to write is logged, never fatal).
     """
-    from geofm.inference.fold import fold_segmenter
+    from geofm.models.fold import fold_segmenter
     from geofm.models.weights import load_model, resolve_weights
 
     spec = as_spec(spec)

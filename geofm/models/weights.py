@@ -9,7 +9,6 @@ Files an operator put in a weights folder are taken as they are.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
@@ -19,9 +18,11 @@ import torch
 from torch import nn
 
 from geofm.config import ENV_WEIGHTS_DIR, ModelSpec, SegmenterConfig, ViTConfig
+from geofm.digest import file_sha256, remembered_sha256
 from geofm.errors import CheckpointError, ServiceError
 from geofm.models.checkpoints import load_checkpoint
 from geofm.models.factory import as_spec, empty_model
+from geofm.models.hub import hf_offline, hub_problem
 from geofm.models.locate import _hf_cache_dir, candidate_files, find_in_hf_cache, resolve_weights
 from geofm.settings import settings
 
@@ -32,29 +33,9 @@ _VERIFIED: set[tuple[str, int, float, str]] = set()  # (path, size, mtime, sha25
 _VERIFY_LOCK = threading.Lock()
 
 
-def file_sha256(path: str | Path, chunk: int = 1 << 22) -> str:
-    """Hex SHA-256 of a file, read in 4 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-_DIGESTS: dict[tuple[str, int, float], str] = {}
-
-
 def weights_sha256(path: str | Path) -> str:
     """SHA-256 of a weights file, hashed once per (file, size, mtime) per process: results record it."""
-    st = os.stat(path)
-    key = (str(Path(path).resolve()), st.st_size, st.st_mtime)
-    with _VERIFY_LOCK:
-        found = _DIGESTS.get(key)
-    if found is None:
-        found = file_sha256(path)
-        with _VERIFY_LOCK:
-            _DIGESTS[key] = found
-    return found
+    return remembered_sha256(path)
 
 
 def _published(spec: ModelSpec, path: str | Path) -> bool:
@@ -102,10 +83,6 @@ def _in_folders(path: Path, weights_dir: str | Path | None) -> bool:
     return Path(path).resolve().parent in folders
 
 
-def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
                      endpoint: str | None = None, force: bool = False) -> Path:
     """Download the spec's file into the Hugging Face cache (or return it if already there).
@@ -123,10 +100,10 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
         verify_sha256(spec, cached)
         return cached
     where = f"{spec.filename} from huggingface.co/{spec.hf_repo}"
-    if _offline():
+    if hf_offline():
         raise ServiceError(f"Cannot download {where}: Hugging Face offline mode is on (HF_HUB_OFFLINE).",
                            hint=f"Unset HF_HUB_OFFLINE, or copy the file into {ENV_WEIGHTS_DIR}.")
-    reach = hub_unreachable()
+    reach = hub_problem(endpoint)
     if reach:
         raise ServiceError(f"Cannot download {where}: {reach}.",
                            hint=f"Check the internet connection, or copy the file into {ENV_WEIGHTS_DIR}.")
@@ -151,30 +128,6 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
         return path
     raise ServiceError(f"Could not download {where}: the file is not on Hugging Face under any known name "
                        f"({_reason(last)}).", hint=f"Copy the file into {ENV_WEIGHTS_DIR}.")
-
-
-#: Seconds to wait for the Hugging Face host before saying there is no network.
-HUB_PROBE_TIMEOUT_S = 5.0
-
-
-def hub_unreachable(timeout_s: float = HUB_PROBE_TIMEOUT_S) -> str | None:
-    """Why the Hugging Face endpoint (HF_ENDPOINT, default huggingface.co) cannot be reached, or None.
-
-    One TCP connection with a short timeout, so a machine without a network is told within seconds instead of
-    after the hub client's retries over every candidate file name.
-    """
-    import socket
-    from urllib.parse import urlsplit
-
-    endpoint = os.environ.get("HF_ENDPOINT", "").strip() or "https://huggingface.co"
-    parts = urlsplit(endpoint)
-    host = parts.hostname or "huggingface.co"
-    port = parts.port or (443 if parts.scheme != "http" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s):
-            return None
-    except OSError as err:
-        return f"{host} cannot be reached (no network?): {type(err).__name__}: {err}"
 
 
 def _reason(err: Exception | None) -> str:

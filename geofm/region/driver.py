@@ -360,11 +360,11 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     if not scheduler:  # local workers share this machine: missing weights or GPU are one clear error up front
         from geofm.inference.device import resolve_device
         from geofm.models import resolve_weights
-        from geofm.pipeline import _checkpoint_sha256
+        from geofm.pipeline import checkpoint_sha256
 
         resolve_device(device)
         resolve_weights(spec, wdir)
-        checkpoint = _checkpoint_sha256(spec, wdir)
+        checkpoint = checkpoint_sha256(spec, wdir)
     plans = [  # read only: nothing is written until the plan is valid and the cluster answers
         _plan(fid, aoi, out / fid if batch else out,
               _params(task, model, aoi, d0, d1, size_px, max_cloud, scene_ids, mask_ratio, seed), size_px, resume)

@@ -9,7 +9,6 @@ renamed into place, so a killed worker leaves either a complete tile or none.
 from __future__ import annotations
 
 import copy
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from geofm.data.grid import Grid
 from geofm.data.reader import frame_order, read_grid
 from geofm.data.scene import Scene
 from geofm.data.select import choose_scenes, group_by_day
+from geofm.digest import file_sha256 as sha256_of
 from geofm.errors import GeofmError, ServiceError
 from geofm.region.chunks import Chunk, Span, ZonePart, chunk_aoi, read_span, span_lonlat
 from geofm.stack import HLSStack
@@ -57,14 +57,6 @@ class ChunkJob:
     attempts: int = REGION.chunk_attempts  # runs of the chunk (each request has its own retry budget)
     retry_delay_s: float = REGION.retry_delay_s
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def sha256_of(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def worker_device(device: str) -> torch.device:
@@ -154,7 +146,7 @@ def _write_tile(job: ChunkJob, spec: ModelSpec, grid: Grid, out: np.ndarray, mas
 
 
 def _compute(job: ChunkJob) -> dict[str, Any]:
-    from geofm.pipeline import _checkpoint_sha256, get_model
+    from geofm.pipeline import checkpoint_sha256, get_model
     from geofm.region.infer import reconstruct_core, segment_core
     from geofm.region.manifest import tile_name
 
@@ -177,7 +169,7 @@ def _compute(job: ChunkJob) -> dict[str, Any]:
         mask = None
         counts = np.bincount(out[out != CLASS_NODATA], minlength=len(spec.classes)).astype(int).tolist()
         valid_px = int(sum(counts))
-    checkpoint = _checkpoint_sha256(spec, job.weights_dir)  # of the file the model was loaded from
+    checkpoint = checkpoint_sha256(spec, job.weights_dir)  # of the file the model was loaded from
     path = _write_tile(job, spec, core.grid(zone), out, mask, checkpoint)
     return {"file": tile_name(job.chunk.id), "sha256": sha256_of(path), "checkpoint_sha256": checkpoint,
             "scenes": [[s.id for s in f] for f in frames],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from geofm.config import CLASS_NODATA, RGB_INDICES
+from geofm.stack import HLSStack, ReconstructionResult
 
 #: Lowest white point of the stretch (DN), as the official MAE inference script.
 MIN_STRETCH_MAX: float = 3000.0
@@ -37,6 +39,19 @@ def to_rgb(data: np.ndarray, valid: np.ndarray, vmax: float) -> np.ndarray:
 def stretch_rgb(data: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """(6, H, W) DN -> (H, W, 3) uint8: B04/B03/B02 stretched 0..max(3000, p99.9 of valid RGB)."""
     return to_rgb(data, valid, stretch_max(data, valid))
+
+
+def with_display_rgbs(result: ReconstructionResult, stack: HLSStack) -> ReconstructionResult:
+    """``result`` (a reconstruction of ``stack``) with its display RGBs: the input, the input with the hidden
+    patches black, and the reconstruction, all on one stretch (the white point over every date's valid input)."""
+    valid = np.asarray(stack.valid, dtype=bool)
+    vmax = stretch_max(stack.data, valid)
+    t = stack.data.shape[0]
+    rec_dn = np.where(result.mask[:, None], result.reconstructed, stack.data)  # nodata pixels: black either way
+    original = np.stack([to_rgb(stack.data[i], valid[i], vmax) for i in range(t)])
+    masked = (original * ~result.mask[..., None]).astype(np.uint8)
+    reconstructed = np.stack([to_rgb(rec_dn[i], valid[i], vmax) for i in range(t)])
+    return dataclasses.replace(result, original_rgb=original, masked_rgb=masked, reconstructed_rgb=reconstructed)
 
 
 def colorize_classes(classes: np.ndarray, colors: Sequence[tuple[int, int, int]]) -> np.ndarray:

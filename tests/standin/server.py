@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import secrets
 import threading
@@ -712,7 +713,7 @@ def corrupt_copy(path: Path, kind: str = "garbage") -> Path:
                                 data[o + n // 2:o + n] = bytes(n - n // 2)
                             else:
                                 data[o:o + n] = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
-    tmp = out.with_name(out.name + ".part")
+    tmp = out.with_name(f"{out.name}.{os.getpid()}.{threading.get_ident()}.part")  # runs may share the folder
     tmp.write_bytes(bytes(data))
     tmp.replace(out)
     return out

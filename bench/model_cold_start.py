@@ -1,7 +1,7 @@
 """Cold start: a fresh process to its first result, split into import, weight loading, folding, first forward.
 
-    python bench/cold_start.py                    # flood model, CPU, published-layout file written once
-    python bench/cold_start.py --task crops --weights-dir /tmp/geofm-bench-weights
+    python bench/model_cold_start.py                    # flood model, CPU, published-layout file written once
+    python bench/model_cold_start.py --task crops --weights-dir /tmp/geofm-bench-weights
 
 Each measurement is a new Python process (nothing warm but the OS page cache, which the first "before"
 run fills for both paths). Paths:
@@ -44,7 +44,7 @@ def _child(mode: str, task: str, weights_dir: str) -> None:
     from rasterio.crs import CRS
 
     from geofm.config import get_model_spec
-    from geofm.inference.fold import fold_segmenter
+    from geofm.models.fold import fold_segmenter
     from geofm.inference.segment import segment_stack
     from geofm.models.prepared import LoadTimes, load_ready_model
     from geofm.models.weights import load_model

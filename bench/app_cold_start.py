@@ -3,7 +3,7 @@
 Runs Chromium (Debian's /usr/bin/chromium) through Playwright against a fresh server each time, with the
 plain background (GEOFM_BASEMAP=none, no network needed). Prints seconds per run and the median.
 
-    python bench/coldstart.py [--runs 3] [--against DIR]
+    python bench/app_cold_start.py [--runs 3] [--against DIR]
 
 ``--against DIR`` (another checkout of the app, e.g. ``git archive main | tar -x -C /tmp/main``) alternates
 runs of both and prints the ratio of the medians (this checkout / the other), measured in one run.
