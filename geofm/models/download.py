@@ -125,7 +125,7 @@ def fetch_weights(spec: ModelSpec | str, on_bytes: ByteProgress | None = None, *
     lock.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(lock), timeout=lock_timeout_s):
         cached = find_in_hf_cache(spec)  # another session or process finished it while we waited
-        if cached:
+        if cached and not spec.config_file:
             return cached
         log.info("downloading %s from %s/%s", spec.filename, endpoint(), spec.hf_repo)
         tqdm_class = byte_progress_class(on_bytes) if on_bytes is not None else None
@@ -137,7 +137,12 @@ def ensure_weights(spec: ModelSpec | str, weights_dir: str | Path | None = None,
     """The spec's weights file, downloaded on first use when possible; else today's WeightsNotFoundError."""
     spec = as_spec(spec)
     try:
-        return resolve_weights(spec, weights_dir)
+        path = resolve_weights(spec, weights_dir)
+        if spec.config_file:  # a TerraTorch fine-tune needs its published config too
+            from geofm.models.weights import resolve_config
+
+            resolve_config(spec, path)
+        return path
     except WeightsNotFoundError:
         if not can_download():
             raise
