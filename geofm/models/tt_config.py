@@ -74,6 +74,10 @@ def arch_from_config(doc: dict[str, Any], spec: ModelSpec, path: str | Path = "c
     if backbone not in BACKBONES:
         raise _refuse(path, f"backbone {backbone}")
     embed, depth, heads, patch, tl = BACKBONES[backbone]
+    # TerraTorch lets backbone_* arguments override the backbone's own configuration
+    embed = int(args.pop("backbone_embed_dim", embed))
+    depth = int(args.pop("backbone_depth", depth))
+    heads = int(args.pop("backbone_num_heads", heads))
     coords = args.pop("backbone_coords_encoding", ["time", "location"] if tl else [])
     if sorted(coords or []) not in ([], ["location", "time"]):
         raise _refuse(path, f"backbone_coords_encoding {coords}")
