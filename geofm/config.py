@@ -476,6 +476,27 @@ def task_models(task: str) -> tuple[str, ...]:
     return (spec.model, *spec.alt_models)
 
 
+#: The default model per device type and task where it is not the task's ``model``: the best model that
+#: finishes a typical area within the run-time budget on that device (figures and rule: docs/models.md).
+DEVICE_DEFAULT_MODELS: dict[str, dict[str, str]] = {
+    "cuda": {"flood": "prithvi-eo-2.0-300m-tl-sen1floods11", "burn-scars": "prithvi-eo-2.0-300m-burn-scars"},
+}
+
+
+def default_model(task: str, device_type: str = "cpu") -> str:
+    """The model ``task`` runs on a device of ``device_type`` ("cpu", "cuda") when none is chosen."""
+    return DEVICE_DEFAULT_MODELS.get(device_type, {}).get(task, TASKS[task].model)
+
+
+def check_task_model(task: str, model: str) -> str:
+    """``model`` when ``task`` can run it; InputError naming the choices otherwise."""
+    if model not in task_models(task):
+        from geofm.errors import InputError
+
+        raise InputError(f"{task} runs one of {', '.join(task_models(task))}; got {model!r}.")
+    return model
+
+
 def models_of_kind(kind: str) -> tuple[str, ...]:
     """Registry names of every model of ``kind`` ("mae", "segmenter"), in registry order."""
     return tuple(name for name, spec in MODELS.items() if spec.kind == kind)

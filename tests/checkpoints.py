@@ -223,8 +223,8 @@ def write_mmseg_checkpoint(path: str | Path, cfg: SegmenterConfig, seed: int = 0
 
 
 def write_published(folder: str | Path, seed: int = 0) -> Path:
-    """Write ``Prithvi_EO_V1_100M.pt``, ``sen1floods11_Prithvi_100M.pth``, the crop ``.pth`` and
-    ``burn_scars_Prithvi_100M.pth`` into ``folder``."""
+    """Write ``Prithvi_EO_V1_100M.pt``, ``sen1floods11_Prithvi_100M.pth``, the crop ``.pth``,
+    ``burn_scars_Prithvi_100M.pth`` and (tiny) the two EO-2.0 fine-tunes with their configs into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     mae = MODELS["prithvi-eo-1.0-100m"]
@@ -235,6 +235,10 @@ def write_published(folder: str | Path, seed: int = 0) -> Path:
     write_mmseg_checkpoint(folder / crop.filename, crop.arch, seed + 2, classes=tuple(range(1, 14)))
     burn = MODELS["prithvi-eo-1.0-100m-burn-scar"]
     write_mmseg_checkpoint(folder / burn.filename, burn.arch, seed + 3, classes=("Unburnt land", "Burn scar"))
+    # the EO-2.0 fine-tunes in their published layout and config, at a tiny size (plumbing; the full-size
+    # architecture is checked in tests/test_models_eo2_finetunes.py)
+    write_terratorch_published(folder, "prithvi-eo-2.0-300m-tl-sen1floods11", tiny_upernet(), seed + 4)
+    write_terratorch_published(folder, "prithvi-eo-2.0-300m-burn-scars", tiny_upernet(), seed + 5)
     return folder
 
 
