@@ -39,7 +39,7 @@ class RunRequest:
     mask_ratio: float = 0.75
     seed: int = 0
     upload_digest: str = ""  # sha256 of the uploaded files, in order
-    model: str = ""  # masking tasks: registry name of the masked autoencoder ("" = the task's default)
+    model: str = ""  # masking tasks and tasks with a model choice: registry name ("" = the default)
     stac_url: str = ""
     weights_dir: str = ""
 
@@ -84,7 +84,8 @@ def _task_seed(task: str, seed: int) -> int:
 
 
 def _task_model(task: str, model: str) -> str:
-    return model if get_task(task).masking else ""
+    spec = get_task(task)
+    return model if spec.masking or spec.alt_models else ""
 
 
 def canonical_json(obj: Any) -> str:
@@ -203,7 +204,8 @@ def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder,
     if get_task(request.task).result == "classes":  # runs of one model waiting together share forward passes
         from geofm.serve.flight import shared_batches
 
-        return shared_batches().run((request.task, request.weights_dir), stack, queue=queue, progress=recorder,
+        return shared_batches().run((request.task, request.weights_dir, request.model), stack, queue=queue,
+                                    progress=recorder,
                                     on_wait=on_wait, label=request.task, owner=visitor.id, alive=visitor.alive)
     return queue.run(_run_model, request.task, stack, request, recorder, label=request.task, on_wait=on_wait,
                      owner=visitor.id, alive=visitor.alive)
