@@ -8,11 +8,14 @@ scripts read one date and place per file). A missing date is never filled in: th
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from geofm.config import ModelSpec, UperNetSegmenterConfig
 from geofm.errors import InputError
 from geofm.stack import HLSStack
+
+if TYPE_CHECKING:
+    import torch
 
 
 def needs_coords(spec: ModelSpec, model: object = None) -> bool:
@@ -37,6 +40,8 @@ def fine_tune_coords(stack: HLSStack, spec: ModelSpec, model: object = None) -> 
     InputError when a date is unknown (a file whose name and tags hold no date, and no date given)."""
     if not needs_coords(spec, model):
         return {}
+    import torch
+
     times = list(stack.times or [])
     if len(times) != stack.num_frames or any(t is None for t in times):
         raise InputError(f"{spec.title} uses the acquisition date, and the input does not say it (no HLS file "

@@ -6,6 +6,8 @@ Streamlit script (panning, sliders) never recomputes anything.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import threading
@@ -42,6 +44,7 @@ class RunRequest:
     model: str = ""  # masking tasks and tasks with a model choice: registry name ("" = the default)
     stac_url: str = ""
     weights_dir: str = ""
+    date: str = ""  # uploads: the acquisition date the user gave (YYYY-MM-DD; "" = from the files)
 
     @classmethod
     def for_area(cls, task: str, geometry: dict, start: str, end: str, *, max_cloud: float,
@@ -56,14 +59,14 @@ class RunRequest:
 
     @classmethod
     def for_upload(cls, task: str, files: list[tuple[str, bytes]], *, mask_ratio: float = 0.75,
-                   seed: int = 0, model: str = "") -> "RunRequest":
+                   seed: int = 0, model: str = "", date: str = "") -> "RunRequest":
         """A request over uploaded files (name, content)."""
         digest = hashlib.sha256()
         for name, content in files:
             digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
         return cls(task=task, upload_digest=digest.hexdigest(), mask_ratio=_task_mask_ratio(task, mask_ratio),
                    seed=_task_seed(task, seed), model=_task_model(task, model),
-                   weights_dir=_weights_dir())
+                   weights_dir=_weights_dir(), date=str(date or ""))
 
     @property
     def geometry(self) -> dict | None:
@@ -289,6 +292,10 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
         from geofm.io.header import upload_budget_bytes
 
         stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(), where="the app")
+        if request.date:  # the user's date wins over what the files say
+            from datetime import datetime
+
+            stack = dataclasses.replace(stack, times=[datetime.fromisoformat(request.date)] * stack.num_frames)
         result = _queued_model(request, stack, recorder, line, visitor)
         return RunOutcome(request=request, result=result, stack=stack, times=recorder.finish(),
                           confidence=take_confidence(request.task, result))
