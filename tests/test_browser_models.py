@@ -22,9 +22,11 @@ def test_flood_model_choice_and_model_agreement(app_url):  # noqa: F811
         page.get_by_role("button", name="Fremont crops 2022").click()
         expect(page.get_by_text("Crops near Fremont, Nebraska:")).to_be_visible(timeout=30_000)
         page.locator('[data-testid="stSidebarNav"]').get_by_text("Flood", exact=True).click()
-        choice = page.locator('[data-testid="stSelectbox"]').filter(has_text="Model")
-        expect(choice).to_contain_text("Prithvi flood mapping (Sen1Floods11)", timeout=60_000)  # CPU: EO-1.0
         expect(page.get_by_role("button", name="Run flood mapping")).to_be_enabled(timeout=60_000)
+        choice = page.locator('[data-testid="stSelectbox"]').filter(has_text="Model")
+        shown = choice.evaluate("e => e.innerText + ' | ' + Array.from(e.querySelectorAll('input'))"
+                                ".map(i => i.value).join(' | ')")
+        assert "Prithvi flood mapping (Sen1Floods11)" in shown and "EO-2.0" not in shown, shown  # CPU: EO-1.0
         page.get_by_role("button", name="Run flood mapping").click()
         expect(page.get_by_text("Water area").first).to_be_visible(timeout=300_000)
         expect(page.get_by_text("Which model got it right?")).to_be_visible(timeout=60_000)

@@ -271,3 +271,18 @@ def test_full_size_published_layout_loads_strictly(tmp_path: Path) -> None:
     assert report.loaded == len(model.state_dict())
     assert 300e6 < params < 330e6, params
     print(f"full-size: {report.loaded} tensors, {params / 1e6:.1f}M parameters")
+
+
+def test_default_model_per_device_and_the_app_request_keeps_the_choice() -> None:
+    from geofm.config import default_model
+    from geofm.serve.runs import RunRequest
+
+    assert default_model("flood", "cpu") == "prithvi-eo-1.0-100m-sen1floods11"
+    assert default_model("flood", "cuda") == FLOOD and default_model("burn-scars", "cuda") == BURN
+    assert default_model("crops", "cuda") == "prithvi-eo-1.0-100m-multi-temporal-crop"
+    geometry = {"type": "Polygon", "coordinates": [[[0, 0], [0.1, 0], [0.1, 0.1], [0, 0.1], [0, 0]]]}
+    a = RunRequest.for_area("flood", geometry, "2022-01-01", "2022-02-01", max_cloud=30, model=FLOOD)
+    b = RunRequest.for_area("flood", geometry, "2022-01-01", "2022-02-01", max_cloud=30)
+    assert a.model == FLOOD and a != b  # the model is part of the result's cache key
+    up = RunRequest.for_upload("flood", [("a.tif", b"x")], model=FLOOD, date="2021-08-01")
+    assert up.date == "2021-08-01" and up != RunRequest.for_upload("flood", [("a.tif", b"x")], model=FLOOD)
