@@ -476,16 +476,21 @@ def task_models(task: str) -> tuple[str, ...]:
     return (spec.model, *spec.alt_models)
 
 
-#: The default model per device type and task where it is not the task's ``model``: the best model that
-#: finishes a typical area within the run-time budget on that device (figures and rule: docs/models.md).
-DEVICE_DEFAULT_MODELS: dict[str, dict[str, str]] = {
-    "cuda": {"flood": "prithvi-eo-2.0-300m-tl-sen1floods11", "burn-scars": "prithvi-eo-2.0-300m-burn-scars"},
+#: The default model of a task per device type and input — "area": scenes found for an area (they carry their
+#: dates), "file": a user's file (which may not say its date, and EO-1.0 needs none) — where it is not the task's
+#: ``model``: the best model that finishes a typical area within the run-time budget on that device. Measured on
+#: CPU, EO-2.0 300M (one 512-px window resized to 448) takes 0.41x the time of EO-1.0 100M (16 windows of 224 at
+#: stride 112) per area; GPU: estimate from the same FLOPs. Figures and rule: docs/models.md.
+DEFAULT_MODELS: dict[tuple[str, str], dict[str, str]] = {
+    (device, "area"): {"flood": "prithvi-eo-2.0-300m-tl-sen1floods11", "burn-scars": "prithvi-eo-2.0-300m-burn-scars"}
+    for device in ("cpu", "cuda")
 }
 
 
-def default_model(task: str, device_type: str = "cpu") -> str:
-    """The model ``task`` runs on a device of ``device_type`` ("cpu", "cuda") when none is chosen."""
-    return DEVICE_DEFAULT_MODELS.get(device_type, {}).get(task, TASKS[task].model)
+def default_model(task: str, device_type: str = "cpu", source: str = "area") -> str:
+    """The model ``task`` runs on a device of ``device_type`` ("cpu", "cuda") for ``source`` ("area", "file")
+    when none is chosen."""
+    return DEFAULT_MODELS.get((device_type, source), {}).get(task, TASKS[task].model)
 
 
 def check_task_model(task: str, model: str) -> str:

@@ -13,8 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from geofm.config import (DEFAULTS, TASKS, ModelSpec, check_task_model, default_model, get_model_spec, get_task,
-                          models_of_kind)
+from geofm.config import DEFAULTS, TASKS, ModelSpec, check_task_model, get_model_spec, get_task, models_of_kind
 from geofm.errors import InputError
 from geofm.inference.device import resolve_device, tune_for_device
 from geofm.inference.precision import resolve_precision
@@ -84,7 +83,7 @@ def run_segmentation(task: str, stack: HLSStack, *, weights_dir: str | Path | No
 
     ``precision``: auto, bf16, fp16, fp32; None = the operator's setting (``GEOFM_PRECISION``), else auto
     (see ``geofm.inference.precision``). ``model``: one of the task's models (``geofm.config.task_models``);
-    None = the device's default (``geofm.config.default_model``).
+    None = the task's ``model`` (callers pick ``geofm.config.default_model`` for their device and input).
     """
     return run_segmentations(task, [stack], weights_dir=weights_dir, device=device, progress=[progress],
                              probabilities=[probabilities], batch_size=batch_size, precision=precision,
@@ -102,7 +101,7 @@ def run_segmentations(task: str, stacks: list[HLSStack], *, weights_dir: str | P
         raise InputError(f"{spec.title} does not make a class map.")
     dev = resolve_device(device)
     chosen = resolve_precision(precision, dev)
-    model_spec = get_model_spec(check_task_model(spec.name, model) if model else default_model(spec.name, dev.type))
+    model_spec = get_model_spec(check_task_model(spec.name, model) if model else spec.model)
     for stack in stacks:
         spec.check_dates(stack.num_frames, model_spec)
     progresses = progress or [null_progress] * len(stacks)

@@ -1,6 +1,6 @@
 """The model choice and "Which model got it right?" on the flood page in a real browser (streamlit run +
-Chromium via Playwright): run the default model (EO-1.0 on a CPU server), run EO-2.0 on the same scenes, and see
-the model-agreement layer in the map's layer control with the figures."""
+Chromium via Playwright): run the default model (EO-2.0 for an area), run EO-1.0 on the same scenes, and see
+the model-agreement layer in the map's layer control with the figures.""" 
 
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ def test_flood_model_choice_and_model_agreement(app_url):  # noqa: F811
         choice = page.locator('[data-testid="stSelectbox"]').filter(has_text="Model")
         shown = choice.evaluate("e => e.innerText + ' | ' + Array.from(e.querySelectorAll('input'))"
                                 ".map(i => i.value).join(' | ')")
-        assert "Prithvi flood mapping (Sen1Floods11)" in shown and "EO-2.0" not in shown, shown  # CPU: EO-1.0
+        assert "Prithvi-EO-2.0-300M-TL flood mapping" in shown, shown  # areas: EO-2.0 by default (docs/models.md)
         page.get_by_role("button", name="Run flood mapping").click()
-        expect(page.get_by_text("Water area").first).to_be_visible(timeout=300_000)
+        expect(page.get_by_text("Water area").first).to_be_visible(timeout=900_000)
         expect(page.get_by_text("Which model got it right?")).to_be_visible(timeout=60_000)
-        page.get_by_role("button", name="Run EO-2.0 on the same scenes").click()
-        expect(page.get_by_text("IoU between the models")).to_be_visible(timeout=300_000)
+        page.get_by_role("button", name="Run EO-1.0 on the same scenes").click()
+        expect(page.get_by_text("IoU between the models")).to_be_visible(timeout=900_000)
         expect(page.get_by_text("Found by both")).to_be_visible()
         models_map = page.frame_locator(MAP_IFRAME).last
         control = models_map.locator(".leaflet-control-layers-overlays")

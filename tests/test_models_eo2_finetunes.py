@@ -277,9 +277,10 @@ def test_default_model_per_device_and_the_app_request_keeps_the_choice() -> None
     from geofm.config import default_model
     from geofm.serve.runs import RunRequest
 
-    assert default_model("flood", "cpu") == "prithvi-eo-1.0-100m-sen1floods11"
-    assert default_model("flood", "cuda") == FLOOD and default_model("burn-scars", "cuda") == BURN
-    assert default_model("crops", "cuda") == "prithvi-eo-1.0-100m-multi-temporal-crop"
+    for device in ("cpu", "cuda"):  # areas: EO-2.0 (faster per area, measured); files: EO-1.0 (needs no date)
+        assert default_model("flood", device) == FLOOD and default_model("burn-scars", device) == BURN
+        assert default_model("flood", device, "file") == "prithvi-eo-1.0-100m-sen1floods11"
+        assert default_model("crops", device) == "prithvi-eo-1.0-100m-multi-temporal-crop"
     geometry = {"type": "Polygon", "coordinates": [[[0, 0], [0.1, 0], [0.1, 0.1], [0, 0.1], [0, 0]]]}
     a = RunRequest.for_area("flood", geometry, "2022-01-01", "2022-02-01", max_cloud=30, model=FLOOD)
     b = RunRequest.for_area("flood", geometry, "2022-01-01", "2022-02-01", max_cloud=30)

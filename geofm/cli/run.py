@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from geofm.config import (DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, TASKS, TaskSpec,
-                          check_task_model, get_model_spec, get_task, models_of_kind, task_models)
+                          check_task_model, default_model, get_model_spec, get_task, models_of_kind,
+                          task_models)
 from geofm.errors import InputError
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -315,6 +316,9 @@ def run_command(args: argparse.Namespace) -> int:
 
     _check_args(args)
     device = resolve_device(args.device)
+    task_spec = get_task(args.task)
+    if task_spec.alt_models and args.model is None:  # the device's default for this input (docs/models.md)
+        args.model = default_model(task_spec.name, device.type, "area" if args.bbox else "file")
     resolve_precision(args.precision, device)  # a precision the device lacks fails before any reading
     start = time.perf_counter()
     large = _large_inputs(args)
