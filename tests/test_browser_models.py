@@ -11,6 +11,7 @@ from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, _shot, app_u
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
+@pytest.mark.timeout(2400)  # two full model loads and runs on a shared CPU
 def test_flood_model_choice_and_model_agreement(app_url):  # noqa: F811
     from playwright.sync_api import expect, sync_playwright
 
