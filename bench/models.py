@@ -66,7 +66,8 @@ def window_input(name: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     x = torch.randn(1, 6, 1, spec.window, spec.window)
     coords = {}
     if spec.config_file:
-        coords = {"temporal_coords": torch.tensor([[[2022.0, 242.0]]]), "location_coords": torch.tensor([[29.8, -95.4]])}
+        coords = {"temporal_coords": torch.tensor([[[2022.0, 242.0]]]),
+                  "location_coords": torch.tensor([[29.8, -95.4]])}
     return x, coords
 
 

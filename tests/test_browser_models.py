@@ -1,6 +1,6 @@
 """The model choice and "Which model got it right?" on the flood page in a real browser (streamlit run +
 Chromium via Playwright): run the default model (EO-2.0 for an area), run EO-1.0 on the same scenes, and see
-the model-agreement layer in the map's layer control with the figures.""" 
+the model-agreement layer in the map's layer control with the figures."""
 
 from __future__ import annotations
 
