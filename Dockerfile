@@ -23,13 +23,15 @@ RUN mkdir -p "$HF_HOME" "$GEOFM_CACHE_DIR" "$GEOFM_WEIGHTS_DIR"
 COPY --chown=user:user requirements.txt ./
 RUN pip install --user -r requirements.txt
 
-# 2. The four published task weight files, at build time, pinned to a revision of each model repository
+# 2. The published task weight files (the EO-2.0 fine-tunes with their config.yaml), at build time, pinned to a revision of each model repository
 #    (pass commit hashes: docker build --build-arg FLOOD_REVISION=<sha> ...). They go under their
 #    published names into GEOFM_WEIGHTS_DIR, where geofm looks first.
 ARG MAE_REVISION=main
 ARG FLOOD_REVISION=main
 ARG CROPS_REVISION=main
 ARG BURN_REVISION=main
+ARG FLOOD2_REVISION=main
+ARG BURN2_REVISION=main
 RUN hf download ibm-nasa-geospatial/Prithvi-EO-1.0-100M Prithvi_EO_V1_100M.pt \
         --revision "$MAE_REVISION" --local-dir "$GEOFM_WEIGHTS_DIR" \
  && hf download ibm-nasa-geospatial/Prithvi-EO-1.0-100M-sen1floods11 sen1floods11_Prithvi_100M.pth \
@@ -38,7 +40,11 @@ RUN hf download ibm-nasa-geospatial/Prithvi-EO-1.0-100M Prithvi_EO_V1_100M.pt \
         multi_temporal_crop_classification_Prithvi_100M.pth \
         --revision "$CROPS_REVISION" --local-dir "$GEOFM_WEIGHTS_DIR" \
  && hf download ibm-nasa-geospatial/Prithvi-EO-1.0-100M-burn-scar burn_scars_Prithvi_100M.pth \
-        --revision "$BURN_REVISION" --local-dir "$GEOFM_WEIGHTS_DIR"
+        --revision "$BURN_REVISION" --local-dir "$GEOFM_WEIGHTS_DIR" \
+ && hf download ibm-nasa-geospatial/Prithvi-EO-2.0-300M-TL-Sen1Floods11 Prithvi-EO-V2-300M-TL-Sen1Floods11.pt config.yaml \
+        --revision "$FLOOD2_REVISION" --local-dir "$GEOFM_WEIGHTS_DIR" \
+ && hf download ibm-nasa-geospatial/Prithvi-EO-2.0-300M-BurnScars Prithvi_EO_V2_300M_BurnScars.pt burn_scars_config.yaml \
+        --revision "$BURN2_REVISION" --local-dir "$GEOFM_WEIGHTS_DIR"
 
 # 3. The app, and the ready copies of the weights (folded, safetensors, checked by sha256 at start).
 COPY --chown=user:user . ./

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from geofm.config import DEFAULTS, TASKS, get_model_spec, get_task, models_of_kind
+from geofm.config import DEFAULTS, TASKS, check_task_model, get_model_spec, get_task, models_of_kind
 from geofm.data.aoi import AOI
 from geofm.data.task import load_task_stack
 from geofm.errors import InputError
@@ -31,20 +31,22 @@ from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 def run_segmentation(task: str, stack: HLSStack, *, weights_dir: str | Path | None = None,
                      device: str | torch.device = "auto", progress: Progress = null_progress,
                      probabilities: bool = False, batch_size: int | None = None,
-                     precision: str | None = None) -> SegmentationResult:
+                     precision: str | None = None, model: str | None = None) -> SegmentationResult:
     """Class map of ``stack`` by the task's segmenter (any task of the registry whose result is classes).
 
     ``precision``: auto, bf16, fp16, fp32; None = the operator's setting (``GEOFM_PRECISION``), else auto
-    (see ``geofm.inference.precision``).
+    (see ``geofm.inference.precision``). ``model``: one of the task's models (``geofm.config.task_models``);
+    None = the task's ``model`` (callers pick ``geofm.config.default_model`` for their device and input).
     """
     return run_segmentations(task, [stack], weights_dir=weights_dir, device=device, progress=[progress],
-                             probabilities=[probabilities], batch_size=batch_size, precision=precision)[0]
+                             probabilities=[probabilities], batch_size=batch_size, precision=precision,
+                             model=model)[0]
 
 
 def run_segmentations(task: str, stacks: list[HLSStack], *, weights_dir: str | Path | None = None,
                       device: str | torch.device = "auto", progress: list[Progress] | None = None,
                       probabilities: list[bool] | None = None, batch_size: int | None = None,
-                      precision: str | None = None) -> list[SegmentationResult]:
+                      precision: str | None = None, model: str | None = None) -> list[SegmentationResult]:
     """Class maps of several stacks by one task's segmenter at once: their windows share forward passes,
     and each result equals the run of that stack alone (fixed-size batches, ``geofm.inference.batcher``)."""
     spec = get_task(task)
@@ -52,15 +54,15 @@ def run_segmentations(task: str, stacks: list[HLSStack], *, weights_dir: str | P
         raise InputError(f"{spec.title} does not make a class map.")
     dev = resolve_device(device)
     chosen = resolve_precision(precision, dev)
-    model_spec = get_model_spec(spec.model)
+    model_spec = get_model_spec(check_task_model(spec.name, model) if model else spec.model)
     for stack in stacks:
         spec.check_dates(stack.num_frames, model_spec)
     progresses = progress or [null_progress] * len(stacks)
     ensure_model_weights(model_spec, weights_dir=weights_dir, progress=progresses[0])
     for p in progresses:
         p("infer", f"loading {model_spec.title}", None)
-    model, model_spec = get_model(model_spec.name, weights_dir=weights_dir, device=dev)
-    results = segment_stacks(model, model_spec, stacks, device=dev, batch_size=batch_size, precision=chosen,
+    net, model_spec = get_model(model_spec.name, weights_dir=weights_dir, device=dev)
+    results = segment_stacks(net, model_spec, stacks, device=dev, batch_size=batch_size, precision=chosen,
                              probabilities=probabilities or [False] * len(stacks), progress=progresses)
     digest = checkpoint_sha256(model_spec, weights_dir)
     for result in results:
@@ -136,12 +138,13 @@ def dry_date_change(event_result: SegmentationResult, event_stack: HLSStack, aoi
 def run_task(task: str, stack: HLSStack, **kw: Any) -> SegmentationResult | ReconstructionResult:
     """Run any task of the registry (``geofm.config.TASKS``) on ``stack``.
 
-    Keyword arguments a task does not take (``mask_ratio``, ``seed``, ``model`` for class maps) are ignored.
+    Keyword arguments a task does not take (``mask_ratio``, ``seed`` for class maps) are ignored; ``model`` is
+    one of the task's models.
     """
     spec = get_task(task)
     if spec.result == "reconstruction":
         return run_reconstruction(stack, task=spec.name, **kw)
-    for name in ("mask_ratio", "seed", "model"):
+    for name in ("mask_ratio", "seed"):
         kw.pop(name, None)
     return run_segmentation(spec.name, stack, **kw)
 

@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from geofm.config import MODELS, SegmenterConfig, ViTConfig
+from geofm.config import MODELS, SegmenterConfig, UperNetSegmenterConfig, ViTConfig
 from geofm.models.pos_embed import sincos_3d
 
 Tensors = dict[str, torch.Tensor]
@@ -223,8 +223,8 @@ def write_mmseg_checkpoint(path: str | Path, cfg: SegmenterConfig, seed: int = 0
 
 
 def write_published(folder: str | Path, seed: int = 0) -> Path:
-    """Write ``Prithvi_EO_V1_100M.pt``, ``sen1floods11_Prithvi_100M.pth``, the crop ``.pth`` and
-    ``burn_scars_Prithvi_100M.pth`` into ``folder``."""
+    """Write ``Prithvi_EO_V1_100M.pt``, ``sen1floods11_Prithvi_100M.pth``, the crop ``.pth``,
+    ``burn_scars_Prithvi_100M.pth`` and (tiny) the two EO-2.0 fine-tunes with their configs into ``folder``."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     mae = MODELS["prithvi-eo-1.0-100m"]
@@ -235,4 +235,148 @@ def write_published(folder: str | Path, seed: int = 0) -> Path:
     write_mmseg_checkpoint(folder / crop.filename, crop.arch, seed + 2, classes=tuple(range(1, 14)))
     burn = MODELS["prithvi-eo-1.0-100m-burn-scar"]
     write_mmseg_checkpoint(folder / burn.filename, burn.arch, seed + 3, classes=("Unburnt land", "Burn scar"))
+    # the EO-2.0 fine-tunes in their published layout and config, at a tiny size (plumbing; the full-size
+    # architecture is checked in tests/test_models_eo2_finetunes.py)
+    write_terratorch_published(folder, "prithvi-eo-2.0-300m-tl-sen1floods11", tiny_upernet(), seed + 4)
+    write_terratorch_published(folder, "prithvi-eo-2.0-300m-burn-scars", tiny_upernet(), seed + 5)
     return folder
+
+
+# --------------------------------------------------------------------------------------------------
+# EO-2.0 fine-tunes: TerraTorch task checkpoints (Lightning) and their config.yaml
+# --------------------------------------------------------------------------------------------------
+
+def tiny_upernet(num_classes: int = 2, **overrides) -> UperNetSegmenterConfig:  # noqa: ANN003
+    """A small EO-2.0 fine-tune: 64 px, 16-px patches, 4 blocks (indices 0-3), TL coordinates, 16 channels."""
+    base = dict(num_frames=1, img_size=64, patch_size=16, depth=4, ln_eps=1e-5, coords_encoding=True,
+                coords_scale_learn=True)
+    enc = tiny_vit(**{**base, **overrides})
+    return UperNetSegmenterConfig(encoder=enc, num_classes=num_classes, indices=(0, 1, 2, 3), channels=16)
+
+
+def _bn(r: _Random, prefix: str, n: int) -> Tensors:
+    return {f"{prefix}weight": r.norm_weight(n), f"{prefix}bias": r.uniform((n,), 0.1),
+            f"{prefix}running_mean": r.uniform((n,), 0.1), f"{prefix}running_var": r.uniform((n,), 0.4).add_(1.0),
+            f"{prefix}num_batches_tracked": torch.tensor(12345, dtype=torch.int64)}
+
+
+def _conv_module(r: _Random, prefix: str, cin: int, cout: int, k: int) -> Tensors:
+    """TerraTorch decoder ConvModule: ``conv`` (no bias) and ``norm`` (BatchNorm2d)."""
+    return {f"{prefix}conv.weight": r.weight((cout, cin, k, k), cin * k * k, 2.0), **_bn(r, f"{prefix}norm.", cout)}
+
+
+def terratorch_state_dict(cfg: UperNetSegmenterConfig, seed: int = 0, *, renamed: bool = False) -> Tensors:
+    """The Lightning ``state_dict`` of an EO-2.0 fine-tune as TerraTorch 0.99.7 writes it.
+
+    ``model.encoder._timm_module.*`` (the timm wrapper; ``renamed=True``: ``model.encoder.*`` as the model
+    cards' inference.py renames it), ``model.decoder.fpn1/fpn2`` scale modules and the UperNet of
+    ``decoder_scale_modules: true``, ``model.head.head.2`` (Identity, Dropout, Conv2d 1x1).
+    """
+    r = _Random(seed)
+    enc = cfg.encoder
+    sd = encoder_tensors(enc, r, "model.encoder." if renamed else "model.encoder._timm_module.")
+    d, c, k = enc.embed_dim * enc.num_frames, cfg.channels, cfg.num_classes
+    p = "model.decoder."
+    sd[f"{p}fpn1.0.weight"] = r.weight((d, d // 2, 2, 2), d)
+    sd[f"{p}fpn1.0.bias"] = r.bias(d // 2)
+    sd.update(_bn(r, f"{p}fpn1.1.", d // 2))
+    sd[f"{p}fpn1.3.weight"] = r.weight((d // 2, d // 4, 2, 2), d // 2)
+    sd[f"{p}fpn1.3.bias"] = r.bias(d // 4)
+    sd[f"{p}fpn2.0.weight"] = r.weight((d, d // 2, 2, 2), d)
+    sd[f"{p}fpn2.0.bias"] = r.bias(d // 2)
+    levels = [d // 4, d // 2, d, d]
+    for i, _ in enumerate(cfg.pool_scales):
+        sd.update(_conv_module(r, f"{p}psp_modules.{i}.1.", d, c, 1))
+    sd.update(_conv_module(r, f"{p}bottleneck.", d + len(cfg.pool_scales) * c, c, 3))
+    for i in range(3):
+        sd.update(_conv_module(r, f"{p}lateral_convs.{i}.", levels[i], c, 1))
+    for i in range(3):
+        sd.update(_conv_module(r, f"{p}fpn_convs.{i}.", c, c, 3))
+    sd.update(_conv_module(r, f"{p}fpn_bottleneck.", 4 * c, c, 3))
+    sd["model.head.head.2.weight"] = r.weight((k, c, 1, 1), c)
+    sd["model.head.head.2.bias"] = r.uniform((k,), 0.1)
+    return sd
+
+
+def terratorch_model_args(cfg: UperNetSegmenterConfig, backbone: str = "prithvi_eo_v2_300_tl",
+                          nir: str = "NIR_NARROW") -> dict:
+    """``model.init_args.model_args`` as the sample configs (NASA-IMPACT/Prithvi-EO-2.0 configs/*.yaml) write it."""
+    return {
+        "backbone_pretrained": False, "backbone": backbone, "decoder": "UperNetDecoder",
+        "decoder_channels": cfg.channels, "decoder_scale_modules": True,
+        "backbone_coords_encoding": ["time", "location"], "num_classes": cfg.num_classes, "rescale": True,
+        "backbone_bands": ["BLUE", "GREEN", "RED", nir, "SWIR_1", "SWIR_2"], "head_dropout": 0.1,
+        "necks": [{"name": "SelectIndices", "indices": list(cfg.indices)}, {"name": "ReshapeTokensToImage"}],
+    }
+
+
+def terratorch_config(model_args: dict, *, datamodule: str = "Sen1Floods11NonGeoDataModule",
+                      use_metadata: bool = True, resize: int = 224) -> dict:
+    """A TerraTorch ``config.yaml`` document (trainer, data, model, optimizer) around ``model_args``."""
+    transform = [{"class_path": "albumentations.Resize", "init_args": {"height": resize, "width": resize}},
+                 {"class_path": "ToTensorV2"}]
+    return {
+        "seed_everything": 0,
+        "trainer": {"accelerator": "auto", "precision": "16-mixed", "max_epochs": 50},
+        "data": {"class_path": f"terratorch.datamodules.{datamodule}", "init_args": {
+            "data_root": "<dataset_dir>", "batch_size": 16, "constant_scale": 0.0001, "no_data_replace": 0,
+            "no_label_replace": -1, "use_metadata": use_metadata, "test_transform": transform}},
+        "model": {"class_path": "terratorch.tasks.SemanticSegmentationTask", "init_args": {
+            "model_args": model_args, "loss": "ce", "ignore_index": -1, "freeze_backbone": False,
+            "freeze_decoder": False, "model_factory": "EncoderDecoderFactory"}},
+        "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 5.0e-5, "weight_decay": 0.05}},
+        "lr_scheduler": {"class_path": "CosineAnnealingLR", "init_args": {"T_max": 50}},
+    }
+
+
+def write_terratorch_checkpoint(path: str | Path, cfg: UperNetSegmenterConfig, seed: int = 0, *,
+                                renamed: bool = False, model_args: dict | None = None,
+                                optimizer: bool = True) -> Path:
+    """A Lightning checkpoint ``{"epoch", "global_step", "pytorch-lightning_version", "state_dict", "loops",
+    "callbacks", "optimizer_states", "lr_schedulers", "hparams_name", "hyper_parameters"}``."""
+    from collections import OrderedDict
+
+    path = Path(path)
+    sd = terratorch_state_dict(cfg, seed, renamed=renamed)
+    floats = [v for v in sd.values() if v.is_floating_point()]
+    state = {i: {"step": torch.tensor(1000.0), "exp_avg": torch.zeros_like(v), "exp_avg_sq": torch.zeros_like(v)}
+             for i, v in enumerate(floats)} if optimizer else {}
+    obj = {
+        "epoch": 49, "global_step": 1000, "pytorch-lightning_version": "2.4.0",
+        "state_dict": OrderedDict(sd),
+        "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {"total": {"ready": 50, "completed": 49}}}},
+        "callbacks": {"ModelCheckpoint{'monitor': None}": {"best_model_score": None, "dirpath": "/work/ckpt",
+                                                           "best_k_models": {}}},
+        "optimizer_states": [{"state": state, "param_groups": [{"lr": 5e-5, "weight_decay": 0.05,
+                                                                "betas": (0.9, 0.999), "eps": 1e-8,
+                                                                "params": list(range(len(floats)))}]}],
+        "lr_schedulers": [{"T_max": 50, "eta_min": 0.0, "base_lrs": [5e-5], "last_epoch": 49}],
+        "hparams_name": "kwargs",
+        "hyper_parameters": {"model_args": model_args or terratorch_model_args(cfg), "model_factory":
+                             "EncoderDecoderFactory", "loss": "ce", "ignore_index": -1, "lr": 5e-5},
+    }
+    torch.save(obj, path)
+    return path
+
+
+def write_terratorch_published(folder: str | Path, spec_name: str, cfg: UperNetSegmenterConfig, seed: int = 0, *,
+                               renamed: bool = False, config: dict | None = None, optimizer: bool = True) -> Path:
+    """The weights file and its config (under the published names of ``spec_name``) in ``folder``."""
+    import yaml
+
+    spec = MODELS[spec_name]
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    nir = "NIR_BROAD" if "burn" in spec_name else "NIR_NARROW"
+    args = terratorch_model_args(cfg, nir=nir)
+    full = spec.arch.encoder
+    enc = cfg.encoder
+    if (enc.embed_dim, enc.depth, enc.num_heads, enc.img_size) != (full.embed_dim, full.depth, full.num_heads,
+                                                                   full.img_size):
+        args.update(backbone_embed_dim=enc.embed_dim, backbone_depth=enc.depth, backbone_num_heads=enc.num_heads,
+                    backbone_img_size=enc.img_size)
+    doc = config or terratorch_config(args, datamodule="FireScarsNonGeoDataModule" if "burn" in spec_name
+                                      else "Sen1Floods11NonGeoDataModule")
+    (folder / spec.config_file).write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return write_terratorch_checkpoint(folder / spec.filename, cfg, seed, renamed=renamed, model_args=args,
+                                       optimizer=optimizer)

@@ -77,3 +77,58 @@ def terratorch_prithvi_mae() -> types.ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class _Registry:
+    """Stand-in for TerraTorch's registries: ``@REGISTRY.register`` leaves the class as it is."""
+
+    def register(self, cls: type) -> type:
+        return cls
+
+
+def _exec_file(relpath: str, name: str, extra: dict[str, types.ModuleType]) -> types.ModuleType:
+    """Execute ``terratorch/<relpath>`` as module ``name`` with the modules in ``extra`` importable meanwhile."""
+    dist = importlib.metadata.distribution("terratorch")
+    path = dist.locate_file(f"terratorch/{relpath}")
+    saved = {k: sys.modules.get(k) for k in extra}
+    sys.modules.update(extra)
+    finder = _TorchvisionStandIn()
+    sys.meta_path.insert(0, finder)
+    try:
+        spec = importlib.util.spec_from_file_location(name, str(path))
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.meta_path.remove(finder)
+        for k, v in saved.items():
+            if v is None:
+                sys.modules.pop(k, None)
+            else:
+                sys.modules[k] = v
+        for k in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[k]
+    return module
+
+
+@lru_cache(maxsize=1)
+def terratorch_segmentation_parts() -> types.SimpleNamespace:
+    """TerraTorch 1.2's UperNetDecoder, necks (SelectIndices, ReshapeTokensToImage, LearnedInterpolateToPyramidal)
+    and SegmentationHead, each executed from its file (the package itself is never imported)."""
+    registry = types.ModuleType("terratorch.registry")
+    for reg in ("TERRATORCH_DECODER_REGISTRY", "NECK_REGISTRY", "TERRATORCH_NECK_REGISTRY"):
+        setattr(registry, reg, _Registry())
+    package = types.ModuleType("terratorch")
+    package.__path__ = []
+    decoders_pkg = types.ModuleType("terratorch_reference_decoders")
+    decoders_pkg.__path__ = []
+    utils = _exec_file("models/decoders/utils.py", "terratorch_reference_decoders.utils", {})
+    upernet = _exec_file("models/decoders/upernet_decoder.py", "terratorch_reference_decoders.upernet_decoder", {
+        "terratorch": package, "terratorch.registry": registry, "terratorch_reference_decoders": decoders_pkg,
+        "terratorch_reference_decoders.utils": utils})
+    necks = _exec_file("models/necks.py", "terratorch_reference_necks",
+                       {"terratorch": package, "terratorch.registry": registry})
+    head = _exec_file("models/heads/segmentation_head.py", "terratorch_reference_segmentation_head", {})
+    return types.SimpleNamespace(UperNetDecoder=upernet.UperNetDecoder, SelectIndices=necks.SelectIndices,
+                                 ReshapeTokensToImage=necks.ReshapeTokensToImage,
+                                 LearnedInterpolateToPyramidal=necks.LearnedInterpolateToPyramidal,
+                                 SegmentationHead=head.SegmentationHead)

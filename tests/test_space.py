@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from geofm.config import MODELS, TASK_MODELS
+from geofm.config import MODELS, TASK_MODELS, TASKS
 from geofm.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,8 @@ def test_front_matter_is_a_docker_space_on_port_8501_with_the_models():
     assert fm["sdk"] == "docker" and fm["app_port"] == 8501
     assert "app_file" not in fm and "sdk_version" not in fm  # Streamlit-SDK fields are gone
     assert fm["suggested_hardware"] in HARDWARE_CC or fm["suggested_hardware"] in CPU_FLAVOURS
-    assert set(fm["models"]) == {MODELS[name].hf_repo for name in TASK_MODELS.values()}
+    every = {name for task in TASKS.values() for name in (task.model, *task.alt_models)}
+    assert set(fm["models"]) == {MODELS[name].hf_repo for name in every}
     assert fm["title"] and fm["emoji"] and fm["short_description"]
 
 
@@ -106,10 +107,11 @@ def test_dockerfile_installs_the_readme_setup_and_gets_the_weights_pinned():
     assert "pip install --user -r requirements.txt" in runs
     assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text()
     args = {a.split("=")[0] for op, a in steps if op == "ARG"}
-    for name in TASK_MODELS.values():
+    for name in {name for task in TASKS.values() for name in (task.model, *task.alt_models)}:
         spec = MODELS[name]
-        m = re.search(rf"hf download +{re.escape(spec.hf_repo)} +{re.escape(spec.filename)} +--revision \"\$(\w+)\" "
-                      r"+--local-dir \"\$GEOFM_WEIGHTS_DIR\"", runs)
+        extra = f" +{re.escape(spec.config_file)}" if spec.config_file else ""  # the EO-2.0 config beside it
+        m = re.search(rf"hf download +{re.escape(spec.hf_repo)} +{re.escape(spec.filename)}{extra} +--revision "
+                      r"\"\$(\w+)\" +--local-dir \"\$GEOFM_WEIGHTS_DIR\"", runs)
         assert m, spec.filename
         assert m.group(1) in args
     assert "python -m geofm weights prepare" in runs

@@ -40,7 +40,7 @@ def _task_of(tags: dict[str, str], given: str | None) -> str:
         return tags["GEOFM_TASK"]
     model = tags.get("GEOFM_MODEL") or tags.get("MODEL")
     for task in TASKS.values():
-        if task.model == model and task.result == "classes":
+        if model in (task.model, *task.alt_models) and task.result == "classes":
             return task.name
     raise InputError("Cannot tell which task made this file; give --task.")
 

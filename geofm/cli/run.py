@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from geofm.config import (DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, TASKS, TaskSpec,
-                          get_model_spec, get_task, models_of_kind)
+                          check_task_model, default_model, get_model_spec, get_task, models_of_kind,
+                          task_models)
 from geofm.errors import InputError
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -91,7 +92,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"{_masking_tasks()}: share of patches hidden, 0 to <1 (default {DEFAULTS.mask_ratio})")
     p.add_argument("--model", default=None, metavar="NAME",
                    help=f"{_masking_tasks()}: which masked autoencoder (one of {', '.join(models_of_kind('mae'))}; "
-                        f"default {', '.join(t.model for t in TASKS.values() if t.masking)})")
+                        f"default {', '.join(t.model for t in TASKS.values() if t.masking)}); "
+                        + "; ".join(f"{t.name}: one of {', '.join(task_models(t.name))}" for t in TASKS.values()
+                                    if t.alt_models)
+                        + " (default: the best one for the device, docs/models.md)")
+    p.add_argument("--date", default=None, metavar="YYYY-MM-DD",
+                   help="with --input: the acquisition date(s), comma-separated in time order, for files whose "
+                        "name (HLS) or tags do not say it (the EO-2.0 models use the date)")
     p.add_argument("--seed", type=int, default=None, help=f"{_masking_tasks()}: masking seed (default {DEFAULTS.seed})")
     p.add_argument("--weights-dir", type=Path, help=f"folder with the weight files (also ${ENV_WEIGHTS_DIR})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
@@ -120,7 +127,14 @@ def _check_args(args: argparse.Namespace) -> None:
     if not task.masking and (args.mask_ratio is not None or args.seed is not None):
         raise InputError(f"--mask-ratio and --seed only apply to {_masking_tasks(True)}.")
     if not task.masking and args.model is not None:
-        raise InputError(f"--model only applies to {_masking_tasks(True)} ({task.name} has one published model).")
+        if not task.alt_models:
+            raise InputError(f"--model only applies to {_masking_tasks(True)} and the tasks with a choice of "
+                             f"models ({task.name} has one published model).")
+        check_task_model(task.name, args.model)
+    if args.date is not None:
+        if not args.input:
+            raise InputError("--date only applies with --input (scenes found for --bbox carry their dates).")
+        args.dates = parse_dates(args.date)
     if args.mask_ratio is not None and not 0.0 <= args.mask_ratio < 1.0:
         raise InputError(f"--mask-ratio must be at least 0 and below 1; got {args.mask_ratio:g}.")
     if args.precision is not None:
@@ -176,6 +190,8 @@ def _load_stack(args: argparse.Namespace) -> HLSStack:
         from geofm.io.geotiff import read_input_stack
 
         stack = read_input_stack(args.input, progress=_note)
+        if args.date is not None:
+            stack = with_dates(stack, args.dates)
     else:
         from geofm.data import AOI, load_task_stack
 
@@ -185,6 +201,30 @@ def _load_stack(args: argparse.Namespace) -> HLSStack:
     task = get_task(args.task)
     task.check_dates(stack.num_frames, get_model_spec(args.model or task.model))
     return stack
+
+
+def parse_dates(text: str) -> list:
+    """``--date``: one or more YYYY-MM-DD dates, comma-separated."""
+    from datetime import datetime
+
+    out = []
+    for part in [p.strip() for p in text.split(",") if p.strip()]:
+        try:
+            out.append(datetime.strptime(part, "%Y-%m-%d"))
+        except ValueError:
+            raise InputError(f"--date takes YYYY-MM-DD dates (comma-separated); got {part!r}.") from None
+    if not out:
+        raise InputError("--date is empty; give YYYY-MM-DD.")
+    return out
+
+
+def with_dates(stack: HLSStack, dates: list) -> HLSStack:
+    """``stack`` with the user's acquisition dates (one per date of the stack)."""
+    import dataclasses
+
+    if len(dates) != stack.num_frames:
+        raise InputError(f"--date gives {len(dates)} date(s); the input has {stack.num_frames}.")
+    return dataclasses.replace(stack, times=list(dates))
 
 
 def _segmentation_summary(result: SegmentationResult) -> str:
@@ -247,6 +287,9 @@ def _large_inputs(args: argparse.Namespace) -> list | None:
 
 
 def _run_large(args: argparse.Namespace, headers: list, device, start: float) -> int:  # noqa: ANN001
+    if args.model is not None and args.model != get_task(args.task).model:
+        raise InputError(f"{headers[0].name} is too large to read at once and runs block by block, which uses "
+                         f"{get_task(args.task).model} only. Crop the file, or leave out --model.")
     from geofm.io.header import check_header
     from geofm.io.large import segment_large_inputs
 
@@ -273,6 +316,9 @@ def run_command(args: argparse.Namespace) -> int:
 
     _check_args(args)
     device = resolve_device(args.device)
+    task_spec = get_task(args.task)
+    if task_spec.alt_models and args.model is None:  # the device's default for this input (docs/models.md)
+        args.model = default_model(task_spec.name, device.type, "area" if args.bbox else "file")
     resolve_precision(args.precision, device)  # a precision the device lacks fails before any reading
     start = time.perf_counter()
     large = _large_inputs(args)
@@ -302,7 +348,8 @@ def run_command(args: argparse.Namespace) -> int:
     else:
         from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
 
-        seg = pipeline.run_segmentation(args.task, stack, probabilities=args.probabilities is not None, **common)
+        seg = pipeline.run_segmentation(args.task, stack, probabilities=args.probabilities is not None,
+                                        model=args.model, **common)
         record = prepare_run_record(args, stack, seg)
         write_class_map_cog(seg, args.out, tags=record.tags())
         if args.probabilities is not None:

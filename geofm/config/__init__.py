@@ -23,7 +23,8 @@ from geofm.config.limits import (APP_RESULTS_MAX_MB, CONTROLS, ControlRanges, DE
                                  GeoJSONLimits, INPUT_LIMITS, InputLimits, QueueLimits, RUN_ESTIMATE, RunEstimate)
 from geofm.config.models import (BURN_SCARS_NORM, BURN_SCAR_CLASSES, CROP_CLASSES, CROP_NORM, ClassInfo,
                                  FLOOD_CLASSES, MODELS, ModelSpec, Normalisation, PRITHVI_V1_NORM, PRITHVI_V2_NORM,
-                                 SEN1FLOODS11_NORM, SegmenterConfig, ViTConfig, models_of_kind)
+                                 SEN1FLOODS11_NORM, SEN1FLOODS11_TT_NORM, SegmenterConfig,
+                                 UperNetSegmenterConfig, ViTConfig, models_of_kind)
 from geofm.config.reference import (AGREEMENT_CLASSES, CDL_EXCLUDED, COMPARE_COLORS, REFERENCE_WATER_CLASSES,
                                     CDL_TO_CROP_ID, DISAGREEMENT_CLASSES, EVALUATION,
                                     EvaluationLimits, NEW_WATER_CLASSES, REFERENCE_FILE, REFERENCE_LAYERS,
@@ -31,7 +32,8 @@ from geofm.config.reference import (AGREEMENT_CLASSES, CDL_EXCLUDED, COMPARE_COL
 from geofm.config.region import (REGION, RegionDefaults)
 from geofm.config.services import (AZURE_BLOB_DOMAIN, EARTHDATA_HOSTS, FMASK_PASS_CONCURRENCY, HLS_COVERAGE_START,
                                    STAC_COLLECTIONS, STAC_PAGE_LIMIT, THROTTLE_BUDGET_S)
-from geofm.config.tasks import (DEFAULTS, RunDefaults, TASKS, TASK_MODELS, TaskSpec, get_model_spec, get_task)
+from geofm.config.tasks import (DEFAULTS, DEFAULT_MODELS, RunDefaults, TASKS, TASK_MODELS, TaskSpec, check_task_model,
+                                default_model, get_model_spec, get_task, task_models)
 from geofm.settings import (CMR_STAC_LPCLOUD, DEFAULT_MAX_AOI_KM, ENV_APP_CACHE_RUNS, ENV_AUTO_DOWNLOAD, ENV_BASEMAP,
                             ENV_DOWNLOAD_WAIT, ENV_READS_AT_ONCE,
                             ENV_CACHE_DIR, ENV_CACHE_MAX_MB, ENV_CMR_STAC_URL, ENV_EARTHDATA_HOSTS,
@@ -40,7 +42,8 @@ from geofm.settings import (CMR_STAC_LPCLOUD, DEFAULT_MAX_AOI_KM, ENV_APP_CACHE_
                             ENV_PRELOAD, ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_STAC_URL, ENV_WEIGHTS_DIR,
                             NOMINATIM_URL, PLANETARY_COMPUTER_STAC, PRECISIONS)
 
-__all__ = ['APP_RESULTS_MAX_MB', 'CONTROLS', 'COMPARE_COLORS', 'ControlRanges', 'ENV_DOWNLOAD_WAIT',
+__all__ = ['DEFAULT_MODELS', 'SEN1FLOODS11_TT_NORM', 'UperNetSegmenterConfig', 'check_task_model', 'default_model',
+           'task_models', 'APP_RESULTS_MAX_MB', 'CONTROLS', 'COMPARE_COLORS', 'ControlRanges', 'ENV_DOWNLOAD_WAIT',
            'ENV_READS_AT_ONCE', 'GEOJSON_LIMITS', 'GeoJSONLimits', 'REFERENCE_WATER_CLASSES', 'RUN_ESTIMATE',
            'RunEstimate', 'AGREEMENT_CLASSES', 'AZURE_BLOB_DOMAIN', 'BAND_LABELS', 'BATCH_POLICY', 'BURN_SCARS_NORM',
            'BURN_SCAR_CLASSES', 'BatchPolicy', 'CDL_EXCLUDED', 'CDL_TO_CROP_ID', 'CLASS_NODATA', 'CMR_STAC_LPCLOUD',

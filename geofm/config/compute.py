@@ -47,6 +47,11 @@ WINDOW_MEMORY_MIB: dict[str, WindowMemory] = {
         fp32=111, half=56, how="CPU, torch 2.13, folded + oneDNN, batches 1 and 2 (bench/memory.py)"),
     "prithvi-eo-1.0-100m-multi-temporal-crop": WindowMemory(
         fp32=332, half=167, how="CPU, torch 2.13, folded + oneDNN, batches 1 and 2 (bench/memory.py)"),
+    # EO-2.0: per 512-px window (resized inside the model); half = fp32 / 2 is an estimate
+    "prithvi-eo-2.0-300m-tl-sen1floods11": WindowMemory(
+        fp32=176, half=88, how="CPU, torch 2.13, oneDNN, one window at 448 px (bench/models.py)"),
+    "prithvi-eo-2.0-300m-burn-scars": WindowMemory(
+        fp32=176, half=88, how="estimate: at most the flood model's (it runs 224 px, the flood model 448 px)"),
 }
 #: Used for a model not in the table (e.g. the MAEs): a generous guess per window and frame.
 WINDOW_MEMORY_FALLBACK_MIB: float = 300.0

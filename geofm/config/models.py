@@ -136,6 +136,24 @@ class SegmenterConfig:
 
 
 @dataclass(frozen=True)
+class UperNetSegmenterConfig:
+    """TerraTorch ``EncoderDecoderFactory`` fine-tune (EO-2.0): Prithvi ViT -> ``SelectIndices`` ->
+    ``ReshapeTokensToImage`` -> ``UperNetDecoder`` with its scale modules -> ``SegmentationHead``.
+
+    The registry holds the expected values; at load time they are read from the published ``config.yaml``
+    (``geofm.models.tt_config``), which is the authority."""
+
+    encoder: ViTConfig
+    num_classes: int
+    indices: tuple[int, ...] = (5, 11, 17, 23)
+    channels: int = 256
+    pool_scales: tuple[int, ...] = (1, 2, 3, 6)
+    head_dropout: float = 0.1
+    #: feed the temporal (year, day of year) and location (lat, lon) coordinates (config ``use_metadata``)
+    use_coords: bool = True
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """One published model: where its weights live and how to feed it."""
 
@@ -144,8 +162,8 @@ class ModelSpec:
     kind: Literal["mae", "segmenter"]
     hf_repo: str
     filename: str
-    checkpoint_layout: Literal["mae", "mmseg"]
-    arch: ViTConfig | SegmenterConfig
+    checkpoint_layout: Literal["mae", "mmseg", "terratorch"]
+    arch: ViTConfig | SegmenterConfig | UperNetSegmenterConfig
     norm: Normalisation
     num_frames: int
     classes: tuple[ClassInfo, ...] = ()
@@ -164,15 +182,31 @@ class ModelSpec:
     #: Exact size in bytes of the published file (0: unknown): a file of another size in the HF cache is
     #: incomplete (a killed copy, a full disk) and is never loaded as it is.
     size_bytes: int = 0
+    #: TerraTorch fine-tunes: the published config beside the weights (read at load time; "": none)
+    config_file: str = ""
+    #: side each window is resized to before the model (0: fed as cut); logits are resized back
+    resize: int = 0
 
     @property
     def encoder(self) -> ViTConfig:
-        return self.arch.encoder if isinstance(self.arch, SegmenterConfig) else self.arch
+        return self.arch if isinstance(self.arch, ViTConfig) else self.arch.encoder
 
 
 _V1_MAE = ViTConfig()
 _FLOOD_ENC = ViTConfig(num_frames=1, depth=12, num_heads=12, ln_eps=1e-5)
 _CROP_ENC = ViTConfig(num_frames=3, depth=6, num_heads=8, ln_eps=1e-5)
+
+
+#: EO-2.0 300M TL backbone as TerraTorch builds it for fine-tuning (``prithvi_eo_v2_300_tl``: num_frames 1,
+#: torch LayerNorm eps 1e-5)
+_EO2_300_TL_FT = ViTConfig(num_frames=1, embed_dim=1024, depth=24, num_heads=16, ln_eps=1e-5,
+                           coords_encoding=True, coords_scale_learn=True)
+#: TerraTorch Sen1Floods11 datamodule statistics (reflectance; BLUE, GREEN, RED, NIR_NARROW, SWIR_1, SWIR_2)
+SEN1FLOODS11_TT_NORM = Normalisation(
+    mean=(0.1412956, 0.13795798, 0.12353792, 0.30902815, 0.2044958, 0.11912015),
+    std=(0.07406382, 0.07370365, 0.08692279, 0.11798815, 0.09772074, 0.07659938),
+    units="reflectance",
+)
 
 
 def _v2(embed: int, depth: int, heads: int, patch: int = 16, tl: bool = False, frames: int = 4) -> ViTConfig:
@@ -224,6 +258,25 @@ MODELS: dict[str, ModelSpec] = {
             notes="Trained on cloud-free HLS S30 chips over the contiguous US, March to September 2022.",
             size_mb=1680, revision="b53a88b8da673800b67c34a98a527b77076e7035",
             sha256="37ed41637eccccec65ca2031324e2c03a4f168e1ea0ea71ad180910589fa018c", size_bytes=1_680_468_041,
+        ),
+        ModelSpec(
+            name="prithvi-eo-2.0-300m-tl-sen1floods11", title="Prithvi-EO-2.0-300M-TL flood mapping (Sen1Floods11)",
+            kind="segmenter", hf_repo="ibm-nasa-geospatial/Prithvi-EO-2.0-300M-TL-Sen1Floods11",
+            filename="Prithvi-EO-V2-300M-TL-Sen1Floods11.pt", checkpoint_layout="terratorch",
+            arch=UperNetSegmenterConfig(encoder=_EO2_300_TL_FT, num_classes=2), norm=SEN1FLOODS11_TT_NORM,
+            num_frames=1, classes=FLOOD_CLASSES, window=512, stride=512, resize=448, config_file="config.yaml",
+            notes="Trained on Sentinel-2 L1C Sen1Floods11 chips; windows of 512 px resized to 448 as the model "
+                  "card's inference.py does (docs/models.md).", size_mb=1280,
+        ),
+        ModelSpec(
+            name="prithvi-eo-2.0-300m-burn-scars", title="Prithvi-EO-2.0-300M burn scar mapping (HLS Burn Scars)",
+            kind="segmenter", hf_repo="ibm-nasa-geospatial/Prithvi-EO-2.0-300M-BurnScars",
+            filename="Prithvi_EO_V2_300M_BurnScars.pt", checkpoint_layout="terratorch",
+            arch=UperNetSegmenterConfig(encoder=_EO2_300_TL_FT, num_classes=2), norm=BURN_SCARS_NORM,
+            num_frames=1, classes=BURN_SCAR_CLASSES, window=512, stride=512, resize=224,
+            config_file="burn_scars_config.yaml",
+            notes="Trained on 512 px HLS chips over the contiguous US resized to 224 px (docs/models.md).",
+            size_mb=1300,
         ),
         ModelSpec(
             name="prithvi-eo-2.0-300m", title="Prithvi-EO-2.0-300M (masked autoencoder)", kind="mae",

@@ -43,6 +43,8 @@ class TaskSpec:
     #: public reference layers (REFERENCE_LAYERS) that ``--reference auto`` reads, in order of preference
     reference_layers: tuple[str, ...] = ()
     example_hint: str = ""  #: when to look (dates) for a good result
+    #: other registry models the task can run (``--model``, the page's model choice); see ``task_models``
+    alt_models: tuple[str, ...] = ()
 
     def date_span(self, model: ModelSpec | None = None) -> tuple[int, int]:
         """(fewest, most) dates this task takes with ``model`` (default: the task's model)."""
@@ -82,7 +84,8 @@ TASKS: dict[str, TaskSpec] = {
             page="app_pages/2_Flood.py",
             intro="Prithvi's Sen1Floods11 fine-tune marks water on one clear date. The water layer sits on the "
                   "true-colour image; swipe between them on the map.",
-            model="prithvi-eo-1.0-100m-sen1floods11", result="classes", dates=1, view="target",
+            model="prithvi-eo-1.0-100m-sen1floods11", alt_models=("prithvi-eo-2.0-300m-tl-sen1floods11",),
+            result="classes", dates=1, view="target",
             target_label="Water area", layer="Water", see_through=(0,),
             reference="a water or flood extent mask (e.g. from a flood agency) over the same area and date",
             reference_layers=("jrc-gsw", "esa-worldcover"),
@@ -103,7 +106,8 @@ TASKS: dict[str, TaskSpec] = {
             icon=":material/local_fire_department:", page="app_pages/5_Burn_scars.py",
             intro="Prithvi's burn-scar fine-tune marks land burnt by a wildfire on one clear date after the fire. "
                   "The burn-scar layer sits on the true-colour image; swipe between them on the map.",
-            model="prithvi-eo-1.0-100m-burn-scar", result="classes", dates=1, view="target",
+            model="prithvi-eo-1.0-100m-burn-scar", alt_models=("prithvi-eo-2.0-300m-burn-scars",),
+            result="classes", dates=1, view="target",
             target_label="Burn scar area", layer="Burn scars", see_through=(0,),
             reference="a fire perimeter or burn-severity map (e.g. MTBS, NIFC) of the same fire",
         ),
@@ -129,6 +133,36 @@ def get_task(name: str) -> TaskSpec:
         return TASKS[name]
     except (KeyError, TypeError):
         raise InputError(f"Unknown task {name!r}; choose one of {', '.join(TASKS)}.") from None
+
+
+def task_models(task: str) -> tuple[str, ...]:
+    """Registry models a task can run: its default first, then its alternatives."""
+    spec = TASKS[task]
+    return (spec.model, *spec.alt_models)
+
+
+#: The default model of a task per device type and input — "area": scenes found for an area (they carry their
+#: dates), "file": a user's file (which may not say its date, and EO-1.0 needs none) — where it is not the task's
+#: ``model``: the best model that finishes a typical area within the run-time budget on that device. Measured on
+#: CPU, EO-2.0 300M (one 512-px window resized to 448) takes 0.41x the time of EO-1.0 100M (16 windows of 224 at
+#: stride 112) per area; GPU: estimate from the same FLOPs. Figures and rule: docs/models.md.
+DEFAULT_MODELS: dict[tuple[str, str], dict[str, str]] = {
+    (device, "area"): {"flood": "prithvi-eo-2.0-300m-tl-sen1floods11", "burn-scars": "prithvi-eo-2.0-300m-burn-scars"}
+    for device in ("cpu", "cuda")
+}
+
+
+def default_model(task: str, device_type: str = "cpu", source: str = "area") -> str:
+    """The model ``task`` runs on a device of ``device_type`` ("cpu", "cuda") for ``source`` ("area", "file")
+    when none is chosen."""
+    return DEFAULT_MODELS.get((device_type, source), {}).get(task, TASKS[task].model)
+
+
+def check_task_model(task: str, model: str) -> str:
+    """``model`` when ``task`` can run it; InputError naming the choices otherwise."""
+    if model not in task_models(task):
+        raise InputError(f"{task} runs one of {', '.join(task_models(task))}; got {model!r}.")
+    return model
 
 
 @dataclass(frozen=True)

@@ -33,14 +33,26 @@ class WindowJob(Protocol):
     def finished(self, done: int) -> None: ...
 
 
-def forward_batch(forward: Forward, tiles: torch.Tensor, device: torch.device, precision: str) -> torch.Tensor:
-    """``forward(tiles)`` under ``precision``'s autocast, as float32; an fp16 overflow reruns in fp32."""
+def forward_batch(forward: Forward, tiles: torch.Tensor, device: torch.device, precision: str,
+                  **extra: torch.Tensor) -> torch.Tensor:
+    """``forward(tiles, **extra)`` under ``precision``'s autocast, as float32; an fp16 overflow reruns in fp32."""
     with torch.inference_mode():
         with autocast(device, precision):
-            out = forward(tiles).float()
+            out = forward(tiles, **extra).float()
         if needs_fp32_retry(precision, out):
-            out = forward(tiles).float()
+            out = forward(tiles, **extra).float()
     return out
+
+
+def _window_extras(jobs: Sequence[WindowJob], owners: list[int], size: int, device: torch.device
+                   ) -> dict[str, torch.Tensor]:
+    """Per-window extra inputs (each job's ``coords``, batch 1) stacked in batch order; padding windows repeat
+    the last one's. Empty when the jobs have none."""
+    first = getattr(jobs[owners[0]], "coords", None) or {}
+    if not first:
+        return {}
+    owners = owners + [owners[-1]] * (size - len(owners))
+    return {name: torch.cat([getattr(jobs[j], "coords", {})[name] for j in owners]).to(device) for name in first}
 
 
 def run_windows(forward: Forward, jobs: Sequence[WindowJob], batch_size: int, *, device: torch.device,
@@ -58,7 +70,8 @@ def run_windows(forward: Forward, jobs: Sequence[WindowJob], batch_size: int, *,
         tiles = [jobs[j].tile(i) for j, i in chunk]
         if len(tiles) < size:
             tiles.extend([torch.zeros_like(tiles[0])] * (size - len(tiles)))
-        out = forward_batch(forward, torch.stack(tiles).to(device), device, precision)
+        extra = _window_extras(jobs, [j for j, _ in chunk], size, device)
+        out = forward_batch(forward, torch.stack(tiles).to(device), device, precision, **extra)
         touched: list[int] = []
         for (j, i), window_out in zip(chunk, out):
             jobs[j].add(i, window_out)

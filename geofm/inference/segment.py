@@ -16,6 +16,7 @@ from torch import nn
 from geofm.config import ModelSpec
 from geofm.errors import InputError
 from geofm.inference.batcher import run_windows
+from geofm.inference.coords import fine_tune_coords
 from geofm.inference.device import default_batch_size
 from geofm.inference.precision import resolve_precision
 from geofm.inference.prepare import prepare_input
@@ -42,7 +43,8 @@ def segment_stacks(model: nn.Module, spec: ModelSpec, stacks: Sequence[HLSStack]
     chosen = resolve_precision(precision, device)
     start = time.perf_counter()
     jobs = [SlideJob(torch.from_numpy(prepare_input(s.data, spec)), len(spec.classes), window=spec.window,
-                     stride=spec.stride, device=device, progress=p) for s, p in zip(stacks, progresses)]
+                     stride=spec.stride, device=device, progress=p, coords=fine_tune_coords(s, spec, model))
+            for s, p in zip(stacks, progresses)]
     for job in jobs:
         job.started()
     bs = batch_size or default_batch_size(device, spec, chosen)

@@ -57,8 +57,11 @@ class SlideJob:
     """One input's sliding windows: cuts them, and averages the window logits into (K, H, W)."""
 
     def __init__(self, x: torch.Tensor, num_classes: int, *, window: int = 224, stride: int = 112,
-                 device: torch.device | None = None, progress: Progress = null_progress) -> None:
+                 device: torch.device | None = None, progress: Progress = null_progress,
+                 coords: dict[str, torch.Tensor] | None = None) -> None:
         self.device = device or torch.device("cpu")
+        #: extra model inputs shared by every window (EO-2.0 TL: temporal and location coordinates, batch 1)
+        self.coords = coords or {}
         self.window, self.progress = window, progress
         self.height, self.width = x.shape[-2:]
         self.xp = pad_to_window(x, window).to(self.device)
@@ -91,13 +94,14 @@ class SlideJob:
 
 def slide_logits(forward: Forward, x: torch.Tensor, num_classes: int, *, window: int = 224, stride: int = 112,
                  batch_size: int = 1, device: torch.device | None = None, precision: str = "fp32",
-                 progress: Progress = null_progress) -> torch.Tensor:
+                 progress: Progress = null_progress, coords: dict[str, torch.Tensor] | None = None
+                 ) -> torch.Tensor:
     """Average window logits over a (C, T, H, W) normalised input; returns (K, H, W) float32 on ``device``.
 
     ``forward`` maps (B, C, T, window, window) -> (B, K, window, window); every call gets ``batch_size``
     windows (see ``geofm.inference.batcher``). ``precision``: ``fp32``, ``bf16`` or ``fp16`` (resolved).
     """
-    job = SlideJob(x, num_classes, window=window, stride=stride, device=device, progress=progress)
+    job = SlideJob(x, num_classes, window=window, stride=stride, device=device, progress=progress, coords=coords)
     job.started()
     run_windows(forward, [job], batch_size, device=job.device, precision=precision)
     return job.logits()

@@ -62,6 +62,30 @@ def _time_from_name(name: str) -> datetime | None:
         return None
 
 
+#: GeoTIFF tags that hold an acquisition date (HLS's own metadata names, then common ones), first found wins.
+DATE_TAGS: tuple[str, ...] = ("SENSING_TIME", "ACQUISITION_DATE", "DATE_ACQUIRED", "ACQUISITION_TIME", "DATETIME")
+
+
+def time_from_tags(path: Path) -> datetime | None:
+    """The acquisition date in the file's tags (``SENSING_TIME`` ... ISO dates), or None."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as ds:
+            tags = {k.upper(): v for k, v in ds.tags().items()}
+    except Exception:  # noqa: BLE001 - an unreadable tag block is "no date"; the pixels are read elsewhere
+        return None
+    for key in DATE_TAGS:
+        text = str(tags.get(key, "")).strip().split(";")[0].strip()
+        if not text:
+            continue
+        try:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")[:26]).replace(tzinfo=None)
+        except ValueError:
+            continue
+    return None
+
+
 def decode_valid(raw: np.ndarray, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
     """(bands, H, W) samples -> float32 (T, 6, H, W) and the valid mask (T, H, W): finite, not fill, not nodata."""
     count, h, w = raw.shape
@@ -167,7 +191,7 @@ def read_input_stack(paths: list[Path] | list[str], *, progress: Progress = null
     ids: list[str] = []
     for r in rasters:
         n = r.data.shape[0]
-        times += [_time_from_name(r.path.name)] * n
+        times += [_time_from_name(r.path.name) or time_from_tags(r.path)] * n
         ids += [r.path.stem if n == 1 else f"{r.path.stem}#{i + 1}" for i in range(n)]
     if not valid.any():
         raise InputError("The input has no valid pixels (all fill / nodata).")

@@ -107,14 +107,26 @@ def extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
     return dict(obj)
 
 
-def normalise_keys(sd: dict[str, torch.Tensor], kind: Literal["mae", "segmenter"]
+#: TerraTorch 0.99's timm wrapper around the backbone: ``model.encoder._timm_module.*`` in the published files
+TIMM_WRAPPER = "encoder._timm_module."
+
+
+def normalise_keys(sd: dict[str, torch.Tensor], kind: Literal["mae", "segmenter", "terratorch"]
                    ) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """Strip ``module.``, map flat MAE keys to ``encoder.``/``decoder.``, drop ``auxiliary_head.*``."""
+    """Strip ``module.``, map flat MAE keys to ``encoder.``/``decoder.``, drop ``auxiliary_head.*``;
+    TerraTorch task checkpoints: strip Lightning's ``model.`` and the timm wrapper's ``_timm_module.``."""
     notes: list[str] = []
     if all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
         notes.append("stripped the 'module.' prefix")
-    if kind == "mae":
+    if kind == "terratorch":
+        if all(k.startswith("model.") for k in sd):
+            sd = {k[len("model."):]: v for k, v in sd.items()}
+        wrapped = sum(k.startswith(TIMM_WRAPPER) for k in sd)
+        if wrapped:
+            sd = {("encoder." + k[len(TIMM_WRAPPER):] if k.startswith(TIMM_WRAPPER) else k): v for k, v in sd.items()}
+            notes.append(f"unwrapped {wrapped} backbone keys (TerraTorch 0.99 '_timm_module.')")
+    elif kind == "mae":
         renamed = {}
         flat = 0
         for k, v in sd.items():
@@ -206,7 +218,8 @@ def check_values(sd: dict[str, torch.Tensor], path: Path) -> None:
                               hint=_REDOWNLOAD_HINT)
 
 
-def load_checkpoint(model: nn.Module, path: str | Path, kind: Literal["mae", "segmenter"]) -> LoadReport:
+def load_checkpoint(model: nn.Module, path: str | Path, kind: Literal["mae", "segmenter", "terratorch"]
+                    ) -> LoadReport:
     """Read ``path`` safely, check its values, normalise its keys for ``kind`` and load it strictly into ``model``."""
     path = Path(path)
     sd = extract_state_dict(read_checkpoint(path), path)

@@ -148,7 +148,8 @@ def fetch_weights(spec: ModelSpec | str, on_bytes: ByteProgress | None = None, *
         if cached is not None:
             try:
                 verify_size(spec, cached)
-                return cached
+                if not spec.config_file:  # a TerraTorch fine-tune's published config comes with the download
+                    return cached
             except CheckpointError as err:
                 log.warning("%s: downloading it again", err)
                 force = True
@@ -170,6 +171,10 @@ def ensure_weights(spec: ModelSpec | str, weights_dir: str | Path | None = None,
     spec = as_spec(spec)
     try:
         path = resolve_weights(spec, weights_dir)
+        if spec.config_file:  # a TerraTorch fine-tune needs its published config too
+            from geofm.models.weights import resolve_config
+
+            resolve_config(spec, path)
     except WeightsNotFoundError:
         if not can_download():
             raise

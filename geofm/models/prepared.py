@@ -237,6 +237,11 @@ def load_ready_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = 
 
     spec = as_spec(spec)
     times = times if times is not None else LoadTimes()
+    if spec.config_file:  # built from its published config at each load: no ready copy of a fixed skeleton
+        started = time.perf_counter()
+        model = load_model(spec, weights_dir=weights_dir)
+        times.add("weights", started)
+        return model
     folded = spec.kind == "segmenter" if fold is None else fold
     source = resolve_weights(spec, weights_dir)
     started = time.perf_counter()

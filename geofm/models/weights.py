@@ -17,11 +17,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from geofm.config import ENV_WEIGHTS_DIR, ModelSpec, SegmenterConfig, ViTConfig
+from geofm.config import ENV_WEIGHTS_DIR, ModelSpec
 from geofm.digest import file_sha256, remembered_sha256
-from geofm.errors import CheckpointError, ServiceError
+from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
 from geofm.models.checkpoints import load_checkpoint
-from geofm.models.factory import as_spec, empty_model
+from geofm.models.factory import Arch, as_spec, empty_model
 from geofm.models.hub import hf_offline, hub_problem
 from geofm.models.locate import _hf_cache_dir, candidate_files, find_in_hf_cache, resolve_weights
 from geofm.settings import settings
@@ -98,6 +98,7 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
     cached = None if force else find_in_hf_cache(spec)
     if cached:
         verify_sha256(spec, cached)
+        _download_config(spec, cached, endpoint)
         return cached
     where = f"{spec.filename} from huggingface.co/{spec.hf_repo}"
     if hf_offline():
@@ -125,9 +126,30 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
                                hint=f"Check the internet connection, or copy the file into "
                                     f"{ENV_WEIGHTS_DIR}.", status_code=status) from None
         verify_sha256(spec, path)
+        _download_config(spec, path, endpoint)
         return path
     raise ServiceError(f"Could not download {where}: the file is not on Hugging Face under any known name "
                        f"({_reason(last)}).", hint=f"Copy the file into {ENV_WEIGHTS_DIR}.")
+
+
+def _download_config(spec: ModelSpec, weights_path: Path, endpoint: str | None) -> None:
+    """TerraTorch fine-tunes: fetch the published config too (a few kB), unless it is already at hand."""
+    if not spec.config_file:
+        return
+    try:
+        resolve_config(spec, weights_path)
+        return
+    except WeightsNotFoundError:
+        pass
+    from huggingface_hub import hf_hub_download
+
+    try:
+        hf_hub_download(spec.hf_repo, spec.config_file, revision=spec.revision, cache_dir=_hf_cache_dir(),
+                        endpoint=endpoint)
+    except Exception as err:
+        raise ServiceError(f"Could not download {spec.config_file} from huggingface.co/{spec.hf_repo}: "
+                           f"{_reason(err)}.", hint="Check the internet connection, or copy the file beside "
+                                                    "the weights.") from None
 
 
 def _reason(err: Exception | None) -> str:
@@ -137,15 +159,41 @@ def _reason(err: Exception | None) -> str:
     return f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
 
 
+def resolve_config(spec: ModelSpec, weights_path: str | Path) -> Path:
+    """The spec's published config: beside its weights file, else in the Hugging Face cache."""
+    beside = Path(weights_path).parent / spec.config_file
+    if beside.is_file():
+        return beside
+    from huggingface_hub import hf_hub_download
+
+    for revision in ([spec.revision, None] if spec.revision else [None]):
+        try:
+            return Path(hf_hub_download(spec.hf_repo, spec.config_file, revision=revision, local_files_only=True,
+                                        cache_dir=_hf_cache_dir()))
+        except Exception as err:  # not cached
+            log.debug("%s/%s not in the HF cache: %s", spec.hf_repo, spec.config_file, err)
+    raise WeightsNotFoundError(
+        f"The config of {spec.title} ({spec.config_file} from huggingface.co/{spec.hf_repo}) is neither beside "
+        f"{Path(weights_path).name} nor in the Hugging Face cache.",
+        hint=f"Get it with `python -m geofm weights download {spec.name}`, or copy {spec.config_file} beside "
+             "the weights file.")
+
+
 def load_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = None,
-               device: str | torch.device = "cpu", arch: ViTConfig | SegmenterConfig | None = None
-               ) -> nn.Module:
-    """Resolve the weights file, load it safely and strictly, and return the model in eval mode on ``device``."""
+               device: str | torch.device = "cpu", arch: Arch | None = None) -> nn.Module:
+    """Resolve the weights file, load it safely and strictly, and return the model in eval mode on ``device``.
+
+    TerraTorch fine-tunes are built from their published config (``spec.config_file``) unless ``arch`` is given.
+    """
     spec = as_spec(spec)
     path = resolve_weights(spec, weights_dir)
     if not _in_folders(path, weights_dir):
         verify_sha256(spec, path)
+    if spec.config_file and arch is None:
+        from geofm.models.tt_config import load_arch
+
+        arch = load_arch(spec, resolve_config(spec, path))
     model = empty_model(spec, arch)
-    report = load_checkpoint(model, path, spec.kind)
+    report = load_checkpoint(model, path, "terratorch" if spec.checkpoint_layout == "terratorch" else spec.kind)
     log.info("loaded %s from %s (%d tensors)", spec.name, path, report.loaded)
     return model.to(device).eval()

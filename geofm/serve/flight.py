@@ -226,10 +226,11 @@ class SharedBatches:
 def _execute_segmentations(key: Hashable, items: Sequence[Any], progresses: Sequence[Progress]) -> list[Any]:
     from geofm import pipeline
 
-    task = str(key[0]) if isinstance(key, tuple) else str(key)  # key: (task, weights folder)
+    task = str(key[0]) if isinstance(key, tuple) else str(key)  # key: (task, weights folder[, model])
+    model = str(key[2]) if isinstance(key, tuple) and len(key) > 2 and key[2] else None
     # probabilities too: the app shows each run's confidence (a run keeps only its float16 map of it)
     return pipeline.run_segmentations(task, list(items), progress=list(progresses),
-                                      probabilities=[True] * len(items))
+                                      probabilities=[True] * len(items), model=model)
 
 
 _FLIGHT = SingleFlight()

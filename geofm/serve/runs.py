@@ -6,6 +6,8 @@ Streamlit script (panning, sliders) never recomputes anything.
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 import json
 import threading
@@ -42,9 +44,10 @@ class RunRequest:
     mask_ratio: float = 0.75
     seed: int = 0
     upload_digest: str = ""  # sha256 of the uploaded files, in order
-    model: str = ""  # masking tasks: registry name of the masked autoencoder ("" = the task's default)
+    model: str = ""  # masking tasks and tasks with a model choice: registry name ("" = the default)
     stac_url: str = ""
     weights_dir: str = ""
+    date: str = ""  # uploads: the acquisition date the user gave (YYYY-MM-DD; "" = from the files)
 
     @classmethod
     def for_area(cls, task: str, geometry: dict, start: str, end: str, *, max_cloud: float,
@@ -59,14 +62,14 @@ class RunRequest:
 
     @classmethod
     def for_upload(cls, task: str, files: list[tuple[str, bytes]], *, mask_ratio: float = 0.75,
-                   seed: int = 0, model: str = "") -> "RunRequest":
+                   seed: int = 0, model: str = "", date: str = "") -> "RunRequest":
         """A request over uploaded files (name, content)."""
         digest = hashlib.sha256()
         for name, content in files:
             digest.update(name.encode() + b"\0" + hashlib.sha256(content).digest())
         return cls(task=task, upload_digest=digest.hexdigest(), mask_ratio=_task_mask_ratio(task, mask_ratio),
                    seed=_task_seed(task, seed), model=_task_model(task, model),
-                   weights_dir=_weights_dir())
+                   weights_dir=_weights_dir(), date=str(date or ""))
 
     @property
     def geometry(self) -> dict | None:
@@ -87,7 +90,8 @@ def _task_seed(task: str, seed: int) -> int:
 
 
 def _task_model(task: str, model: str) -> str:
-    return model if get_task(task).masking else ""
+    spec = get_task(task)
+    return model if spec.masking or spec.alt_models else ""
 
 
 def canonical_json(obj: Any) -> str:
@@ -225,8 +229,9 @@ def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder,
     if get_task(request.task).result == "classes":  # runs of one model waiting together share forward passes
         from geofm.serve.flight import shared_batches
 
-        return shared_batches().run((request.task, request.weights_dir), stack, queue=queue, progress=recorder,
-                                    on_wait=on_wait, label=request.task, alive=visitor.alive, ticket=ticket)
+        return shared_batches().run((request.task, request.weights_dir, request.model), stack, queue=queue,
+                                    progress=recorder, on_wait=on_wait, label=request.task, alive=visitor.alive,
+                                    ticket=ticket)
     return queue.run(_run_model, request.task, stack, request, recorder, label=request.task, on_wait=on_wait,
                      alive=visitor.alive, ticket=ticket)
 
@@ -313,6 +318,10 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
             with line.reading(visitor.alive):
                 stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(),
                                          where="the app")
+            if request.date:  # the user's date wins over what the files say
+                from datetime import datetime
+
+                stack = dataclasses.replace(stack, times=[datetime.fromisoformat(request.date)] * stack.num_frames)
             result = _queued_model(request, stack, recorder, line, visitor, ticket)
             return RunOutcome(request=request, result=result, stack=stack, times=recorder.finish(),
                               confidence=take_confidence(request.task, result))

@@ -161,10 +161,27 @@ def cached_outcome(request: RunRequest) -> RunOutcome | None:
 
 
 def task_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
-    """The task's own controls: for masking tasks the mask ratio, seed and model; else the defaults."""
+    """The task's own controls: for masking tasks the mask ratio, seed and model; for tasks with a choice of
+    models the model; else the defaults."""
+    if task.alt_models:
+        return 0.75, 0, model_choice(task, key, "file" if key == "upload" else "area")
     if not task.masking:
         return 0.75, 0, ""
     return reconstruction_controls(task, key)
+
+
+def model_choice(task: TaskSpec, key: str, source: str = "area") -> str:
+    """The model of a task with several published fine-tunes; the default is the best one for this server's
+    device and the input (``geofm.config.default_model``)."""
+    from geofm.config import MODELS, default_model, task_models
+    from geofm.inference.device import resolve_device
+
+    names = list(task_models(task.name))
+    if st.session_state.get(f"{key}-model") not in names:
+        st.session_state[f"{key}-model"] = default_model(task.name, resolve_device("auto").type, source)
+    return str(st.selectbox("Model", names, format_func=lambda n: MODELS[n].title, key=f"{key}-model",
+                            help="Prithvi-EO-2.0 (300M) is larger and slower than EO-1.0 (100M); the default "
+                                 "is the one that finishes a typical area in time on this server."))
 
 
 def reconstruction_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
@@ -253,3 +270,6 @@ def task_page(name: str) -> None:
     from geofm.serve.evaluate_view import show_evaluation
 
     show_evaluation(outcome, key=page)
+    from geofm.serve.models_view import show_other_model
+
+    show_other_model(outcome, key=page)

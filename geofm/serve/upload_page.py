@@ -43,6 +43,19 @@ def checked_upload(request: RunRequest | None, contents: list[tuple[str, bytes]]
     return kept[1]
 
 
+def date_field(task: str, model: str) -> str:
+    """For a model that uses the acquisition date (EO-2.0 TL): a date field, for files whose name (HLS) or tags
+    do not say it; "" when not needed or left empty (the run then asks for it)."""
+    from geofm.config import get_model_spec
+    from geofm.inference.coords import needs_coords
+
+    if not model or not needs_coords(get_model_spec(model)):
+        return ""
+    when = st.date_input("Acquisition date (needed when the file name is not an HLS name and its tags hold no "
+                         "date)", value=None, key="up-date", format="YYYY-MM-DD")
+    return when.isoformat() if when else ""
+
+
 def upload_page() -> None:
     st.title("Your own file")
     st.markdown("Upload HLS GeoTIFFs in **HLS DN** (reflectance × 10 000, nodata −9999) with the six bands in "
@@ -58,8 +71,9 @@ def upload_page() -> None:
     missing = ui.weights_blocking(task)  # missing and cannot be fetched: Run is disabled
     ui.show_weights_notice(task)
     mask_ratio, seed, model = task_controls(spec, PAGE)
+    date = date_field(spec.name, model)
     contents = [(f.name, f.getvalue()) for f in files]
-    request = (RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed, model=model)
+    request = (RunRequest.for_upload(task, contents, mask_ratio=mask_ratio, seed=seed, model=model, date=date)
                if contents else None)
     problems = checked_upload(request, contents, task)
     if problems:
