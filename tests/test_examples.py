@@ -13,7 +13,7 @@ import pytest
 
 from geofm.config import CLASS_NODATA, TASKS, get_task
 from geofm.data import AOI, search_hls
-from geofm.data.select import _thirds
+from geofm.data.select import thirds
 from geofm.examples import EXAMPLES
 from geofm.serve.geocode import parse_coordinates
 from geofm.serve.queue import JobQueue
@@ -65,9 +65,9 @@ def run_end_to_end(task: str, bounds: tuple[float, float, float, float], start: 
 def test_every_example_runs_end_to_end_on_the_standin(env, example):
     outcome = run_end_to_end(example.task, example.bounds, example.start, example.end, example.max_cloud)
     if example.task == "crops":  # one date in each third of the window, as the model was trained
-        thirds = _thirds(date.fromisoformat(example.start), date.fromisoformat(example.end))
+        windows = thirds(date.fromisoformat(example.start), date.fromisoformat(example.end))
         days = sorted({s.date for s in outcome.scenes})
-        assert all(a <= d <= b for d, (a, b) in zip(days, thirds))
+        assert all(a <= d <= b for d, (a, b) in zip(days, windows))
 
 
 def test_the_first_example_is_a_few_km_and_one_model_window():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -102,7 +103,8 @@ def compare_command(args: argparse.Namespace) -> int:
     from geofm import pipeline
     from geofm.cli.run import _load_stack, _note
     from geofm.evaluate import evaluate
-    from geofm.evaluate.export import _write_json, write_layer
+    from geofm.evaluate.export import write_layer
+    from geofm.io.safewrite import write_text
     from geofm.evaluate.models_compare import compare_models, model_figures
     from geofm.evaluate.provenance import make_provenance, write_provenance
     from geofm.inference.device import resolve_device
@@ -152,7 +154,7 @@ def compare_command(args: argparse.Namespace) -> int:
                "areas_km2": {k[:-4]: m[k] for k in ("a_km2", "b_km2", "both_km2", "only_a_km2", "only_b_km2",
                                                      "neither_km2")},
                "pixels": m["pixels"], "pixel_km2": m["pixel_km2"], "models": per_model}
-    _write_json(args.out / "compare.json", summary)
+    write_text(args.out / "compare.json", json.dumps(summary, indent=1, default=str))
     lines = [f"wrote {args.out}: {a}.tif, {b}.tif, agreement.tif, compare.json "
              f"({time.perf_counter() - start:.1f} s on {device})",
              f"{task.target_label or 'target'}: A {m['a_km2']:.3f} km2, B {m['b_km2']:.3f} km2, both "

@@ -43,7 +43,7 @@ def day_frames(scenes: list[Scene], aoi: AOI) -> list[tuple[list[Scene], float]]
     return [(frame, frame_clear_fraction(frame, grid, area)) for frame in group_by_day(scenes)]
 
 
-def _thirds(start: date, end: date) -> list[tuple[date, date]]:
+def thirds(start: date, end: date) -> list[tuple[date, date]]:
     span = (end - start).days + 1
     cuts = [start.toordinal() + round(span * k / 3) for k in range(4)]
     return [(date.fromordinal(cuts[k]), date.fromordinal(cuts[k + 1] - 1)) for k in range(3)]
@@ -110,7 +110,7 @@ def choose_scenes(scenes: list[Scene], task: str, aoi: AOI, *, scene_ids: list[s
     d0 = start or min(s.date for s in scenes)
     d1 = end or max(s.date for s in scenes)
     frames = []
-    for name, (a, b) in zip(THIRD_NAMES, _thirds(d0, d1)):
+    for name, (a, b) in zip(THIRD_NAMES, thirds(d0, d1)):
         cands = [c for c in groups if a <= c[1][0].date <= b]
         if not cands:
             raise NoScenesError(f"No scene in the {name} third of the window ({a} to {b}); "

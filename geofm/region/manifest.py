@@ -20,7 +20,7 @@ from typing import Any
 from geofm.config import REGION
 from geofm.errors import InputError
 from geofm.io.safewrite import publish
-from geofm.region.job import sha256_of
+from geofm.digest import file_sha256 as sha256_of
 
 MANIFEST_VERSION = 1
 DONE, FAILED, PENDING = "done", "failed", "pending"

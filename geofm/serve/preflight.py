@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 
 from geofm.config import get_task
-from geofm.data.select import MIN_CLEAR_FRACTION, THIRD_NAMES, _thirds
+from geofm.data.select import MIN_CLEAR_FRACTION, THIRD_NAMES, thirds
 
 
 def _fmt(d: date) -> str:
@@ -39,7 +39,7 @@ def run_warnings(task: str, days: list, scene_ids: tuple[str, ...], start: date,
         return []
     if spec.scene_choice == "spread":
         notes = []
-        for name, (a, b) in zip(THIRD_NAMES, _thirds(start, end)):
+        for name, (a, b) in zip(THIRD_NAMES, thirds(start, end)):
             usable = [clear for frame, clear in days if a <= frame[0].date <= b and clear >= MIN_CLEAR_FRACTION]
             if not usable:
                 notes.append(f"{spec.title} needs three dates, one in each third of your dates, with at least "

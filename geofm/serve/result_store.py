@@ -116,9 +116,9 @@ class ResultStore:
         return True
 
     def get(self, request: Any):
-        """The stored outcome of ``request``, or None (missing; damaged or foreign: then removed)."""
+        """The stored outcome of ``request`` as the fields of a RunOutcome (geofm.serve.runs builds it), or None
+        (missing; damaged or foreign: then removed)."""
         from geofm.serve.progress import StageTimes
-        from geofm.serve.runs import RunOutcome
 
         path = self._path(request)
         if not path.exists():
@@ -145,10 +145,10 @@ class ResultStore:
                              Affine(*sm["transform"]),
                              times=[dt.datetime.fromisoformat(t) if t else None for t in sm["times"]],
                              scene_ids=list(sm["scene_ids"]))
-            outcome = RunOutcome(request=request, result=result, stack=stack,
-                                 scenes=[_scene_from(s) for s in meta["scenes"]],
-                                 times=StageTimes(dict(meta["times"]["seconds"]), dict(meta["times"]["messages"])),
-                                 confidence=arrays.get("confidence"))
+            outcome = dict(request=request, result=result, stack=stack,
+                           scenes=[_scene_from(s) for s in meta["scenes"]],
+                           times=StageTimes(dict(meta["times"]["seconds"]), dict(meta["times"]["messages"])),
+                           confidence=arrays.get("confidence"))
         except Exception as err:  # noqa: BLE001 - any damage (zip, json, arrays) means: run it again
             log.warning("dropping damaged result %s: %s", path.name, str(err)[:200])
             path.unlink(missing_ok=True)

@@ -156,7 +156,8 @@ class ResultCache:
                 return outcome
         if self.store is None:
             return None
-        outcome = self.store.get(request)  # kept on disk by this server before a restart
+        parts = self.store.get(request)  # kept on disk by this server before a restart
+        outcome = RunOutcome(**parts) if parts is not None else None
         if outcome is not None:
             self._remember(outcome)
         return outcome
