@@ -649,6 +649,40 @@ REGION = RegionDefaults()
 
 
 # --------------------------------------------------------------------------------------------
+# Series (geofm series): one single-date class-map task over every clear date of a range
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeriesLimits:
+    """Settings and caps of a series (``geofm series``, ``geofm.series.run_series``)."""
+
+    #: Longest date range, days (a year, leap years included); longer ranges are refused.
+    max_days: int = 366
+    #: Default least clear share of the area for a date to be run (the mosaic's Fmask over the area).
+    min_clear: float = 0.5
+    #: Most dates (timelapse frames) one series makes; more are refused before anything is read.
+    max_frames: int = 120
+    #: Dates read and run together (their windows share forward passes); bounds the memory of a series.
+    group_dates: int = 8
+    #: Longest side of a timelapse frame's map, px (smaller areas are enlarged to ``frame_min_px``).
+    frame_max_px: int = 640
+    frame_min_px: int = 360
+    #: Seconds each timelapse frame shows.
+    frame_seconds: float = 0.8
+    #: Output names inside the series folder (the COGs are ``YYYY-MM-DD.tif``).
+    manifest_name: str = "series.json"
+    csv_name: str = "series.csv"
+    chart_name: str = "series.png"
+    gif_name: str = "timelapse.gif"
+    change_name: str = "change.tif"
+    item_name: str = "item.json"
+
+
+SERIES = SeriesLimits()
+
+
+# --------------------------------------------------------------------------------------------
 # Reference layers and agreement products ("Did the model get it right?"); facts and sources in
 # docs/reference-data.md
 # --------------------------------------------------------------------------------------------

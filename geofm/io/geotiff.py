@@ -223,14 +223,15 @@ def _provenance(result: SegmentationResult | ReconstructionResult) -> dict[str, 
     return {"CHECKPOINT_SHA256": result.checkpoint_sha256} if result.checkpoint_sha256 else {}
 
 
-def write_class_map_cog(result: SegmentationResult, path: str | Path) -> Path:
-    """uint8 class map COG, nodata 255, the input's CRS/transform, colour table and class names."""
+def write_class_map_cog(result: SegmentationResult, path: str | Path, *, tags: dict[str, str] | None = None) -> Path:
+    """uint8 class map COG, nodata 255, the input's CRS/transform, colour table and class names (and ``tags``,
+    e.g. the provenance's, in the same write)."""
     cmap = {k: (*color, 255) for k, color in enumerate(result.class_colors)}
     cmap[CLASS_NODATA] = (0, 0, 0, 0)
     classes = {f"CLASS_{k}": name for k, name in enumerate(result.class_names)}
     return _write_cog(result.classes[None].astype(np.uint8), path, crs=result.crs, transform=result.transform,
                       nodata=CLASS_NODATA, colormap=cmap, descriptions=["class"],
-                      tags={"MODEL": result.model, **_provenance(result), **classes})
+                      tags={"MODEL": result.model, **_provenance(result), **classes, **(tags or {})})
 
 
 def write_probabilities_cog(result: SegmentationResult, path: str | Path) -> Path:
