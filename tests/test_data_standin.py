@@ -20,7 +20,14 @@ from shapely.geometry import shape
 
 from tests.standin import StandIn
 from tests.standin.layout import (
+    ALL_DATES,
     ALL_TILES,
+    BURN_DN,
+    HERMITS_DATES,
+    HERMITS_TILE,
+    SF_DATES,
+    SF_TILE,
+    WATER_DN,
     DATES,
     SINDH_DATES,
     SINDH_TILE,
@@ -337,7 +344,7 @@ def test_gdal_follows_the_earthdata_login_with_netrc_and_cookies(standin: StandI
 def test_all_tiles_are_searchable(standin: StandIn) -> None:
     for tile in ALL_TILES:
         lon, lat = shape(_one(standin.cmr_url, next(item_id(d, tile) for d in
-                                                     DATES + SINDH_DATES + SOUTH_DATES
+                                                     ALL_DATES if not d.cmr_only
                                                      if tile.index in d.tiles))["geometry"]).centroid.coords[0]
         found = _search(standin.url, bbox=[lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01], limit=100).json()
         assert {f["id"].split(".")[2] for f in found["features"]} >= {f"T{tile.name}"}
@@ -357,3 +364,32 @@ def test_earthdata_data_host_can_redirect_to_presigned_s3(standin: StandIn) -> N
     assert requests.get(hop.headers["Location"].split("?")[0], headers=rng, timeout=10).status_code == 403
     s3_seen = [r.authorization for r in standin.host_requests("s3")]
     assert s3_seen == ["Bearer", "", ""]
+
+
+def _band(standin: StandIn, iid: str, asset: str) -> np.ndarray:
+    with rasterio.open(_file(standin, iid, asset)) as src:
+        return src.read(1)
+
+
+def test_sindh_flood_falls_through_october_and_one_date_is_clouded(standin: StandIn) -> None:
+    """The series example's data: the flood's dark-NIR water shrinks date by date towards the lake."""
+    later = [d for d in SINDH_DATES if d.when.strftime("%m-%d") >= "09-13"]
+    assert len(later) == 6 and [d.extent for d in later] == sorted((d.extent for d in later), reverse=True)
+    water = [int((_band(standin, item_id(d, SINDH_TILE), "B05" if d.sensor == "L30" else "B8A")
+                  < 2 * WATER_DN[3]).sum()) for d in (SINDH_DATES[1], later[0], later[-1])]
+    assert water[0] > water[1] > water[2] > 0.25 * water[0]
+    clouded = [d for d in later if d.clouds and d.clouds[0].radius_km >= 8]
+    assert len(clouded) == 1
+
+
+def test_hermits_peak_burn_scar_and_san_francisco_bay(standin: StandIn) -> None:
+    first = HERMITS_DATES[1]
+    nir = _band(standin, item_id(first, HERMITS_TILE), "B8A")
+    burnt = (nir >= BURN_DN[3]) & (nir <= BURN_DN[3] + 1)
+    assert 0.05 < burnt.mean() < 0.5  # a scar over part of the tile, not the whole
+    last = HERMITS_DATES[-1]
+    nir_last = _band(standin, item_id(last, HERMITS_TILE), "B8A")
+    assert ((nir_last >= BURN_DN[3]) & (nir_last <= BURN_DN[3] + 1)).sum() < burnt.sum()  # the rim greens
+    fm = _band(standin, item_id(SF_DATES[1], SF_TILE), "Fmask")
+    assert 0.1 < ((fm & 32) != 0).mean() < 0.6  # the bay east of the waterfront is water
+    assert all(d.when.year == 2023 and 9 <= d.when.month <= 11 for d in SF_DATES)

@@ -24,14 +24,21 @@ from rasterio.io import MemoryFile
 from shapely.geometry import MultiPolygon, Polygon, box, mapping
 
 from tests.standin.layout import (
+    BAY_DN,
     BLOCK,
+    BURN_DN,
+    BURN_ELLIPSE,
     FLOOD_BELT,
     FLOOD_ELLIPSE,
     FMASK_ADJACENT,
     FMASK_CLOUD,
     FMASK_SHADOW,
     FMASK_WATER,
+    HERMITS_TILE,
+    LAKE_ELLIPSE,
     OVERVIEW_BLOCK,
+    SF_BAY,
+    SF_TILE,
     SINDH_TILE,
     WATER_DN,
     WATER_LON,
@@ -43,7 +50,7 @@ from tests.standin.layout import (
     scenes,
 )
 
-LAYOUT_VERSION = 10
+LAYOUT_VERSION = 11
 L30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B09", "B10", "B11")
 S30_ASSETS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")
 ANGLE_ASSETS = ("SZA", "SAA", "VZA", "VAA")
@@ -94,15 +101,34 @@ def _rasterize_ll(tile: Tile, shapes_ll: list[Any]) -> np.ndarray:
     return rasterize(geoms, out_shape=(tile.size, tile.size), transform=tile.transform, dtype="uint8").astype(bool)
 
 
-def _water(tile: Tile) -> np.ndarray:
+def _ellipse(centre: tuple[float, float], a_km: float, b_km: float) -> Polygon:
+    lon, lat = centre
+    t = np.linspace(0, 2 * np.pi, 181)
+    k = 1 / (111.32 * np.cos(np.radians(lat)))
+    return Polygon(np.c_[lon + a_km * k * np.cos(t), lat + b_km / 110.57 * np.sin(t)])
+
+
+def _water(tile: Tile, extent: float = 1.0) -> np.ndarray:
+    """Where the tile is water on a date: the Sindh flood shrinks from its largest (``extent`` 1) towards the
+    lake; the bay off San Francisco; elsewhere a river strip (Nebraska)."""
     if tile.index == SINDH_TILE.index:
-        (lon, lat), a_km, b_km = FLOOD_ELLIPSE
-        t = np.linspace(0, 2 * np.pi, 181)
-        k = 1 / (111.32 * np.cos(np.radians(lat)))
-        ellipse = Polygon(np.c_[lon + a_km * k * np.cos(t), lat + b_km / 110.57 * np.sin(t)])
-        belt = box(FLOOD_BELT[0][0], FLOOD_BELT[1][0], FLOOD_BELT[0][1], FLOOD_BELT[1][1])
-        return _rasterize_ll(tile, [ellipse, belt])
+        centre, a_km, b_km = FLOOD_ELLIPSE
+        _, lake_a, lake_b = LAKE_ELLIPSE
+        ellipse = _ellipse(centre, lake_a + extent * (a_km - lake_a), lake_b + extent * (b_km - lake_b))
+        (w, e), (s, n) = FLOOD_BELT
+        shapes = [ellipse, box(w, s, e if extent >= 1 else w + extent * (e - w), n)]
+        return _rasterize_ll(tile, shapes)
+    if tile.index == SF_TILE.index:
+        return _rasterize_ll(tile, [box(*SF_BAY).segmentize(0.01)])
     return _rasterize_ll(tile, [box(WATER_LON[0], 40.5, WATER_LON[1], 42.5).segmentize(0.01)])
+
+
+def _burn(tile: Tile, extent: float = 1.0) -> np.ndarray:
+    """The burn scar on a date (Hermits Peak only): its rim greens as ``extent`` falls below 1."""
+    if tile.index != HERMITS_TILE.index:
+        return np.zeros((tile.size, tile.size), bool)
+    centre, a_km, b_km = BURN_ELLIPSE
+    return _rasterize_ll(tile, [_ellipse(centre, a_km * extent, b_km * extent)])
 
 
 def _fmask(tile: Tile, date: SceneDate, water: np.ndarray) -> np.ndarray:
@@ -181,26 +207,31 @@ def generate(folder: str | Path) -> Path:
     files.mkdir(parents=True, exist_ok=True)
     items: list[dict[str, Any]] = []
     aliases: dict[str, str] = {}  # served name -> file on disk (bands geofm does not use, angle bands)
-    cache: dict[int, tuple[np.ndarray, np.ndarray, Polygon]] = {}
+    cache: dict[int, tuple[np.ndarray, Polygon]] = {}
     with ThreadPoolExecutor(max_workers=4) as pool:  # files are written while the next masks are computed
         writes = []
         for date, tile in scenes():
             if tile.index not in cache:
                 rows, cols = np.mgrid[0:tile.size, 0:tile.size]
                 pattern = (2 * position_code(cols, rows) + noise_bit(cols, rows)).astype(np.int16)
-                cache[tile.index] = (pattern, _water(tile), _tile_geometry(tile))
+                cache[tile.index] = (pattern, _tile_geometry(tile))
                 angle = (3000 + (cols // 64) + (rows // 64)).astype(np.uint16)
                 writes.append(pool.submit(write_cog, files / f"T{tile.name}.angle.tif", angle, tile, 40000,
                                           scale=0.01))
-            pattern, water, footprint = cache[tile.index]
+            pattern, footprint = cache[tile.index]
+            water, burn = _water(tile, date.extent), _burn(tile, date.extent)
             iid = item_id(date, tile)
             fm = _fmask(tile, date, water)
             fill = fm == 255
-            is_water = water & (tile.index == SINDH_TILE.index)
+            #: pixels whose reflectance is the surface's, not the DN code: flood and bay water, the burn scar
+            dark = {SINDH_TILE.index: WATER_DN, SF_TILE.index: BAY_DN}.get(tile.index)
+            is_water = water if dark is not None else np.zeros_like(water)
             bands = []
             for b in range(6):
                 arr = pattern + np.int16(1000 * (b + 1) + 100 * date.index + 50 * (tile.index % 2))
-                arr[is_water] = WATER_DN[b] + (pattern[is_water] & 1)
+                if dark is not None:
+                    arr[is_water] = dark[b] + (pattern[is_water] & 1)
+                arr[burn] = BURN_DN[b] + (pattern[burn] & 1)
                 arr[fill] = -9999
                 bands.append(arr)
                 writes.append(pool.submit(write_cog, files / file_name(iid, MODEL_ASSETS[date.sensor][b]), arr,

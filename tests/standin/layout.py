@@ -1,4 +1,4 @@
-"""What the stand-in holds: HLS scenes on four MGRS tiles, dated inside Planetary Computer's HLS v2 record
+"""What the stand-in holds: HLS scenes on six MGRS tiles, dated inside Planetary Computer's HLS v2 record
 (which starts on 2020-01-01), plus one 2019 date that only the CMR mode serves.
 
 - Nebraska (the crop example's Corn Belt): 14TQL (UTM 14N, Fremont) and 15TTG (UTM 15N, Omaha) meet at
@@ -8,6 +8,12 @@
   from late August to early September 2022 with a large flooded area (Fmask water bit, low NIR/SWIR).
 - Near Sydney, Australia (southern hemisphere): 56HLH, written like NASA does, in the NORTHERN zone CRS
   (EPSG 32656) with negative northings; three dates in 2023 (the reconstruction example's kind of area).
+- Sindh again, through the flood's fall: six more dates to late October 2022 (Landsat 8/9 every 8 days,
+  Sentinel-2 between), the flood shrinking towards the lake (``SceneDate.extent``), one date under cloud.
+- Hermits Peak / Calf Canyon fire, New Mexico: 13SDV (UTM 13N), seven autumn-2022 dates (the burn-scar
+  example's window and after), a burn scar (dark NIR, bright SWIR: ``BURN_DN``) that greens slowly at its rim,
+  one date under cloud.
+- San Francisco waterfront: 10SEG (UTM 10N), three autumn-2023 dates (one foggy), the bay as water.
 
 Pixel values encode where they come from, so tests can check values after reprojection and mosaicking:
     DN = 1000 * (band + 1) + 100 * date.index + 50 * (tile.index % 2) + 2 * pos + noise
@@ -73,7 +79,12 @@ TILES: tuple[Tile, ...] = (
 SINDH_TILE = Tile(2, "42RUQ", 32642, 357000.0, 2937000.0, 960)
 #: Near Sydney: lon ~ 150.85 .. 151.09, lat ~ -33.82 .. -33.62; northings are negative (northern zone 56)
 SOUTH_TILE = Tile(3, "56HLH", 32656, 300000.0, -3720000.0, 720)
-ALL_TILES: tuple[Tile, ...] = TILES + (SINDH_TILE, SOUTH_TILE)
+#: Hermits Peak / Calf Canyon fire, New Mexico: lon ~ -105.64 .. -105.36, lat ~ 35.65 .. 35.87 (the MGRS tile
+#: that holds the fire's east side is 13SDV; the stand-in writes the 25 km around the burn-scar example)
+HERMITS_TILE = Tile(4, "13SDV", 32613, 442200.0, 3970050.0, 840)
+#: San Francisco: lon ~ -122.50 .. -122.30, lat ~ 37.71 .. 37.88 (the part of 10SEG around the waterfront)
+SF_TILE = Tile(5, "10SEG", 32610, 543810.0, 4192230.0, 600)
+ALL_TILES: tuple[Tile, ...] = TILES + (SINDH_TILE, SOUTH_TILE, HERMITS_TILE, SF_TILE)
 
 
 @dataclass(frozen=True)
@@ -98,6 +109,8 @@ class SceneDate:
     cmr_only: bool = False  # before 2020: only NASA CMR-STAC serves it
     #: False: the band files carry no scale_factor (some real granules lack it)
     scaled: bool = True
+    #: Share of the tile's event at its largest on this date: the Sindh flood beyond the lake, the burn scar.
+    extent: float = 1.0
 
     @property
     def platform(self) -> str:
@@ -108,6 +121,8 @@ OMAHA = (-95.94, 41.26)
 FREMONT = (-96.50, 41.43)
 MANCHAR = (67.67, 26.42)
 SYDNEY_WEST = (150.97, -33.72)
+HERMITS_PEAK = (-105.50, 35.76)
+SF_WATERFRONT = (-122.40, 37.795)
 
 
 def _t(y: int, m: int, d: int, hh: int, mm: int) -> datetime:
@@ -140,6 +155,15 @@ SINDH_DATES: tuple[SceneDate, ...] = (
               tiles=(2,), satellite="sentinel-2a"),
     SceneDate(1, _t(2022, 8, 28, 5, 53), "L30", tiles=(2,), satellite="landsat-9"),
     SceneDate(2, _t(2022, 9, 5, 5, 53), "L30", (Cloud(67.72, 26.46, 3.0),), tiles=(2,), satellite="landsat-8"),
+    # the fall: Landsat 9 / 8 every 8 days, Sentinel-2 between; the flood shrinks towards the lake
+    SceneDate(3, _t(2022, 9, 13, 5, 53), "L30", tiles=(2,), satellite="landsat-9", extent=0.9),
+    SceneDate(4, _t(2022, 9, 19, 5, 59), "S30", (Cloud(67.70, 26.40, 8.0),), tiles=(2,), satellite="sentinel-2b",
+              extent=0.85),
+    SceneDate(5, _t(2022, 9, 29, 5, 53), "L30", tiles=(2,), satellite="landsat-9", extent=0.75),
+    SceneDate(6, _t(2022, 10, 7, 5, 53), "L30", (Cloud(67.80, 26.50, 2.5),), tiles=(2,), satellite="landsat-8",
+              extent=0.65),
+    SceneDate(7, _t(2022, 10, 15, 5, 53), "L30", tiles=(2,), satellite="landsat-9", extent=0.55),
+    SceneDate(8, _t(2022, 10, 24, 5, 59), "S30", tiles=(2,), satellite="sentinel-2a", extent=0.45),
 )
 #: Southern tile, 2023 (late summer to autumn): one small cloud on the middle date.
 SOUTH_DATES: tuple[SceneDate, ...] = (
@@ -147,7 +171,26 @@ SOUTH_DATES: tuple[SceneDate, ...] = (
     SceneDate(1, _t(2023, 4, 10, 23, 50), "L30", (Cloud(*SYDNEY_WEST, 2.0),), tiles=(3,), satellite="landsat-9"),
     SceneDate(2, _t(2023, 5, 2, 23, 57), "S30", tiles=(3,), satellite="sentinel-2b"),
 )
-ALL_DATES: tuple[SceneDate, ...] = DATES + CMR_ONLY_DATES + SINDH_DATES + SOUTH_DATES
+#: Hermits Peak, autumn 2022 (after the fire, before snow): a cloudy Landsat 9 pass, then clear passes; the
+#: burn scar's rim greens slowly (``extent``).
+HERMITS_DATES: tuple[SceneDate, ...] = (
+    SceneDate(0, _t(2022, 9, 18, 17, 36), "L30", (Cloud(*HERMITS_PEAK, 6.0),), tiles=(4,), satellite="landsat-9"),
+    SceneDate(1, _t(2022, 9, 23, 17, 49), "S30", tiles=(4,), satellite="sentinel-2a"),
+    SceneDate(2, _t(2022, 10, 4, 17, 36), "L30", (Cloud(-105.42, 35.70, 2.0),), tiles=(4,), satellite="landsat-9"),
+    SceneDate(3, _t(2022, 10, 13, 17, 49), "S30", tiles=(4,), satellite="sentinel-2b", extent=0.98),
+    SceneDate(4, _t(2022, 10, 28, 17, 49), "S30", tiles=(4,), satellite="sentinel-2a", extent=0.96),
+    SceneDate(5, _t(2022, 11, 13, 17, 36), "L30", (Cloud(-105.40, 35.84, 3.0),), tiles=(4,), satellite="landsat-8",
+              extent=0.94),
+    SceneDate(6, _t(2022, 11, 22, 17, 49), "S30", tiles=(4,), satellite="sentinel-2b", extent=0.92),
+)
+#: San Francisco, autumn 2023: a foggy Sentinel-2 morning, then two clear passes.
+SF_DATES: tuple[SceneDate, ...] = (
+    SceneDate(0, _t(2023, 9, 20, 19, 3), "S30", (Cloud(*SF_WATERFRONT, 7.0),), tiles=(5,), satellite="sentinel-2b"),
+    SceneDate(1, _t(2023, 10, 9, 18, 51), "L30", tiles=(5,), satellite="landsat-8"),
+    SceneDate(2, _t(2023, 10, 25, 19, 3), "S30", tiles=(5,), satellite="sentinel-2a"),
+)
+ALL_DATES: tuple[SceneDate, ...] = (DATES + CMR_ONLY_DATES + SINDH_DATES + SOUTH_DATES + HERMITS_DATES
+                                    + SF_DATES)
 
 
 def scenes() -> list[tuple[SceneDate, Tile]]:
@@ -197,6 +240,13 @@ FLOOD_ELLIPSE = (MANCHAR, 9.0, 7.0)
 FLOOD_BELT = ((67.57, 67.70), (26.42, 26.56))
 #: Reflectance x 10000 of flood water for B02, B03, B04, NIR, SWIR1, SWIR2 (turbid water: dark NIR/SWIR).
 WATER_DN = (700, 800, 600, 300, 150, 100)
+#: The Hermits Peak burn scar: an ellipse (centre lon/lat, semi-axes in km) over the example's area, and burnt
+#: land's reflectance x 10000 (charred: dark visible and NIR, SWIR brighter than NIR, as burn ratios expect).
+BURN_ELLIPSE = ((-105.51, 35.765), 4.5, 3.5)
+BURN_DN = (450, 600, 750, 1300, 2200, 2000)
+#: San Francisco Bay east of the waterfront (lon, lat box), clear bay water's reflectance x 10000.
+SF_BAY = (-122.388, 37.70, -122.25, 37.90)
+BAY_DN = (600, 700, 450, 200, 120, 90)
 
 
 # ------------------------------------------------------------------ reference layers (issue 11)
