@@ -670,6 +670,10 @@ class SeriesLimits:
     frame_min_px: int = 360
     #: Seconds each timelapse frame shows.
     frame_seconds: float = 0.8
+    #: First guess of one model window's seconds for the estimate before a run (CPU: ``bench/inference.py`` on a
+    #: shared 2-core VM; GPU: the L4 estimate in the README), replaced by what the last series measured.
+    window_seconds_cpu: float = 1.5
+    window_seconds_gpu: float = 0.01
     #: Output names inside the series folder (the COGs are ``YYYY-MM-DD.tif``).
     manifest_name: str = "series.json"
     csv_name: str = "series.csv"

@@ -121,15 +121,16 @@ def run_series(task: str, aoi: AOI, start: date | str, end: date | str, out: str
     if done:
         progress("infer", f"{len(done)} of {len(kept)} dates already complete; running {len(todo)}", None)
     frames: dict[str, np.ndarray] = {}
+    labels = {d.day.isoformat(): f"date {k + 1} of {len(todo)} ({d.day})" for k, d in enumerate(todo)}
     for start_at in range(0, len(todo), SERIES.group_dates):
         group = todo[start_at:start_at + SERIES.group_dates]
-        result.model_seconds += _run_group(spec, group, aoi, out, manifest, params, frames, device=dev,
+        result.model_seconds += _run_group(spec, group, aoi, out, manifest, params, frames, labels, device=dev,
                                            precision=precision, batch_size=batch_size, weights_dir=weights_dir,
                                            progress=progress)
         result.run_dates += [d.day.isoformat() for d in group]
     for d in kept:
         if d.day.isoformat() not in frames:
-            stack = _read(d, aoi, progress)
+            stack = _read(d, aoi, _date_progress(progress, f"{d.day} (for the timelapse)"))
             frames[d.day.isoformat()] = _frame_rgb(stack)
     progress("render", "writing the table, chart, timelapse, recurrence map and collection", None)
     result.rows = series_rows(spec, dates, out)
@@ -141,7 +142,7 @@ def run_series(task: str, aoi: AOI, start: date | str, end: date | str, out: str
 def _read(d: SeriesDate, aoi: AOI, progress: Progress) -> HLSStack:
     from geofm.data.reader import read_aoi
 
-    return read_aoi([d.scenes], aoi, progress=_date_progress(progress, d.day.isoformat()))
+    return read_aoi([d.scenes], aoi, progress=progress)
 
 
 def _frame_rgb(stack: HLSStack) -> np.ndarray:
@@ -153,7 +154,8 @@ def _frame_rgb(stack: HLSStack) -> np.ndarray:
 
 
 def _run_group(spec: TaskSpec, group: list[SeriesDate], aoi: AOI, out: Path, manifest: SeriesManifest,
-               params: dict[str, Any], frames: dict[str, np.ndarray], *, device: torch.device,
+               params: dict[str, Any], frames: dict[str, np.ndarray], labels: dict[str, str], *,
+               device: torch.device,
                precision: str | None, batch_size: int | None, weights_dir: str | Path | None,
                progress: Progress) -> float:
     """Read a group of dates, run them through the model together, write each COG (+ Item), record it."""
@@ -161,10 +163,10 @@ def _run_group(spec: TaskSpec, group: list[SeriesDate], aoi: AOI, out: Path, man
     from geofm.evaluate.provenance import item_path, make_provenance, stac_item
     from geofm.io.geotiff import write_class_map_cog
 
-    stacks = [_read(d, aoi, progress) for d in group]
+    stacks = [_read(d, aoi, _date_progress(progress, labels[d.day.isoformat()])) for d in group]
     for d, stack in zip(group, stacks):
         frames[d.day.isoformat()] = _frame_rgb(stack)
-    notes = [_date_progress(progress, d.day.isoformat()) for d in group]
+    notes = [_date_progress(progress, labels[d.day.isoformat()]) for d in group]
     results = pipeline.run_segmentations(spec.name, stacks, weights_dir=weights_dir, device=device, progress=notes,
                                          batch_size=batch_size, precision=precision)
     for d, stack, seg in zip(group, stacks, results):
