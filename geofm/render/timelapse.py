@@ -14,6 +14,8 @@ from geofm.render.preview import stretch_max, to_rgb
 
 HEADER_PX = 52
 FOOTER_PX = 30
+#: The frame is at least this wide, so the area figure's line fits above a narrow area's map.
+FRAME_MIN_WIDTH = 560
 LAYER_ALPHA = 0.65
 UNCLEAR_GREY = 150
 BACKGROUND = (24, 24, 28)
@@ -78,7 +80,7 @@ def compose_frame(map_rgb: np.ndarray, *, title: str, figure: str, legend: Seque
                   index: int, count: int) -> Image.Image:
     """The frame: a header (date, figure, frame k of n), the map, a footer legend."""
     h, w = map_rgb.shape[:2]
-    width = max(w, 360)
+    width = max(w, FRAME_MIN_WIDTH)
     img = Image.new("RGB", (width, HEADER_PX + h + FOOTER_PX), BACKGROUND)
     img.paste(Image.fromarray(map_rgb), ((width - w) // 2, HEADER_PX))
     draw = ImageDraw.Draw(img)

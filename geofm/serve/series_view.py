@@ -294,14 +294,16 @@ def series_chart(rows: list, target: str, color: str) -> alt.LayerChart:
     left = table[table["status"] != "kept"].assign(area_km2=0.0)
     pick = alt.selection_point(name="pick", fields=["date"], on="click")
     x = alt.X("date:T", title=None)
-    line = alt.Chart(table).mark_line(color=color).encode(x=x, y=alt.Y("area_km2:Q", title=f"{target} (km²)"))
+    top = float(kept["area_km2"].max()) * 1.15 if len(kept) and kept["area_km2"].max() > 0 else 1.0
+    y = alt.Y("area_km2:Q", title=f"{target} (km²)", scale=alt.Scale(domain=[0, top]))
+    line = alt.Chart(table).mark_line(color=color, invalid=None).encode(x=x, y=y)  # null: a gap in the line
     points = alt.Chart(kept).mark_circle(size=110, color=color).encode(
-        x=x, y="area_km2:Q", opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
+        x=x, y=y, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
         tooltip=["date", alt.Tooltip("area_km2:Q", format=".2f"), alt.Tooltip("clear_percent:Q", format=".0f")],
     ).add_params(pick)
     gaps = alt.Chart(left).mark_point(shape="cross", size=90, color="#999999").encode(
-        x=x, y="area_km2:Q", tooltip=["date", "reason", alt.Tooltip("clear_percent:Q", format=".0f")])
-    return alt.layer(line, points, gaps).properties(height=220)
+        x=x, y=y, tooltip=["date", "reason", alt.Tooltip("clear_percent:Q", format=".0f")])
+    return alt.LayerChart(layer=[line, points, gaps], height=220)
 
 
 def show_series(task: TaskSpec, result: SeriesResult, *, key: str) -> None:
