@@ -661,6 +661,9 @@ class SeriesLimits:
     max_days: int = 366
     #: Default least clear share of the area for a date to be run (the mosaic's Fmask over the area).
     min_clear: float = 0.5
+    #: Default largest scene cloud cover, %: every scene is considered (a tile's cloud cover says little about a
+    #: small area's), so the clear share over the area decides and cloudy dates are listed with the reason.
+    max_cloud: float = 100.0
     #: Most dates (timelapse frames) one series makes; more are refused before anything is read.
     max_frames: int = 120
     #: Dates read and run together (their windows share forward passes); bounds the memory of a series.

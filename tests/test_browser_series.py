@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SHOTS = Path(os.environ.get("GEOFM_TEST_SHOTS") or ROOT / "screenshots")
 #: West of Manchar Lake: Aug 25 cloudy there, Aug 28 and Sep 5 clear.
-LINK = {"bbox": "67.6,26.34,67.64,26.38", "start": "2022-08-20", "end": "2022-09-12", "cloud": "100",
+LINK = {"bbox": "67.6,26.34,67.64,26.38", "start": "2022-08-20", "end": "2022-09-12", "cloud": "30",
         "task": "flood"}
 
 

@@ -51,7 +51,7 @@ def count_model(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def _series(out: Path, weights: Path, **kw):  # noqa: ANN202
     from geofm.series import run_series
 
-    return run_series("flood", AOI.from_bbox(*BOX), START, END, out, max_cloud=100, weights_dir=weights,
+    return run_series("flood", AOI.from_bbox(*BOX), START, END, out, weights_dir=weights,
                       device="cpu", **kw)
 
 
@@ -170,7 +170,7 @@ def test_crops_says_why_not_yet(capsys, tmp_path):
 def test_ranges_without_two_clear_dates_are_refused_before_the_model(standin, capsys, tmp_path, count_model,
                                                                      start, end, min_clear, message):
     code, _, err = _cli(capsys, "series", "flood", "--bbox", *map(str, BOX), "--start", start, "--end", end,
-                        "--max-cloud", "100", "--min-clear", min_clear, "--out", str(tmp_path / "s"))
+                        "--min-clear", min_clear, "--out", str(tmp_path / "s"))
     assert message in _one_error_line(code, err)
     assert count_model == []
 
@@ -180,7 +180,7 @@ def test_timelapse_frame_cap(standin, capsys, tmp_path, count_model, monkeypatch
 
     monkeypatch.setattr(dates, "SERIES", dataclasses.replace(SERIES, max_frames=1))
     code, _, err = _cli(capsys, "series", "flood", "--bbox", *map(str, BOX), "--start", START, "--end", END,
-                        "--max-cloud", "100", "--out", str(tmp_path / "s"))
+                        "--out", str(tmp_path / "s"))
     line = _one_error_line(code, err)
     assert "2 clear dates would make 2 timelapse frames" in line and "at most 1" in line
     assert count_model == []
@@ -215,3 +215,23 @@ def test_a_manifest_naming_a_file_outside_the_folder_is_not_trusted(tmp_path):
     (folder / "2022-08-28.tif").write_bytes(b"x")
     m.dates["2022-08-28"]["file"] = "2022-08-28.tif"
     assert m.is_complete("2022-08-28")
+
+
+@pytest.mark.parametrize("key, kept, cloudy", [
+    ("sindh-flood", ["2022-08-28", "2022-09-05", "2022-09-13", "2022-09-29", "2022-10-07", "2022-10-15",
+                     "2022-10-24"], ["2022-08-25", "2022-09-19"]),
+    ("hermits-peak-burn-scars", ["2022-09-23", "2022-10-04", "2022-10-13", "2022-10-28", "2022-11-13",
+                                 "2022-11-22"], ["2022-09-18"]),
+])
+def test_the_series_examples_find_their_dates_offline(standin, key, kept, cloudy):
+    """The examples' series ranges (Sindh's rise and fall, Hermits Peak's autumn) on the stand-in: every date over
+    the area, the cloudy ones left out with the reason (the series' default takes every scene)."""
+    from geofm.examples import get_example
+    from geofm.series import find_dates
+
+    example = get_example(key)
+    found = find_dates(AOI.from_bbox(*example.bounds), example.series_start, example.series_end,
+                       max_cloud=SERIES.max_cloud)
+    assert [d.day.isoformat() for d in found if d.kept] == kept
+    assert [d.day.isoformat() for d in found if not d.kept] == cloudy
+    assert all(d.reason.startswith("cloudy: ") for d in found if not d.kept)

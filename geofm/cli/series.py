@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from geofm.config import DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, SERIES, TASKS
+from geofm.config import ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, SERIES, TASKS
 from geofm.errors import InputError
 
 EPILOG = f"""\
@@ -40,8 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--start", required=True, help="first date (YYYY-MM-DD)")
     p.add_argument("--end", required=True, help="last date (YYYY-MM-DD)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
-    p.add_argument("--max-cloud", type=float, default=DEFAULTS.max_cloud, metavar="P",
-                   help=f"largest scene cloud cover in %% (default {DEFAULTS.max_cloud:g})")
+    p.add_argument("--max-cloud", type=float, default=SERIES.max_cloud, metavar="P",
+                   help=f"largest scene cloud cover in %% (default {SERIES.max_cloud:g}: every scene; the clear "
+                        "share over the area decides, see --min-clear)")
     p.add_argument("--min-clear", type=float, default=100 * SERIES.min_clear, metavar="P",
                    help=f"least clear share of the area for a date to run, %% (default {100 * SERIES.min_clear:g})")
     p.add_argument("--model", default=None, metavar="M", help="registry model (default: the task's)")

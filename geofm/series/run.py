@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from geofm.config import DEFAULTS, HLS_RESOLUTION_M, SERIES, TaskSpec, get_model_spec
+from geofm.config import HLS_RESOLUTION_M, SERIES, TaskSpec, get_model_spec
 from geofm.data.aoi import AOI
 from geofm.errors import InputError, OutputError
 from geofm.progress import Progress, null_progress
@@ -86,7 +86,7 @@ def _date_progress(progress: Progress, day: str) -> Progress:
 
 
 def run_series(task: str, aoi: AOI, start: date | str, end: date | str, out: str | Path, *,
-               max_cloud: float = DEFAULTS.max_cloud, min_clear: float = SERIES.min_clear, model: str | None = None,
+               max_cloud: float = SERIES.max_cloud, min_clear: float = SERIES.min_clear, model: str | None = None,
                device: str | torch.device = "auto", precision: str | None = None, batch_size: int | None = None,
                stac_url: str | None = None, weights_dir: str | Path | None = None, resume: bool = False,
                progress: Progress = null_progress) -> SeriesResult:

@@ -116,7 +116,8 @@ def through_time(task: TaskSpec, aoi: AOI | None) -> None:
     st.divider()
     st.subheader("Through time", anchor="through-time")
     st.caption(f"{task.title} on every date the area was clear enough — as a chart, a map you step through, a "
-               "timelapse and a table.")
+               "timelapse and a table. Every scene counts, however cloudy its whole tile: a date is judged by how "
+               "clear your area is.")
     if aoi is None:
         st.info("Choose an area on the Explore page first.", icon=":material/draw:")
         return
@@ -136,7 +137,7 @@ def through_time(task: TaskSpec, aoi: AOI | None) -> None:
         st.info("Pick the first and the last date.", icon=":material/date_range:")
         return
     start, end = picked
-    max_cloud = float(ui.query()["max_cloud"])
+    max_cloud = SERIES.max_cloud  # every scene: the clear share over the area decides (Explore's slider is per run)
     if c3.button("Find dates", key=f"{name}-series-find", icon=":material/event_available:", width="stretch"):
         panel = ui.ProgressPanel("Finding the dates…")
         try:
