@@ -113,14 +113,13 @@ def _fmt_seconds(seconds: float) -> str:
 
 def through_time(task: TaskSpec, aoi: AOI | None) -> None:
     """The section: range and clear share, Find dates (with the estimate), Run, and the results."""
+    if aoi is None:  # the page above already says how to choose one
+        return
     st.divider()
     st.subheader("Through time", anchor="through-time")
     st.caption(f"{task.title} on every date the area was clear enough — as a chart, a map you step through, a "
                "timelapse and a table. Every scene counts, however cloudy its whole tile: a date is judged by how "
                "clear your area is.")
-    if aoi is None:
-        st.info("Choose an area on the Explore page first.", icon=":material/draw:")
-        return
     name = task.name
     plans: dict[str, SeriesPlan] = st.session_state.setdefault(PLANS, {})
     results: dict[str, SeriesResult] = st.session_state.setdefault(RESULTS, {})
