@@ -117,7 +117,7 @@ def through_time(task: TaskSpec, aoi: AOI | None) -> None:
         return
     st.divider()
     st.subheader("Through time", anchor="through-time")
-    st.caption(f"{task.title} on every date the area was clear enough — as a chart, a map you step through, a "
+    st.markdown(f"{task.title} on every date the area was clear enough — as a chart, a map you step through, a "
                "timelapse and a table. Every scene counts, however cloudy its whole tile: a date is judged by how "
                "clear your area is.")
     name = task.name
@@ -355,7 +355,7 @@ def show_series(task: TaskSpec, result: SeriesResult, *, key: str) -> None:
                       position="bottomleft")
     maps.add_layer_control(fmap)
     maps.add_offline_notice(fmap)
-    st.caption(":material/layers: The recurrence layer (in the layer switcher, top right) shows how often each "
+    st.markdown(":material/layers: The recurrence layer (in the layer switcher, top right) shows how often each "
                f"pixel was {target.lower()} out of the dates it was clear.")
     show_map(fmap, key=f"{key}-map")
     st.markdown("**Timelapse**")
