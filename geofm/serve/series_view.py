@@ -290,13 +290,14 @@ def series_chart(rows: list, target: str, color: str) -> alt.LayerChart:
 
     table = pd.DataFrame([{"date": r.date, "area_km2": r.area_km2, "clear_percent": r.clear_percent,
                            "status": r.status, "reason": r.reason or "run"} for r in rows])
+    table["segment"] = (table["status"] != "kept").cumsum()  # a left-out date ends a stretch of the line
     kept = table[table["status"] == "kept"]
     left = table[table["status"] != "kept"].assign(area_km2=0.0)
     pick = alt.selection_point(name="pick", fields=["date"], on="click")
     x = alt.X("date:T", title=None)
     top = float(kept["area_km2"].max()) * 1.15 if len(kept) and kept["area_km2"].max() > 0 else 1.0
     y = alt.Y("area_km2:Q", title=f"{target} (km²)", scale=alt.Scale(domain=[0, top]))
-    line = alt.Chart(table).mark_line(color=color, invalid=None).encode(x=x, y=y)  # null: a gap in the line
+    line = alt.Chart(kept).mark_line(color=color).encode(x=x, y=y, detail="segment:N")  # gaps at left-out dates
     points = alt.Chart(kept).mark_circle(size=110, color=color).encode(
         x=x, y=y, opacity=alt.condition(pick, alt.value(1.0), alt.value(0.5)),
         tooltip=["date", alt.Tooltip("area_km2:Q", format=".2f"), alt.Tooltip("clear_percent:Q", format=".0f")],
