@@ -53,7 +53,8 @@ def test_flood_page_series_chart_slider_and_timelapse(series_app_url):
         page.goto(f"{series_app_url}/Flood?{urlencode(LINK)}")
         expect(page.get_by_role("heading", name="Through time")).to_be_visible(timeout=90_000)
         page.get_by_role("button", name="Find dates").click()
-        estimate = page.get_by_text(re.compile(r"2 clear dates \(1 left out\) · 2 model windows, about \d+ s on the CPU"))
+        estimate = page.get_by_text(
+            re.compile(r"2 clear dates \(1 left out\) · 2 model windows, about \d+ s on the CPU"))
         expect(estimate).to_be_visible(timeout=120_000)
         page.get_by_role("button", name="Run on 2 dates").click()
         expect(page.get_by_text("Water / flood through time")).to_be_visible(timeout=300_000)

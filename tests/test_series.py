@@ -235,3 +235,17 @@ def test_the_series_examples_find_their_dates_offline(standin, key, kept, cloudy
     assert [d.day.isoformat() for d in found if d.kept] == kept
     assert [d.day.isoformat() for d in found if not d.kept] == cloudy
     assert all(d.reason.startswith("cloudy: ") for d in found if not d.kept)
+
+
+def test_geojson_area_too_large_points_to_region_and_a_missing_file_is_named(capsys, tmp_path):
+    big = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
+        "type": "Polygon", "coordinates": [[[66.0, 25.0], [67.5, 25.0], [67.5, 26.5], [66.0, 26.5], [66.0, 25.0]]]}}]}
+    area = tmp_path / "big.geojson"
+    area.write_text(json.dumps(big))
+    code, _, err = _cli(capsys, "series", "flood", "--geojson", str(area), "--start", START, "--end", END,
+                        "--out", str(tmp_path / "s"))
+    line = _one_error_line(code, err)
+    assert "a series runs on one machine up to" in line and "`geofm region`" in line
+    code, _, err = _cli(capsys, "series", "flood", "--geojson", str(tmp_path / "none.geojson"), "--start", START,
+                        "--end", END, "--out", str(tmp_path / "s"))
+    assert "does not exist" in _one_error_line(code, err)
