@@ -18,6 +18,8 @@ class Example:
     max_cloud: float
     description: str
     label: str = ""  # short button text
+    series_start: str = ""  # ISO date: the "Through time" section's range (empty: the example's own dates)
+    series_end: str = ""
 
     @property
     def button_label(self) -> str:
@@ -53,6 +55,8 @@ EXAMPLES: tuple[Example, ...] = (
         description="September 2022: after five times the usual monsoon rain, Pakistan's largest freshwater "
                     "lake broke its banks and flooded the villages around it.",
         label=":material/water: Sindh flood 2022",
+        series_start="2022-08-20",  # the rise and fall: the overflow in late August, the lake back by late October
+        series_end="2022-10-31",
     ),
     Example(
         key="fremont-crops",
@@ -89,6 +93,8 @@ EXAMPLES: tuple[Example, ...] = (
                     "2022 is after the monsoon clouds and before snow, and the fire is newer than the model's "
                     "2018-2021 training fires.",
         label=":material/local_fire_department: Hermits Peak fire 2022",
+        series_start="2022-09-01",  # autumn 2022: the scar after the monsoon, its rim greening before snow
+        series_end="2022-11-30",
     ),
 )
 

@@ -17,13 +17,13 @@ EXIT_USER_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from geofm.cli import compare, evaluate, region, run, search, weights
+    from geofm.cli import compare, evaluate, region, run, search, series, weights
 
     parser = argparse.ArgumentParser(prog="geofm", description="Run Prithvi models on HLS imagery.")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log what happens (-v: warnings such as retries and waits; -vv: details)")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (run, evaluate, compare, search, weights, region):
+    for module in (run, evaluate, compare, search, weights, region, series):
         module.add_parser(sub)
     return parser
 

@@ -29,7 +29,7 @@ from geofm.config.reference import (AGREEMENT_CLASSES, CDL_EXCLUDED, COMPARE_COL
                                     CDL_TO_CROP_ID, DISAGREEMENT_CLASSES, EVALUATION,
                                     EvaluationLimits, NEW_WATER_CLASSES, REFERENCE_FILE, REFERENCE_LAYERS,
                                     ReferenceLayer, WATER_CHANGE_CLASSES)
-from geofm.config.region import (REGION, RegionDefaults)
+from geofm.config.region import (REGION, SERIES, RegionDefaults, SeriesLimits)
 from geofm.config.services import (AZURE_BLOB_DOMAIN, EARTHDATA_HOSTS, FMASK_PASS_CONCURRENCY, HLS_COVERAGE_START,
                                    STAC_COLLECTIONS, STAC_PAGE_LIMIT, THROTTLE_BUDGET_S)
 from geofm.config.tasks import (DEFAULTS, DEFAULT_MODELS, RunDefaults, TASKS, TASK_MODELS, TaskSpec, check_task_model,
@@ -42,7 +42,8 @@ from geofm.settings import (CMR_STAC_LPCLOUD, DEFAULT_MAX_AOI_KM, ENV_APP_CACHE_
                             ENV_PRELOAD, ENV_QUEUE_MAX, ENV_RUNS_PER_MINUTE, ENV_STAC_URL, ENV_WEIGHTS_DIR,
                             NOMINATIM_URL, PLANETARY_COMPUTER_STAC, PRECISIONS)
 
-__all__ = ['DEFAULT_MODELS', 'SEN1FLOODS11_TT_NORM', 'UperNetSegmenterConfig', 'check_task_model', 'default_model',
+__all__ = ['SERIES', 'SeriesLimits',
+           'DEFAULT_MODELS', 'SEN1FLOODS11_TT_NORM', 'UperNetSegmenterConfig', 'check_task_model', 'default_model',
            'task_models', 'APP_RESULTS_MAX_MB', 'CONTROLS', 'COMPARE_COLORS', 'ControlRanges', 'ENV_DOWNLOAD_WAIT',
            'ENV_READS_AT_ONCE', 'GEOJSON_LIMITS', 'GeoJSONLimits', 'REFERENCE_WATER_CLASSES', 'RUN_ESTIMATE',
            'RunEstimate', 'AGREEMENT_CLASSES', 'AZURE_BLOB_DOMAIN', 'BAND_LABELS', 'BATCH_POLICY', 'BURN_SCARS_NORM',

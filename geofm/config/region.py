@@ -1,4 +1,4 @@
-"""Region runs (geofm region): chunked runs on Dask."""
+"""Region and series runs: `geofm region` (chunked runs on Dask) and `geofm series` (a task over every clear date)."""
 
 from __future__ import annotations
 
@@ -40,3 +40,39 @@ class RegionDefaults:
 
 REGION = RegionDefaults()
 
+
+
+@dataclass(frozen=True)
+class SeriesLimits:
+    """Settings and caps of a series (``geofm series``, ``geofm.series.run_series``)."""
+
+    #: Longest date range, days (a year, leap years included); longer ranges are refused.
+    max_days: int = 366
+    #: Default least clear share of the area for a date to be run (the mosaic's Fmask over the area).
+    min_clear: float = 0.5
+    #: Default largest scene cloud cover, %: every scene is considered (a tile's cloud cover says little about a
+    #: small area's), so the clear share over the area decides and cloudy dates are listed with the reason.
+    max_cloud: float = 100.0
+    #: Most dates (timelapse frames) one series makes; more are refused before anything is read.
+    max_frames: int = 120
+    #: Dates read and run together (their windows share forward passes); bounds the memory of a series.
+    group_dates: int = 8
+    #: Longest side of a timelapse frame's map, px (smaller areas are enlarged to ``frame_min_px``).
+    frame_max_px: int = 640
+    frame_min_px: int = 360
+    #: Seconds each timelapse frame shows.
+    frame_seconds: float = 0.8
+    #: First guess of one model window's seconds for the estimate before a run (CPU: ``bench/inference.py`` on a
+    #: shared 2-core VM; GPU: the L4 estimate in the README), replaced by what the last series measured.
+    window_seconds_cpu: float = 1.5
+    window_seconds_gpu: float = 0.01
+    #: Output names inside the series folder (the COGs are ``YYYY-MM-DD.tif``).
+    manifest_name: str = "series.json"
+    csv_name: str = "series.csv"
+    chart_name: str = "series.png"
+    gif_name: str = "timelapse.gif"
+    change_name: str = "change.tif"
+    item_name: str = "item.json"
+
+
+SERIES = SeriesLimits()

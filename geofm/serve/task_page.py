@@ -262,8 +262,16 @@ def task_page(name: str) -> None:
         outcome = cached_outcome(request)  # a shared link or a reload: the result is in the server's cache
         if outcome is not None:
             ui.outcomes()[page] = outcome
-    if outcome is None:
-        return
+    if outcome is not None:
+        show_result(outcome, request, page)
+    if spec.view == "target":  # a single-date class map of one target class: it has a series
+        from geofm.serve.series_view import through_time
+
+        through_time(spec, aoi)
+
+
+def show_result(outcome: RunOutcome, request: RunRequest | None, page: str) -> None:
+    """The run's result views (and its evaluation)."""
     if request is not None and outcome.request != request:
         st.info("The result below is for earlier settings. Press Run to update it.", icon=":material/history:")
     views.show_outcome(outcome, key=page)
