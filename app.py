@@ -14,7 +14,7 @@ if __name__ != "__main__":  # imported by the server (``streamlit run`` finds ``
 else:  # a session's script run
     from geofm.render.maps import preload
     from geofm.serve.nav import all_pages, explore
-    from geofm.serve.share import read_link
+    from geofm.serve.share import read_link, show_link_notice
     from geofm.serve.ui import page_style, settings_ok, warming_up_banner
 
     preload()  # no-op when the server's start hook has begun it
@@ -30,4 +30,5 @@ else:  # a session's script run
         from geofm.config import TASKS
 
         st.switch_page(TASKS[linked_task].page)
+    show_link_notice()  # on the page the link opened
     page.run()

@@ -71,8 +71,16 @@ def test_2_clouds_are_a_layer_a_legend_entry_and_a_share_on_every_task(env):
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["flood"]
     unclear = outcome.result.classes == CLASS_NODATA
-    assert 5 < 100 * unclear.mean() < 95  # the stand-in's cloud covers part of the area
-    assert metric(at, CLOUD) == f"{100 * unclear.mean():.1f} %"  # UTM grid: equal pixel areas
+    # only inside the drawn outline (pixel centres inside the polygon, projected on the UTM grid), as "Clear area"
+    from rasterio.features import geometry_mask
+    from rasterio.warp import transform_geom
+
+    inside = geometry_mask([transform_geom("EPSG:4326", outcome.result.crs, OMAHA_NORTH)], invert=True,
+                           out_shape=unclear.shape, transform=outcome.result.transform)
+    assert 0.5 < inside.mean() < 1.0  # the outline, a lon/lat box, is a tilted quadrilateral on the UTM grid
+    share = 100 * unclear[inside].mean()
+    assert 5 < share < 95  # the stand-in's cloud covers part of the area
+    assert metric(at, CLOUD) == f"{share:.1f} %"  # UTM grid: equal pixel areas
     assert "Cloud, shadow or no data" in texts(at)  # the legend under the map
     script = map_scripts(at)[0]
     assert "Cloud, shadow or no data" in script  # a layer and an on-map legend entry
@@ -82,7 +90,8 @@ def test_2_clouds_are_a_layer_a_legend_entry_and_a_share_on_every_task(env):
     go(at, "app_pages/1_Reconstruction.py")
     at.button(key="reconstruct-run").click().run()
     recon = at.session_state[OUTCOMES]["reconstruct"]
-    assert metric(at, CLOUD) == f"{100 * (~recon.stack.valid[0]).mean():.1f} %"
+    assert recon.stack.valid[0].shape == inside.shape  # the same grid
+    assert metric(at, CLOUD) == f"{100 * (~recon.stack.valid[0])[inside].mean():.1f} %"
     assert "Cloud, shadow or no data" in map_scripts(at)[0]
 
 
@@ -103,7 +112,7 @@ def test_4_upload_says_when_its_result_is_stale(env):
     rng = np.random.default_rng(1)
     at = go(start(), "app_pages/4_Your_file.py")
     at.radio(key="up-task").set_value("flood").run()
-    at.file_uploader(key="up-files").set_value(
+    at.file_uploader(key="up-file").set_value(
         ("scene.tif", _geotiff(rng.integers(200, 3000, (6, 60, 70)).astype(np.int16)), "image/tiff")).run()
     at.button(key="up-run").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -112,7 +121,7 @@ def test_4_upload_says_when_its_result_is_stale(env):
     assert any("earlier run" in i.value and "flood" in i.value for i in at.info)
     at.radio(key="up-task").set_value("flood").run()
     assert not [i for i in at.info if "earlier run" in i.value]
-    at.file_uploader(key="up-files").set_value(
+    at.file_uploader(key="up-file").set_value(
         ("other.tif", _geotiff(rng.integers(200, 3000, (6, 60, 70)).astype(np.int16)), "image/tiff")).run()
     assert any("earlier run" in i.value for i in at.info)
 
@@ -121,12 +130,12 @@ def test_4_upload_says_when_its_result_is_stale(env):
 
 def test_5_upload_errors_name_the_users_file(env):
     at = go(start(), "app_pages/4_Your_file.py")
-    at.file_uploader(key="up-files").set_value(
+    at.file_uploader(key="up-file").set_value(
         ("oneband.tif", _geotiff(np.ones((1, 60, 70), np.int16)), "image/tiff")).run()
-    at.button(key="up-run").click().run()
     assert not at.exception
-    message = at.error[0].value
-    assert message.startswith("oneband.tif has 1 band(s)"), message
+    message = at.error[0].value  # checked on upload, before any Run
+    assert "\n- oneband.tif has 1 band(s)" in message, message
+    assert at.button(key="up-run").disabled
     assert "00_" not in message and "geofm-uploads" not in message
 
 

@@ -24,7 +24,7 @@ from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, stop
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SESSIONS = 8
-#: Rectangles drawn by each session (offset from the map centre and size, px of the example's map, about
+#: Rectangles drawn by each session (offset from the map centre and size, px of the linked map, about
 #: 135 m a pixel): four distinct areas of 2-4 km, each drawn by two sessions (one computes, one gets the
 #: cached result or waits in the queue).
 SHAPES = [(-120, -90, 26, 20), (20, -60, 20, 18), (-60, 30, 30, 16), (60, 40, 18, 28)]
@@ -33,7 +33,10 @@ CLOUDY_SHAPE, CLOUDY_MESSAGE = 0, "is only 18% clear; at least 30% is needed. Tr
 #: The server's peak memory may not exceed this (Streamlit + torch + one full-size model, 8 sessions).
 PEAK_RSS_LIMIT_MB = 4000
 RESULT_TIMEOUT_MS = 420_000
-SINDH = get_example("sindh-flood")  # the example each session starts from ("Sindh flood 2022")
+SINDH = get_example("sindh-flood")
+#: Each session starts from a link to the Sindh flood plain (20 x 22 km, the map at about 135 m a pixel) with the
+#: example's dates: SHAPES are offsets on that map.
+START_LINK = f"bbox=67.60,26.30,67.80,26.50&start={SINDH.start}&end={SINDH.end}&cloud={SINDH.max_cloud:g}"
 
 
 def _vm_hwm_mb(pid: int) -> float:
@@ -93,7 +96,7 @@ async def _map_state(page) -> str:
 
 
 async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, wait_result: bool = True) -> dict:
-    """One user: the Sindh example, a rectangle ``shape`` (dx, dy, w, h px from the map centre), Find scenes,
+    """One user: a link to the Sindh flood plain, a rectangle ``shape`` (dx, dy, w, h px from the map centre), Find scenes,
     Flood mapping, Run; returns the time to the result, the area text, the first metric and any messages.
     With ``wait_result=False`` it returns right after pressing Run (``page`` and ``context`` still open)."""
     from playwright.async_api import expect
@@ -101,18 +104,17 @@ async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, 
     context = await browser.new_context(viewport={"width": 1300, "height": 950})
     page = await context.new_page()
     try:
-        await page.goto(url)
-        example = page.get_by_role("button", name="Sindh flood 2022")
-        await example.click(timeout=180_000)
+        await page.goto(f"{url}/?{START_LINK}")  # a shared link to the flood plain (the first example is smaller)
         map_frame = page.frame_locator(MAP_IFRAME).first
         outline = map_frame.locator("path.leaflet-interactive")
-        try:  # one click, as a user makes it: a missing outline is the app's bug, not a reason to click again
+        try:  # a missing outline is the app's bug: no reload, no second try
             await expect(outline).to_be_visible(timeout=120_000)
         except AssertionError as err:
-            raise AssertionError(f"the example's outline was not shown 120 s after one click; the page showed: "
+            raise AssertionError(f"the link's outline was not shown 120 s after the page opened; the page showed: "
                                  f"{await _page_text(page)}; {await _map_state(page)}") from err
-        example_area = page.locator('[data-testid="stMarkdownContainer"]', has_text=f"{SINDH.title}:").first
-        await expect(example_area).to_be_visible(timeout=180_000)
+        linked_area = page.locator('[data-testid="stMarkdownContainer"]', has_text="Your area:").first
+        await expect(linked_area).to_be_visible(timeout=180_000)
+        linked_text = await linked_area.inner_text()
         await map_frame.locator("a.leaflet-draw-draw-rectangle").click(timeout=60_000)
         # where the map is now, once the page has stopped running (seen in CI: measured earlier, while the page
         # still ran, one session's rectangle landed 25 px off the other's and drew another area)
@@ -126,10 +128,10 @@ async def flood_session(browser, url: str, shape: tuple[int, int, int, int], *, 
         await page.mouse.move(cx + w / 2, cy + h / 2, steps=6)
         await page.mouse.move(cx + w, cy + h, steps=6)
         await page.mouse.up()
-        # the drawn area replaced the example's (else "Find scenes" races the drawing's own rerun, which
+        # the drawn area replaced the linked one (else "Find scenes" races the drawing's own rerun, which
         # rightly clears a search made for the old area)
-        await expect(page.get_by_text("Your area:")).to_be_visible(timeout=180_000)
-        await expect(example_area).to_have_count(0, timeout=180_000)
+        await expect(page.locator('[data-testid="stMarkdownContainer"]', has_text="Your area:").first) \
+            .not_to_have_text(linked_text, timeout=180_000)
         await page.get_by_role("button", name="Find scenes").click()
         await expect(page.get_by_text("dates found")).to_be_visible(timeout=240_000)
         await page.get_by_role("button", name="Flood mapping").click()

@@ -18,7 +18,7 @@ from geofm.examples import EXAMPLES, Example
 from geofm.render import maps
 from geofm.serve import ui
 from geofm.serve.geocode import geocode, parse_coordinates
-from geofm.serve.share import box_geometry, read_link, write_link
+from geofm.serve.share import box_geometry, read_link, show_link_notice, write_link
 from geofm.serve.runs import canonical_json
 from geofm.settings import settings
 
@@ -295,6 +295,7 @@ def _limit_km() -> float:
 def explore_page() -> None:
     """Home: choose an area, dates and scenes, then a task."""
     read_link()
+    show_link_notice()
     take_drawn_area()
     st.title("See what a geospatial foundation model sees")
     st.caption("Draw an area on the map, find Harmonized Landsat-Sentinel-2 scenes, and run NASA/IBM's Prithvi "

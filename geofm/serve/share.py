@@ -251,6 +251,9 @@ def parse_link(params: dict[str, str]) -> LinkState:
             problems.append(f"there is no model {str(params['model'])[:30]!r}")
     return LinkState(**fields, problems=tuple(problems))
 
+#: Session-state key: the notice about the link just read, shown by the page it opens.
+NOTICE = "geofm_link_notice"
+
 
 def read_link() -> str | None:
     """Restore the state from the URL once per session (an opened link or a reload).
@@ -266,11 +269,18 @@ def read_link() -> str | None:
         return None
     link = parse_link(params)
     restore(link)
-    if link.problems:  # a hand-edited or damaged link: keep what parsed, say what did not
+    if link.problems:  # a hand-edited or damaged link: keep what parsed, say what did not (on the page shown)
         log.info("link parameters not understood: %s", "; ".join(link.problems))
-        st.warning(f"Part of this link could not be read ({'; '.join(link.problems)}); the rest is restored.",
-                   icon=":material/link_off:")
+        st.session_state[NOTICE] = (f"Part of this link could not be read ({'; '.join(link.problems)}); "
+                                    "the rest is restored.")
     return link.task if link.task in TASKS and ui.query().get("geometry") else None
+
+
+def show_link_notice() -> None:
+    """The notice about a link's unreadable parts, once, on the page the link opened (after any page switch)."""
+    text = st.session_state.pop(NOTICE, None)
+    if text:
+        st.warning(text, icon=":material/link_off:")
 
 
 def restore(link: LinkState) -> None:

@@ -206,7 +206,8 @@ def reconstruction_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
 
 def task_page(name: str) -> None:
     """Controls, run button, progress and results for the task ``name`` over the chosen area."""
-    share.read_link()  # (also here: a first request for a page's URL may run the page without app.py)
+    share.read_link()
+    share.show_link_notice()  # (also here: a first request for a page's URL may run the page without app.py)
     spec = get_task(name)
     task = page = spec.name
     st.title(spec.title)
