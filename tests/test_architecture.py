@@ -18,7 +18,7 @@ STAGES: tuple[tuple[str, ...], ...] = (
     ("geofm.inference",),
     ("geofm.render", "geofm.io", "geofm.evaluate", "geofm.examples"),
     ("geofm.pipeline",),
-    ("geofm.serve", "geofm.cli", "geofm.region", "geofm.__main__"),
+    ("geofm.serve", "geofm.cli", "geofm.region", "geofm.series", "geofm.__main__"),
 )
 
 

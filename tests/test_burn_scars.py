@@ -146,7 +146,9 @@ def test_app_burn_scar_page_numbers_match_the_result(env):
     assert not at.exception and not at.error, [e.value for e in at.error]
     outcome = at.session_state[OUTCOMES]["burn-scars"]
     classes = outcome.result.classes
-    assert outcome.result.model == SPEC.name and classes.shape == outcome.stack.shape
+    from geofm.config import default_model
+
+    assert outcome.result.model == default_model("burn-scars", "cpu") and classes.shape == outcome.stack.shape
     burnt_km2 = (classes == 1).sum() * 900 / 1e6
     clear_km2 = (classes != CLASS_NODATA).sum() * 900 / 1e6
     assert metric(at, "Burn scar area") == f"{burnt_km2:.2f} km²"

@@ -58,7 +58,7 @@ def fake_pipeline(monkeypatch):
             seen["now"] -= 1
         return object(), []
 
-    def run_segmentations(task, items, progress=None, probabilities=None):  # noqa: ANN001
+    def run_segmentations(task, items, progress=None, probabilities=None, model=None):  # noqa: ANN001
         seen["model_items"].append(len(items))
         return [f"result of {task}" for _ in items]
 

@@ -11,7 +11,7 @@ from geofm.config import MODELS, TASKS, get_task
 from geofm.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
-REGISTRY = ROOT / "geofm" / "config.py"
+REGISTRY = ROOT / "geofm" / "config"  # the registries: the one place task names may be compared
 
 
 def _task_literals(node: ast.AST) -> list[str]:
@@ -38,7 +38,7 @@ def task_name_comparisons(source: str) -> list[tuple[int, str]]:
 
 def _sources() -> list[Path]:
     files = sorted((ROOT / "geofm").rglob("*.py")) + sorted((ROOT / "app_pages").glob("*.py")) + [ROOT / "app.py"]
-    return [f for f in files if f != REGISTRY]
+    return [f for f in files if REGISTRY not in f.parents]
 
 
 def test_the_scan_finds_every_kind_of_task_name_comparison():
@@ -58,7 +58,7 @@ match task:
 def test_no_task_name_is_compared_outside_the_registry():
     offenders = [f"{path.relative_to(ROOT)}:{line}: {name!r}" for path in _sources()
                  for line, name in task_name_comparisons(path.read_text())]
-    assert not offenders, "task names compared outside geofm/config.py:\n" + "\n".join(offenders)
+    assert not offenders, "task names compared outside geofm/config/:\n" + "\n".join(offenders)
 
 
 @pytest.mark.parametrize("name", list(TASKS))

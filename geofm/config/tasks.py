@@ -143,12 +143,13 @@ def task_models(task: str) -> tuple[str, ...]:
 
 #: The default model of a task per device type and input — "area": scenes found for an area (they carry their
 #: dates), "file": a user's file (which may not say its date, and EO-1.0 needs none) — where it is not the task's
-#: ``model``: the best model that finishes a typical area within the run-time budget on that device. Measured on
-#: CPU, EO-2.0 300M (one 512-px window resized to 448) takes 0.41x the time of EO-1.0 100M (16 windows of 224 at
-#: stride 112) per area; GPU: estimate from the same FLOPs. Figures and rule: docs/models.md.
+#: ``model``: the best model that finishes a typical area within the run-time budget on that device. A typical
+#: area is a few km (one model window for either model); on a shared 2-core CPU an EO-2.0 300M window (512 px
+#: resized to 448) took 6.5x an EO-1.0 100M window (0.008 vs 0.052 windows/s, one round), so the CPU keeps EO-1.0
+#: (a few-km run in seconds, and the app's estimates and ``geofm region`` stay on one model); on CUDA both finish
+#: in well under a second and EO-2.0, the better model, is the default. Figures and rule: docs/models.md.
 DEFAULT_MODELS: dict[tuple[str, str], dict[str, str]] = {
-    (device, "area"): {"flood": "prithvi-eo-2.0-300m-tl-sen1floods11", "burn-scars": "prithvi-eo-2.0-300m-burn-scars"}
-    for device in ("cpu", "cuda")
+    ("cuda", "area"): {"flood": "prithvi-eo-2.0-300m-tl-sen1floods11", "burn-scars": "prithvi-eo-2.0-300m-burn-scars"},
 }
 
 

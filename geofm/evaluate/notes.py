@@ -29,7 +29,7 @@ def out_of_depth(task: TaskSpec, *, bounds_lonlat: tuple[float, float, float, fl
         if months and any(not lo <= m <= hi for m in months):
             notes.append("The crop model was trained on dates from March to September; some dates here are outside "
                          "that growing season.")
-    if spec.name == "prithvi-eo-1.0-100m-sen1floods11":
+    if "sen1floods11" in spec.name:  # both Sen1Floods11 fine-tunes (EO-1.0 and EO-2.0) learnt from L1C chips
         notes.append("The flood model was trained on Sentinel-2 L1C top-of-atmosphere chips; HLS is surface "
                      "reflectance, so water can be missed or over-called, most of all in dark or hazy scenes.")
     if invalid_share > EVALUATION.max_invalid_share:

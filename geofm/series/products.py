@@ -107,11 +107,11 @@ def recurrence(paths: list[Path], target_class: int) -> tuple[np.ndarray, np.nda
 
 def write_change(paths: list[Path], task: TaskSpec, path: Path) -> Path:
     """change.tif: band 1 the dates each pixel was the target class, band 2 the dates it was clear (uint16)."""
-    from geofm.io.geotiff import _write_cog
+    from geofm.io.geotiff import write_cog
 
     target, clear, crs, transform = recurrence(paths, task.target_class)
     name = task_target_name(task)
-    return _write_cog(np.stack([target, clear]), path, crs=crs, transform=transform, nodata=None,
+    return write_cog(np.stack([target, clear]), path, crs=crs, transform=transform, nodata=None,
                       descriptions=[f"dates {name.lower()}", "dates clear"],
                       tags={"GEOFM_TASK": task.name, "GEOFM_PRODUCT": "recurrence",
                             "GEOFM_DATES": ",".join(p.stem for p in paths)})
