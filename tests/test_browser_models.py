@@ -27,11 +27,12 @@ def test_flood_model_choice_and_model_agreement(app_url):  # noqa: F811
         choice = page.locator('[data-testid="stSelectbox"]').filter(has_text="Model")
         shown = choice.evaluate("e => e.innerText + ' | ' + Array.from(e.querySelectorAll('input'))"
                                 ".map(i => i.value).join(' | ')")
-        assert "Prithvi-EO-2.0-300M-TL flood mapping" in shown, shown  # areas: EO-2.0 by default (docs/models.md)
+        # areas on a CPU: EO-1.0 by default (docs/models.md); EO-2.0 is the other choice
+        assert "Prithvi flood mapping (Sen1Floods11)" in shown, shown
         page.get_by_role("button", name="Run flood mapping").click()
         expect(page.get_by_text("Water area").first).to_be_visible(timeout=900_000)
         expect(page.get_by_text("Which model got it right?")).to_be_visible(timeout=60_000)
-        page.get_by_role("button", name="Run EO-1.0 on the same scenes").click()
+        page.get_by_role("button", name="Run EO-2.0 on the same scenes").click()
         expect(page.get_by_text("IoU between the models")).to_be_visible(timeout=900_000)
         expect(page.get_by_text("Found by both")).to_be_visible()
         models_map = page.frame_locator(MAP_IFRAME).last
