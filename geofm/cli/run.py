@@ -231,7 +231,10 @@ def _segmentation_summary(result: SegmentationResult) -> str:
     from geofm.render.stats import class_area_table
 
     table = class_area_table(result).sort_values("percent", ascending=False)
-    shown = [f"{r['class']} {r['percent']:.1f}% ({r['area_ha'] / 100:.2f} km2)"
+    # the share from pixel counts, rounded once (the table's percent is already rounded to 2 decimals): the same
+    # figures as the block-by-block summary (geofm.io.large), also when a share sits on a rounding edge
+    classified = max(int(np.sum(result.classes != 255)), 1)
+    shown = [f"{r['class']} {100 * r['pixels'] / classified:.1f}% ({r['area_ha'] / 100:.2f} km2)"
              for _, r in table.iterrows() if r["pixels"] > 0][:6]
     nodata = float(np.mean(result.classes == 255)) * 100
     extra = f"; no data {nodata:.1f}%" if nodata else ""
