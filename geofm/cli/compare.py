@@ -9,8 +9,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from geofm.config import DEFAULTS, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, TASKS, get_task, task_models
+from geofm.config import ENV_WEIGHTS_DIR, PRECISIONS, TASKS, get_task, task_models
 from geofm.errors import InputError
+from geofm.cli.run import add_input_arguments
 
 EPILOG = """\
 Writes into --out: A.tif and B.tif (each model's class map, named by model), agreement.tif (the task's target
@@ -32,18 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Run two models of a task on the same area and scenes and compare their maps.",
                        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("task", choices=_choice_tasks(), help="the task (one with a choice of models)")
-    src = p.add_argument_group("input (one of)")
-    src.add_argument("--input", action="extend", nargs="+", type=Path, metavar="FILE", default=[],
-                     help="input GeoTIFF (one date)")
-    src.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"),
-                     help="area in degrees (WGS84 lon/lat) to fetch HLS for")
-    src.add_argument("--start", help="first date (YYYY-MM-DD) with --bbox")
-    src.add_argument("--end", help="last date (YYYY-MM-DD) with --bbox")
-    src.add_argument("--max-cloud", type=float, default=DEFAULTS.max_cloud,
-                     help=f"largest scene cloud cover in %% with --bbox (default {DEFAULTS.max_cloud:g})")
-    src.add_argument("--stac-url", help=f"STAC API with --bbox (default ${ENV_STAC_URL} or Planetary Computer)")
-    src.add_argument("--scene", action="extend", nargs="+", default=[], metavar="ID",
-                     help="use these HLS scene ids with --bbox instead of choosing")
+    add_input_arguments(p, "input GeoTIFF (one date)")
     p.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="with --input: the acquisition date, "
                    "for a file whose name (HLS) or tags do not say it")
     p.add_argument("--models", default=None, metavar="A,B",

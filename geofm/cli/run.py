@@ -66,14 +66,10 @@ examples:
 """
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="run a Prithvi task on GeoTIFFs or an area's HLS scenes",
-                       description="Run " + ", ".join(t.title.lower() for t in TASKS.values()) + ".",
-                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("task", choices=list(TASKS), help="what to run")
+def add_input_arguments(p: argparse.ArgumentParser, input_help: str) -> None:
+    """The input options of a model run (``run``, ``compare``): local GeoTIFFs, or an area's HLS scenes."""
     src = p.add_argument_group("input (one of)")
-    src.add_argument("--input", action="extend", nargs="+", type=Path, metavar="FILE", default=[],
-                     help="input GeoTIFF(s), dates in time order (repeatable)")
+    src.add_argument("--input", action="extend", nargs="+", type=Path, metavar="FILE", default=[], help=input_help)
     src.add_argument("--bbox", nargs=4, type=float, metavar=("W", "S", "E", "N"),
                      help="area in degrees (WGS84 lon/lat) to fetch HLS for")
     src.add_argument("--start", help="first date (YYYY-MM-DD) with --bbox")
@@ -83,6 +79,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--stac-url", help=f"STAC API with --bbox (default ${ENV_STAC_URL} or Planetary Computer)")
     src.add_argument("--scene", action="extend", nargs="+", default=[], metavar="ID",
                      help="use these HLS scene ids with --bbox instead of choosing")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a Prithvi task on GeoTIFFs or an area's HLS scenes",
+                       description="Run " + ", ".join(t.title.lower() for t in TASKS.values()) + ".",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("task", choices=list(TASKS), help="what to run")
+    add_input_arguments(p, "input GeoTIFF(s), dates in time order (repeatable)")
     p.add_argument("--out", type=Path, required=True, help="output GeoTIFF (see below)")
     p.add_argument("--png", type=Path, help="also write a PNG preview")
     p.add_argument("--probabilities", type=Path, metavar="FILE",
