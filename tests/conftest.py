@@ -31,6 +31,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items.reverse()
 
 
+@pytest.fixture(autouse=True)
+def _empty_hf_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts with an empty Hugging Face cache of its own (a test that wants one there puts its file
+    in it): the developer's ~/.cache/huggingface is never searched, and a cache an earlier test filled is not
+    found by the next one (huggingface_hub fixes its default folder at first import, under whichever test
+    imported it first)."""
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf-hub")))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The stack cache of every test is a session tmp folder, from the first test on, whichever runs first

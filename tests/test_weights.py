@@ -134,3 +134,21 @@ def test_download_without_a_network_says_so_within_seconds(isolated_env: Path,
     assert took < 10, took
     assert "127.0.0.1 cannot be reached (no network?)" in message and FLOOD.filename in message
     assert "not on Hugging Face under any known name" not in message
+
+
+def test_hf_cache_folder_follows_the_environment_after_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """huggingface_hub fixes its default cache folder at first import; the look-up reads the variables each time
+    (a file left in the folder named at import time is not found once the variables name another)."""
+    import huggingface_hub  # noqa: F401  (imported now, with whatever HF_HUB_CACHE the fixture set)
+
+    first = tmp_path / "first"
+    _put_in_hf_cache(first, FLOOD.hf_repo, FLOOD.filename, lambda p: write_mmseg_checkpoint(p, tiny_segmenter()))
+    monkeypatch.setenv("HF_HUB_CACHE", str(first))
+    assert resolve_weights("flood").is_relative_to(first)
+    monkeypatch.delenv("HF_HUB_CACHE")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    with pytest.raises(WeightsNotFoundError):
+        resolve_weights("flood")
+    _put_in_hf_cache(tmp_path / "home" / "hub", FLOOD.hf_repo, FLOOD.filename,
+                     lambda p: write_mmseg_checkpoint(p, tiny_segmenter()))
+    assert resolve_weights("flood").is_relative_to(tmp_path / "home" / "hub")

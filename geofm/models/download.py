@@ -27,7 +27,7 @@ from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
 from geofm.models.factory import as_spec
 from geofm.models.hub import endpoint, hf_offline, hub_reachable
 from geofm.models.hub import forget_probe as forget_probe  # its old home: callers may still import it here
-from geofm.models.locate import candidate_files
+from geofm.models.locate import _hf_cache_dir, candidate_files
 from geofm.models.weights import _in_folders, download_weights, find_in_hf_cache, resolve_weights, verify_size
 from geofm.progress import Progress, null_progress
 
@@ -54,9 +54,7 @@ def can_download() -> bool:
 
 
 def _hub_cache() -> Path:
-    from huggingface_hub import constants
-
-    return Path(os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE)
+    return Path(_hf_cache_dir())
 
 
 def lock_path(spec: ModelSpec) -> Path:

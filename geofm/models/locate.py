@@ -22,8 +22,18 @@ def candidate_files(spec: ModelSpec) -> list[tuple[str, str]]:
     return [(spec.hf_repo, spec.filename), *spec.aliases]
 
 
-def _hf_cache_dir() -> str | None:
-    return os.environ.get("HF_HUB_CACHE") or None
+def _hf_cache_dir() -> str:
+    """The Hugging Face cache folder as the environment names it now.
+
+    huggingface_hub reads these variables once, when it is first imported; reading them at each call keeps a
+    process that changes them later (a test, a Space's start script) from searching a stale folder.
+    """
+    env = os.environ
+    hub = env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE")
+    if hub:
+        return os.path.expanduser(os.path.expandvars(hub))
+    home = env.get("HF_HOME") or os.path.join(env.get("XDG_CACHE_HOME") or "~/.cache", "huggingface")
+    return os.path.join(os.path.expanduser(os.path.expandvars(home)), "hub")
 
 
 def find_in_folder(spec: ModelSpec, folder: str | Path) -> Path | None:
