@@ -44,7 +44,9 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> 
             or torch.is_autocast_enabled("cpu") or torch.is_grad_enabled() and weight.requires_grad
             or not _STATE["enabled"] or not onednn_linear_available()):
         return F.linear(x, weight, bias)
-    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight, bias, "none", [], "")
+    # oneDNN reads the bias as dense memory: a strided view (e.g. a column of a map) would give wrong sums
+    bias = bias.contiguous() if bias is not None else None
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight.contiguous(), bias, "none", [], "")
 
 
 class OneDNNLinear(nn.Linear):
