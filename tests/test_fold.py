@@ -102,3 +102,38 @@ def test_folded_model_runs_under_bf16_autocast():
     assert low.dtype == torch.bfloat16 and low.shape == ref.shape
     assert (low.float() - ref).abs().max() < 0.05 * ref.abs().max()
     assert (low.float().argmax(1) == ref.argmax(1)).float().mean() > 0.9
+
+
+def _with_threads(n: int, fn, *args):  # noqa: ANN001, ANN002, ANN202
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return fn(*args)
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_folded_head_bits_do_not_depend_on_thread_count_or_batch_size():
+    """A window's logits are the same bits whatever the torch threads (a region worker's share of the cores, all
+    of them for `geofm run`) and however many windows share its batch. Flood's head shapes (768 -> 256 channels
+    on the 112 grid, 2 classes), channels-last input as the neck gives it. oneDNN's grouped 1x1 classifier and its
+    2x2 convolution gave other last bits for 2 threads (any batch), 2 threads with batch 3, 3 threads with batch 1
+    or 4 and 6 threads with batch 2, against 1 thread."""
+    torch.manual_seed(7)
+    up, conv = nn.ConvTranspose2d(768, 256, 2, 2), nn.Conv2d(256, 256, 3, padding=1, bias=False)
+    bn, cls = nn.BatchNorm2d(256).eval(), nn.Conv2d(256, 2, 1)
+    _randomise_stats(nn.ModuleList([up, bn]), seed=7)
+    head = FoldedUpsampleHead(up, conv, bn, cls).eval()
+    x = torch.randn(4, 768, 112, 112, generator=torch.Generator().manual_seed(8))
+    x = x.contiguous(memory_format=torch.channels_last)
+
+    def first_window(batch: int) -> torch.Tensor:
+        with torch.inference_mode():
+            return head(x[:batch])[0]
+
+    want = _with_threads(1, first_window, 2)
+    with torch.no_grad():  # and it is the published layer stack's computation
+        _assert_same(reference_upsample_head(x[:1], up, conv, bn, cls), want[None])
+    for threads, batch in [(2, 2), (2, 3), (3, 1), (6, 2), (1, 1)]:
+        got = _with_threads(threads, first_window, batch)
+        assert torch.equal(got, want), (threads, batch, float((got != want).float().mean()))

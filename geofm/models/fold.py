@@ -135,16 +135,51 @@ class FoldedUpsampleHead(nn.Module):
             self._bias_maps = {key: parts}  # keep one: windows all have the same size
         return self._bias_maps[key]
 
+    def classifier_matrix(self) -> torch.Tensor:
+        """(4*K, 4*Co): the per-phase 1x1 classifiers (``cls_weight``, (4*K, Co, 1, 1)) as one block-diagonal
+        matrix, phase i's (K, Co) block at rows i*K and columns i*Co."""
+        return torch.block_diag(*self.cls_weight.reshape(4, self.num_classes, -1).unbind(0))
+
+    def _conv_as_gemm(self, x: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
+        """The padded 2x2 conv, fp32 on CPU, as four GEMMs over the channels-last padded pixels (oneDNN's inner
+        product, one per tap) whose shifted outputs are summed in a fixed order.
+
+        oneDNN's convolution here gives other last bits for some thread counts and batch sizes (fp32, 2 threads
+        and batch 3, or 3 threads and batch 1 or 4, against 1 thread: 95 % of a window's logits, up to 3e-6): it
+        shares the work out differently. The inner product's bits depend on neither, so a window's numbers are
+        the same on every machine and in every batch. One tap's output at a time: ~53 MB a window.
+        """
+        n, cin, h, w = x.shape
+        xp = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1)  # (B, h+2, w+2, Cin); no copy when x is channels-last
+        weight = self.weight.float()
+        y = x.new_empty(0)
+        for tap, (p, q) in enumerate(PHASES):  # output (i, j) sums tap (p, q) at padded pixel (i + p, j + q)
+            out = linear(xp, weight[:, :, p, q].contiguous(), inner.float() if tap == 0 else None)
+            if tap == 0:
+                y = out[:, :h + 1, :w + 1]
+            else:
+                y += out[:, p:p + h + 1, q:q + w + 1]
+        return y.permute(0, 3, 1, 2)  # (B, 4*Co, h+1, w+1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
         autocast = torch.is_autocast_enabled(x.device.type)
         dtype = torch.get_autocast_dtype(x.device.type) if autocast else x.dtype
         inner, edge_rows, edge_cols = self._bias_parts(h, w, dtype, x.device)
-        y = F.conv2d(x, self.weight.to(dtype), inner, padding=1)  # (B, 4*Co, h+1, w+1) = padded 2x2 conv
+        if x.device.type == "cpu" and x.dtype == torch.float32 and not autocast:
+            y = self._conv_as_gemm(x, inner)
+        else:
+            y = F.conv2d(x, self.weight.to(dtype), inner, padding=1)  # (B, 4*Co, h+1, w+1) = padded 2x2 conv
         y[:, :, (0, h), :] += edge_rows
         y[:, :, 1:h, (0, w)] += edge_cols
         y = torch.relu_(y)
-        z = F.conv2d(y, self.cls_weight.to(y.dtype), self.cls_bias.to(y.dtype), groups=4)
+        # the four phases' 1x1 classifiers as one block-diagonal GEMM over the channels-last pixels (oneDNN's
+        # inner product on CPU). Not a grouped 1x1 conv: oneDNN's gives other last bits for another thread count
+        # or batch size (measured, fp32: 80 % of a window's logits, up to 2e-6), so a window's classes would
+        # depend on the machine's cores and the run's workers; this GEMM's bits depend on neither (and on CPU
+        # it is faster: the features are channels-last already).
+        z = linear(y.permute(0, 2, 3, 1), self.classifier_matrix().to(y.dtype), self.cls_bias.to(y.dtype))
+        z = z.permute(0, 3, 1, 2)  # (B, 4*K, h+1, w+1), channels-last in memory
         k = self.num_classes
         phases = [z[:, i * k:(i + 1) * k, a:a + h, b:b + w] for i, (a, b) in enumerate(PHASES)]
         return F.pixel_shuffle(torch.stack(phases, dim=2).reshape(n, 4 * k, h, w), 2)
