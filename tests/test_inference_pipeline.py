@@ -74,3 +74,30 @@ def test_run_reconstruction_is_reproducible(published_weights_dir):
     assert a.reconstructed.shape == (2, 6, 100, 120) and a.model == "prithvi-eo-1.0-100m"
     with pytest.raises(InputError, match="Unknown task"):
         run_task("wildfire", stack)
+
+
+def test_window_logits_are_the_same_bits_for_any_thread_count_and_batch(published_weights_dir):
+    """Issue 18: a chunk's windows give the same logits in a region worker (its share of the cores), in
+    `geofm run` (all of them) and after --resume, whatever else shares their batches. The full-size flood model
+    (folded, oneDNN) over two windows: 1 thread in batches of 2 against 2 threads in batches of 3 (padded),
+    3 threads one window at a time and 6 threads in batches of 2. Each of these gave other last bits before the
+    folded head ran as inner products (80-95 % of the logits)."""
+    from geofm.inference.prepare import prepare_input
+    from geofm.inference.sliding import slide_logits
+
+    model, spec = get_model("flood", weights_dir=published_weights_dir, device="cpu")
+    x = torch.from_numpy(prepare_input(hls_like(1, 224, 336, seed=5), spec))  # windows at x = 0 and 112
+    before = torch.get_num_threads()
+
+    def logits(threads: int, batch: int) -> torch.Tensor:
+        torch.set_num_threads(threads)
+        return slide_logits(model, x, 2, window=224, stride=112, batch_size=batch, device=torch.device("cpu"))
+
+    try:
+        want = logits(1, 2)
+        for threads, batch in [(2, 3), (3, 1), (6, 2)]:
+            got = logits(threads, batch)
+            assert torch.equal(got, want), (threads, batch, float((got != want).float().mean()))
+    finally:
+        torch.set_num_threads(before)
+    assert want.shape == (2, 224, 336) and want.std() > 0
