@@ -1,11 +1,13 @@
 """Windows of one or many runs through one model in fixed-size batches.
 
 Every forward pass gets exactly ``batch_size`` windows: the last batch is padded with zero windows whose
-output is dropped. A window's numbers therefore never depend on what else shares its batch (the kernels
-see the same shapes; measured on CPU fp32 with oneDNN: a batch-3 forward does *not* give the same bits as
-a batch-1 forward, but any order of windows within a batch of fixed size does). That is what lets
-several runs of the same model share batches (``run_windows`` over several jobs) with results identical
-to each run alone, and it keeps shapes static for cuDNN autotuning and ``torch.compile``.
+output is dropped. A window's numbers therefore never depend on what else shares its batch: the kernels
+see the same shapes (on a GPU the library picks its kernels per shape). On CPU fp32 the segmenters' bits
+depend on neither the batch size nor the thread count since their folded head runs as oneDNN inner products
+(``geofm.models.fold``; before, oneDNN's convolutions there gave other bits for e.g. batch 3 on 2 threads); the
+fixed size stays for the GPU. That is what lets several runs of the same model share batches (``run_windows``
+over several jobs) with results identical to each run alone, and it keeps shapes static for cuDNN autotuning
+and ``torch.compile``.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ and is precomputed once per grid size as a bias map (a per-channel constant insi
 plus a correction on the border rows/columns). ReLU and the 1x1 classifier run per phase on the 112 grid.
 Flood: ~292 -> ~135 GFLOP per window; crop: ~1298 -> ~470.
 
+On CPU (fp32) the 2x2 conv and the classifiers run as oneDNN inner products, not oneDNN convolutions: the
+convolutions' last bits depended on the thread count and the batch size (how oneDNN shares the work out), the
+inner products' do not, so a window's logits are the same on any machine, in any batch (issue 18).
+
 ``fold_segmenter`` also merges the neck's two back-to-back transposed convs (end of fpn1, start of fpn2)
 into one exact x4 upsampling (``MergedUpsample``), which skips the 56-px intermediate grid.
 """
