@@ -145,25 +145,21 @@ class FoldedUpsampleHead(nn.Module):
         return torch.block_diag(*self.cls_weight.reshape(4, self.num_classes, -1).unbind(0))
 
     def _conv_as_gemm(self, x: torch.Tensor, inner: torch.Tensor) -> torch.Tensor:
-        """The padded 2x2 conv, fp32 on CPU, as four GEMMs over the channels-last padded pixels (oneDNN's inner
-        product, one per tap) whose shifted outputs are summed in a fixed order.
+        """The padded 2x2 conv, fp32 on CPU, as four GEMMs over the channels-last pixels (oneDNN's inner product,
+        one per tap) added, shifted, onto the bias in a fixed order.
 
         oneDNN's convolution here gives other last bits for some thread counts and batch sizes (fp32, 2 threads
-        and batch 3, or 3 threads and batch 1 or 4, against 1 thread: 95 % of a window's logits, up to 3e-6): it
-        shares the work out differently. The inner product's bits depend on neither, so a window's numbers are
-        the same on every machine and in every batch. One tap's output at a time: ~53 MB a window.
+        and batch 3, 3 threads and batch 1 or 4, 6 threads and batch 2, against 1 thread: 95 % of a window's
+        logits, up to 3e-6): it shares the work out differently. The inner product's bits depend on neither, so a
+        window's numbers are the same on every machine and in every batch.
         """
         n, cin, h, w = x.shape
-        xp = F.pad(x, (1, 1, 1, 1)).permute(0, 2, 3, 1)  # (B, h+2, w+2, Cin); no copy when x is channels-last
+        xl = x.permute(0, 2, 3, 1)  # (B, h, w, Cin); no copy when x is channels-last (as the neck gives it)
         weight = self.weight.float()
-        y = x.new_empty(0)
-        for tap, (p, q) in enumerate(PHASES):  # output (i, j) sums tap (p, q) at padded pixel (i + p, j + q)
-            out = linear(xp, weight[:, :, p, q].contiguous(), inner.float() if tap == 0 else None)
-            if tap == 0:
-                y = out[:, :h + 1, :w + 1]
-            else:
-                y += out[:, p:p + h + 1, q:q + w + 1]
-        return y.permute(0, 3, 1, 2)  # (B, 4*Co, h+1, w+1)
+        y = inner.float().expand(n, h + 1, w + 1, -1).clone()  # (B, h+1, w+1, 4*Co)
+        for p, q in PHASES:  # tap (p, q) of output (i, j) reads input pixel (i + p - 1, j + q - 1), zero outside
+            y[:, 1 - p:1 - p + h, 1 - q:1 - q + w] += linear(xl, weight[:, :, p, q].contiguous(), None)
+        return y.permute(0, 3, 1, 2)  # (B, 4*Co, h+1, w+1), channels-last in memory
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
