@@ -44,3 +44,17 @@ def test_cpu_tuning_swaps_the_transformers_linears():
     tune_for_device(model, torch.device("cpu"))
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     assert linears and all(type(m) is OneDNNLinear for m in linears)
+
+
+def test_linear_takes_a_strided_bias_and_weight():
+    """oneDNN reads the bias as dense memory: a column view of a bias map summed the wrong numbers (error ~2)."""
+    from geofm.models.onednn import linear
+
+    g = torch.Generator().manual_seed(3)
+    x, bias_map = torch.randn(10, 8, generator=g), torch.randn(6, 3, generator=g)
+    weight = torch.randn(8, 6, generator=g).t()  # strided too
+    bias = bias_map[:, 1]
+    assert not bias.is_contiguous() and not weight.is_contiguous()
+    with torch.inference_mode():
+        torch.testing.assert_close(linear(x, weight, bias), torch.nn.functional.linear(x, weight, bias),
+                                   rtol=1e-5, atol=1e-5)
