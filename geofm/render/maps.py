@@ -274,6 +274,9 @@ class MapLegend(MacroElement):
         if (window.ResizeObserver) { new ResizeObserver(fit).observe(map.getContainer()); }  // the frame's late sizing
         syncBars();
         setOpen(map.getSize().x >= {{ this.collapse_below }});
+        // the controls added after this box (opacity slider, view switch) are all there once the frame has
+        // loaded: fit again then (a fit before them left a result map's legend 40 px high on a large map)
+        if (document.readyState === "complete") { setTimeout(fit, 0); } else { window.addEventListener("load", fit); }
     })({{ this._parent.get_name() }});
     {% endmacro %}
     """)
