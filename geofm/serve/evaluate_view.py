@@ -177,7 +177,7 @@ def _numbers(task: TaskSpec, ev: Evaluation, *, key: str) -> None:
                      column_config={"Class": st.column_config.TextColumn(width=CLASS_COLUMN_PX, pinned=True)})
         st.markdown("**Confusion matrix:** each row is what the reference says, each column what the model says; "
                     "a cell is the % of that reference class's pixels (a row adds up to 100). The diagonal is "
-                    "where they agree. Hover a cell for its pixels.")
+                    "where they agree. Hover over (or tap) a cell for its pixel count.")
         with ui.wide_only(f"{key}-matrix"):  # full class names on the axes, where there is room for them
             st.altair_chart(confusion_chart(ev), width="content")
         with ui.narrow_only(f"{key}-matrix"):  # a phone: short codes on the axes, and their key
