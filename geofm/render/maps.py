@@ -274,9 +274,14 @@ class MapLegend(MacroElement):
         if (window.ResizeObserver) { new ResizeObserver(fit).observe(map.getContainer()); }  // the frame's late sizing
         syncBars();
         setOpen(map.getSize().x >= {{ this.collapse_below }});
-        // the controls added after this box (opacity slider, view switch) are all there once the frame has
-        // loaded: fit again then (a fit before them left a result map's legend 40 px high on a large map)
+        // fit again when the frame has loaded and whenever a control comes or goes: the controls added after
+        // this box (opacity slider, view switch) move the floor (a fit before them left a result map's legend
+        // 40 px high on a large map)
         if (document.readyState === "complete") { setTimeout(fit, 0); } else { window.addEventListener("load", fit); }
+        if (window.MutationObserver) {
+            new MutationObserver(fit).observe(map.getContainer().querySelector(".leaflet-control-container"),
+                                              {childList: true, subtree: true});
+        }
     })({{ this._parent.get_name() }});
     {% endmacro %}
     """)
