@@ -269,6 +269,9 @@ iframe { border-radius: 6px; }
   [data-testid="stMainBlockContainer"] { padding: 3.2rem 0.7rem 1rem; }
   h1 { font-size: 1.35rem !important; padding: 0.2rem 0 !important; }
   [class*="st-key-geofm-wide-only-"] { display: none !important; }
+  /* a table's or chart's toolbar (always shown on a touch screen) sits in a strip of its own above it, not
+     over its first row and the line of text before it */
+  [data-testid="stFullScreenFrame"] > div:has(> [data-testid="stElementToolbar"]) { padding-top: 30px; }
 }
 @media (min-width: 641px) { [class*="st-key-geofm-narrow-only-"] { display: none !important; } }
 </style>
