@@ -271,7 +271,7 @@ iframe { border-radius: 6px; }
   [class*="st-key-geofm-wide-only-"] { display: none !important; }
   /* a table's or chart's toolbar (always shown on a touch screen) sits in a strip of its own above it, not
      over its first row and the line of text before it */
-  [data-testid="stFullScreenFrame"] > div:has(> [data-testid="stElementToolbar"]) { padding-top: 30px; }
+  [data-testid="stElementContainer"]:has([data-testid="stElementToolbar"]) { margin-top: 28px; }
 }
 @media (min-width: 641px) { [class*="st-key-geofm-narrow-only-"] { display: none !important; } }
 </style>
