@@ -59,7 +59,8 @@ def test_crops_section_confusion_matrix_against_cdl(env):
     outcome, ev = _evaluated(at, "crops")
     assert ev.reference_read.layer == "usda-cdl" and ev.reference_read.year == 2021
     assert any("2021" in w.value and "2022" in w.value for w in at.warning)  # nearest CDL year, said
-    assert len(at.get("vega_lite_chart")) == 2  # the class chart and the confusion matrix
+    # the class chart and the confusion matrix, twice: full names (wider screens), short codes (a phone's width)
+    assert len(at.get("vega_lite_chart")) == 3
     assert metric(at, "Overall accuracy") == f"{100 * ev.metrics['overall_accuracy']:.1f} %"
     assert ev.confusion is not None and ev.confusion.sum() == ev.metrics["compared_pixels"] > 0
     table = at.dataframe[-1].value
@@ -80,7 +81,9 @@ def test_reconstruction_section_model_vs_neighbour_fill(env):
     assert np.isfinite(heat[outcome.result.mask[0]]).any() and np.isnan(heat[~outcome.result.mask.any(0)]).all()
     names = [layer.name for layer in evaluation_layers(outcome, ev)]
     assert names[-2:] == ["Error per hidden patch (model)", "Error per hidden patch (neighbour fill)"]
-    assert len(at.dataframe[-1].value) == 6
+    table = at.dataframe[-1].value
+    assert len(table) == 6 and list(table.columns[:2]) == ["Band", "RMSE, model"]  # readable headers
+    assert not any("_" in c for c in table.columns)
 
 
 def test_flood_before_after_a_dry_date(env):

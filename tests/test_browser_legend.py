@@ -135,6 +135,10 @@ def test_desktop_legend_open_and_swipe_keeps_the_view(tmp_path):
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         page, frame = _page(browser, tmp_path, map_html, {"width": 1280, "height": 900}, 820)
         expect(frame.locator(".geofm-legend-body")).to_be_visible()  # wide map: open from the start
+        # and whole: every class shows without scrolling (a fit before the later controls left it 40 px high)
+        page.wait_for_timeout(300)
+        body = frame.locator(".geofm-legend-body").evaluate("b => [b.scrollHeight, b.clientHeight]")
+        assert body[0] <= body[1] + 1, f"the legend shows {body[1]} px of its {body[0]} px"
         legend = frame.locator(".geofm-map-legend").bounding_box()
         for control in CONTROLS:
             assert _overlap(legend, _box(frame, control)) == 0, control

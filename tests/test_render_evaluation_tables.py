@@ -59,3 +59,34 @@ def test_confusion_chart_cells_are_big_enough_to_read():
     assert rows in (set(), {"Corn", "Soybeans", "Natural Vegetation"})  # the 3 classes found here
     text_layer = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "text")
     assert text_layer["encoding"]["text"]["field"] == "label" and text_layer["mark"]["fontSize"] >= 12
+
+
+def test_short_names_are_unique_and_short_for_the_crop_classes():
+    from geofm.render.evaluation import short_names
+
+    codes = short_names(NAMES)
+    assert len(set(codes.values())) == len(NAMES) and all(len(c) <= 3 for c in codes.values())
+    assert codes["Open Water"] == "OW" and codes["Corn"] == "Co" and codes["Cotton"] == "Ct"
+
+
+def test_compact_confusion_chart_fits_a_phone_with_all_classes():
+    """The phone's matrix: short codes on the axes, cells sized so that 13 classes fit ~340 px, text readable."""
+    from geofm.render.evaluation import short_names
+    from geofm.serve.evaluate_view import COMPACT_WIDTH, confusion_chart, matrix_key
+
+    ev = _crops_evaluation()
+    ev.confusion = np.ones((13, 13), np.int64)  # every class found here
+    spec = confusion_chart(ev, compact=True).to_dict()
+    step = spec["width"]["step"]
+    assert spec["height"]["step"] == step and 20 <= step and 13 * step + 48 <= COMPACT_WIDTH
+    data = spec["datasets"][spec["data"]["name"]] if "data" in spec else spec["layer"][0]["data"]["values"]
+    assert {r["model"] for r in data} == set(short_names(NAMES).values())  # codes on the axes
+    assert all(r["model_name"] in NAMES for r in data)  # names in the tooltip
+    text_layer = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "text")
+    assert text_layer["mark"]["fontSize"] >= 10
+    key = matrix_key(ev)
+    assert "**OW** Open Water" in key and key.count("**") == 2 * 13
+    # three classes found: bigger cells, still within the width
+    spec = confusion_chart(_crops_evaluation(), compact=True).to_dict()
+    assert spec["width"]["step"] == 30 and "Cotton" not in matrix_key(_crops_evaluation())
+

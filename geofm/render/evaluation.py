@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +78,21 @@ def confusion_cells(ev: Evaluation) -> pd.DataFrame:
     return table.reset_index(drop=True)
 
 
+def short_names(names: Sequence[str]) -> dict[str, str]:
+    """A short code for each class name, unique among ``names``, for a matrix's axes on a narrow screen (with a
+    key beside it): the initials of a name of several words ("Open Water" -> "OW"), else its first two letters
+    ("Corn" -> "Co"); on a clash the first letter and a later one ("Cotton" -> "Ct")."""
+    codes: dict[str, str] = {}
+    for name in names:
+        words = [w for w in re.split(r"[\s/-]+", name) if w]
+        first = name[:1].upper()
+        later = [c.lower() for c in "".join(words)[1:] if c.isalnum()]
+        candidates = ["".join(w[0].upper() for w in words)] if len(words) > 1 else []
+        candidates += [first + c for c in later] + [f"{first}{k}" for k in range(2, len(names) + 2)]
+        codes[name] = next(c for c in candidates if c not in codes.values())
+    return codes
+
+
 #: The per-class table's columns as the page shows them: (key in Evaluation.table, header, number format).
 CLASS_TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("class", "Class", ""),
@@ -105,6 +122,34 @@ def class_table(ev: Evaluation) -> pd.DataFrame:
                 out[header] = fmt.format(float(value))
         rows.append(out)
     return pd.DataFrame(rows, columns=[header for _, header, _ in CLASS_TABLE_COLUMNS])
+
+
+#: The reconstruction's per-band table as the page shows it: (key in Evaluation.table, header); errors in DN.
+BAND_TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("band", "Band"),
+    ("model_rmse", "RMSE, model"),
+    ("baseline_rmse", "RMSE, neighbour fill"),
+    ("model_mae", "Mean abs. error, model"),
+    ("baseline_mae", "Mean abs. error, neighbour fill"),
+)
+
+
+def band_table(ev: Evaluation) -> pd.DataFrame:
+    """The reconstruction's errors per band with readable headers, as whole DN (the page's heading says the
+    unit); a missing value reads "—"."""
+    rows = []
+    for row in ev.table:
+        out = {}
+        for key, header in BAND_TABLE_COLUMNS:
+            value = row.get(key)
+            if key == "band":
+                out[header] = str(value)
+            elif value is None or (isinstance(value, float) and value != value):
+                out[header] = UNDEFINED
+            else:
+                out[header] = f"{float(value):,.0f}"
+        rows.append(out)
+    return pd.DataFrame(rows, columns=[header for _, header in BAND_TABLE_COLUMNS])
 
 
 def evaluation_zip(ev: Evaluation, prov: Provenance, stem: str = "geofm") -> bytes:

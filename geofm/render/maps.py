@@ -274,6 +274,18 @@ class MapLegend(MacroElement):
         if (window.ResizeObserver) { new ResizeObserver(fit).observe(map.getContainer()); }  // the frame's late sizing
         syncBars();
         setOpen(map.getSize().x >= {{ this.collapse_below }});
+        // fit again once the layout is final: when the frame has loaded, when a style sheet still loading comes
+        // in (before Leaflet's own, the bottom controls sit at the top of the map), whenever a control comes or
+        // goes, and a moment later (an early fit left a result map's legend 40 px high on a large map)
+        if (document.readyState === "complete") { setTimeout(fit, 0); } else { window.addEventListener("load", fit); }
+        document.querySelectorAll('link[rel="stylesheet"]').forEach(function (sheet) {
+            if (!sheet.sheet) { sheet.addEventListener("load", fit); }
+        });
+        setTimeout(fit, 1500);
+        if (window.MutationObserver) {
+            new MutationObserver(fit).observe(map.getContainer().querySelector(".leaflet-control-container"),
+                                              {childList: true, subtree: true});
+        }
     })({{ this._parent.get_name() }});
     {% endmacro %}
     """)

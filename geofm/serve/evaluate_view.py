@@ -9,14 +9,14 @@ import dataclasses
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-import pandas as pd
 import streamlit as st
 
 from geofm.config import TaskSpec, get_task
 from geofm.errors import GeofmError, InputError
 from geofm.evaluate import Evaluation, evaluate
 from geofm.evaluate.provenance import make_provenance
-from geofm.render.evaluation import class_table, confusion_cells, evaluation_zip, layer_overlays
+from geofm.render.evaluation import (band_table, class_table, confusion_cells, evaluation_zip, layer_overlays,
+                                    short_names)
 from geofm.render.products import ClassMapProducts, ReconstructionProducts
 from geofm.render.stats import hex_color
 from geofm.serve import ui, views
@@ -88,30 +88,60 @@ def _legend_items(ev: Evaluation) -> list[tuple[str, str]]:
     return items
 
 
-def confusion_chart(ev: Evaluation) -> alt.Chart:
+#: The per-class table's class column: wide enough for the longest crop class name ("Fallow/Idle Cropland").
+CLASS_COLUMN_PX = 150
+#: The compact matrix (a phone's width): at most this wide with all 13 crop classes, its cells this big at most.
+COMPACT_WIDTH, COMPACT_CELL = 340, 30
+
+
+def confusion_chart(ev: Evaluation, *, compact: bool = False) -> alt.Chart:
     """Reference class (rows) by model class (columns): the classes found here only, each cell's share of its
-    reference class as a whole percent in cells big enough to read, the pixel counts on hover."""
+    reference class as a whole percent in cells big enough to read, the pixel counts on hover.
+
+    ``compact``: for a phone's width: the classes' short codes on the axes (``short_names``; the page prints
+    their key) and cells sized so that the whole chart fits ``COMPACT_WIDTH``."""
     import altair as alt  # imported when a chart is drawn: 0.3 s off the app's cold start
 
     table = confusion_cells(ev)
     order = [name for name in ev.class_names if name in set(table["reference"])]
-    cell = 38
+    if compact:
+        codes = short_names(ev.class_names)
+        table = table.assign(reference=table["reference"].map(codes), model=table["model"].map(codes),
+                             reference_name=table["reference"], model_name=table["model"])
+        order = [codes[name] for name in order]
+        gutter = 48  # the codes beside the rows, the axis title and the padding
+        cell = max(20, min(COMPACT_CELL, (COMPACT_WIDTH - gutter) // max(len(order), 1)))
+        x_axis = alt.Axis(labelOverlap=False, labelAngle=0, orient="top", titlePadding=6)
+        y_axis = alt.Axis(labelOverlap=False)
+        names = ("reference_name", "model_name")
+        legend = alt.Legend(orient="bottom", gradientLength=min(200, COMPACT_WIDTH - 60))
+    else:
+        cell = 38
+        x_axis = alt.Axis(labelOverlap=False, labelAngle=-40, labelLimit=140, orient="top")
+        y_axis = alt.Axis(labelOverlap=False, labelLimit=160)
+        names = ("reference", "model")
+        legend = alt.Legend(orient="bottom")
     base = alt.Chart(table).encode(
-        x=alt.X("model:N", sort=order, title="Model says", axis=alt.Axis(labelOverlap=False, labelAngle=-40,
-                                                                          labelLimit=140, orient="top")),
-        y=alt.Y("reference:N", sort=order, title="Reference says", axis=alt.Axis(labelOverlap=False,
-                                                                                  labelLimit=160)))
+        x=alt.X("model:N", sort=order, title="Model says", axis=x_axis),
+        y=alt.Y("reference:N", sort=order, title="Reference says", axis=y_axis))
     cells = base.mark_rect(stroke="#fff", strokeWidth=1).encode(
         color=alt.Color("percent:Q", scale=alt.Scale(scheme="blues", domain=[0, 100]),
-                        title="% of the reference class", legend=alt.Legend(orient="bottom")),
-        tooltip=[alt.Tooltip("reference", title="Reference"), alt.Tooltip("model", title="Model"),
+                        title="% of the reference class", legend=legend),
+        tooltip=[alt.Tooltip(names[0], title="Reference"), alt.Tooltip(names[1], title="Model"),
                  alt.Tooltip("pixels:Q", title="Pixels", format=","),
                  alt.Tooltip("percent:Q", title="% of the reference class", format=".1f")])
-    text = base.mark_text(fontSize=12).encode(
+    text = base.mark_text(fontSize=12 if cell >= 30 else 11 if cell >= 24 else 10).encode(
         text=alt.Text("label:N"),
         color=alt.condition(alt.datum.percent > 55, alt.value("white"), alt.value("#222")))
     # step sizing: each cell ``cell`` px square whatever the page's width (a fitted width squeezed them)
     return (cells + text).properties(width=alt.Step(cell), height=alt.Step(cell))
+
+
+def matrix_key(ev: Evaluation) -> str:
+    """The compact matrix's key: each short code with its class name, for the classes it shows."""
+    codes = short_names(ev.class_names)
+    shown = set(confusion_cells(ev)["reference"])
+    return " · ".join(f"**{codes[name]}** {name}" for name in ev.class_names if name in shown)
 
 
 _UNDEFINED = "Not defined here: the reference has none of it in this area (a score of 0 out of 0)."
@@ -126,7 +156,7 @@ def _score(value: float | None) -> str:
     return "—" if _undefined(value) else f"{value:.2f}"
 
 
-def _numbers(task: TaskSpec, ev: Evaluation) -> None:
+def _numbers(task: TaskSpec, ev: Evaluation, *, key: str) -> None:
     m = ev.metrics
     if task.result == "reconstruction":
         c1, c2, c3 = st.columns(3)
@@ -134,7 +164,7 @@ def _numbers(task: TaskSpec, ev: Evaluation) -> None:
         c2.metric("PSNR, neighbour fill", f"{m['baseline_psnr_db']:.1f} dB")
         c3.metric("Model's gain over the naive guess", f"{m['psnr_gain_db']:+.1f} dB")
         st.markdown("**Error per band** over the hidden pixels (DN)")
-        st.dataframe(pd.DataFrame(ev.table), hide_index=True, width="stretch")
+        st.dataframe(band_table(ev), hide_index=True, width="stretch")
     elif ev.confusion is not None:
         c1, c2 = st.columns(2)
         c1.metric("Overall accuracy", f"{100 * m['overall_accuracy']:.1f} %")
@@ -142,11 +172,17 @@ def _numbers(task: TaskSpec, ev: Evaluation) -> None:
         st.markdown("**Per class: scores and area, model vs reference** (— : the class is in neither map here, "
                     "so there is nothing to score)")
         table = class_table(ev)
-        st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3)
+        # the class names stay put while the scores scroll sideways inside the table on a narrow screen
+        st.dataframe(table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
+                     column_config={"Class": st.column_config.TextColumn(width=CLASS_COLUMN_PX, pinned=True)})
         st.markdown("**Confusion matrix:** each row is what the reference says, each column what the model says; "
                     "a cell is the % of that reference class's pixels (a row adds up to 100). The diagonal is "
-                    "where they agree. Hover a cell for its pixels.")
-        st.altair_chart(confusion_chart(ev), width="content")
+                    "where they agree. Hover over (or tap) a cell for its pixel count.")
+        with ui.wide_only(f"{key}-matrix"):  # full class names on the axes, where there is room for them
+            st.altair_chart(confusion_chart(ev), width="content")
+        with ui.narrow_only(f"{key}-matrix"):  # a phone: short codes on the axes, and their key
+            st.altair_chart(confusion_chart(ev, compact=True), width="content")
+            st.caption(f"Key: {matrix_key(ev)}")
     else:
         c1, c2, c3, c4 = st.columns(4)
         c1.metric("IoU", _score(m['iou']), help=_UNDEFINED if _undefined(m['iou']) else None)
@@ -172,7 +208,8 @@ def show_evaluation(outcome: RunOutcome, *, key: str) -> None:
                 "Compare the result with public reference data read for the same area and grid.")
     ev = _cached(outcome)
     if ev is None:
-        if not st.button("Compare with reference data", key=f"{key}-evaluate", icon=":material/fact_check:"):
+        slot = st.empty()  # the button goes once the comparison shows (it has nothing more to do)
+        if not slot.button("Compare with reference data", key=f"{key}-evaluate", icon=":material/fact_check:"):
             return
         try:
             with st.spinner("Reading the reference layer for this area…"):
@@ -180,10 +217,11 @@ def show_evaluation(outcome: RunOutcome, *, key: str) -> None:
         except GeofmError as err:
             st.warning(ui.user_message(err), icon=":material/warning:")
             return
+        slot.empty()
     st.markdown(f"**Reference:** {ev.reference} — {ev.meaning}.")
     for note in ev.notes:
         st.warning(note, icon=":material/info:")
-    _numbers(task, ev)
+    _numbers(task, ev, key=key)
     views.result_map(outcome, evaluation_layers(outcome, ev), key=f"{key}-evaluation-map",
                      legend_title="Comparison", legend_items=_legend_items(ev))
     st.download_button("Agreement layers (GeoTIFF + STAC items, zip)", _download(outcome),

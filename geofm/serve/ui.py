@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
@@ -19,6 +19,9 @@ from geofm.data.stac import default_search_dates
 from geofm.serve.progress import STAGE_TITLES
 from geofm.serve.queue import ANONYMOUS, Visitor
 from geofm.serve.runs import RunOutcome
+
+if TYPE_CHECKING:
+    from streamlit.delta_generator import DeltaGenerator
 
 log = logging.getLogger(__name__)
 
@@ -260,12 +263,29 @@ iframe { border-radius: 6px; }
 /* a code block's copy button shows only on hover by default: phones have none, so it is always shown */
 [data-testid="stCode"] > div, [data-testid="stCode"] > div * { visibility: visible !important; opacity: 1 !important; }
 [data-testid="stCode"] pre { padding-right: 2.6rem !important; }
+/* a chart wider than the column scrolls inside its own box, not the page */
+[data-testid="stVegaLiteChart"] { max-width: 100%; overflow-x: auto; }
 @media (max-width: 640px) {  /* phones: the map above the fold, the controls below it */
   [data-testid="stMainBlockContainer"] { padding: 3.2rem 0.7rem 1rem; }
   h1 { font-size: 1.35rem !important; padding: 0.2rem 0 !important; }
+  [class*="st-key-geofm-wide-only-"] { display: none !important; }
+  /* a table's or chart's toolbar (always shown on a touch screen) sits in a strip of its own above it, not
+     over its first row and the line of text before it */
+  [data-testid="stElementContainer"]:has([data-testid="stElementToolbar"]) { margin-top: 28px; }
 }
+@media (min-width: 641px) { [class*="st-key-geofm-narrow-only-"] { display: none !important; } }
 </style>
 """
+
+
+def wide_only(key: str) -> DeltaGenerator:
+    """A container shown on screens wider than a phone's (``narrow_only`` holds its phone-sized twin)."""
+    return st.container(key=f"geofm-wide-only-{key}")
+
+
+def narrow_only(key: str) -> DeltaGenerator:
+    """A container shown on a phone's width only (640 px or less), in place of its ``wide_only`` twin."""
+    return st.container(key=f"geofm-narrow-only-{key}")
 
 
 def page_style() -> None:

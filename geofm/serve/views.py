@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from geofm.config import TaskSpec, get_task
+from geofm.config import MODELS, TaskSpec, get_task
 from geofm.progress import Progress, null_progress
 from geofm.render import maps
 from geofm.render.products import (CLOUD_LEGEND, CLOUD_SWATCH, CONFIDENCE_COLORS, ClassMapProducts, Products,
@@ -160,7 +160,8 @@ def downloads(outcome: RunOutcome, views: Products, *, key: str) -> None:
 def run_facts(outcome: RunOutcome) -> None:
     """Which scenes, device and times produced this result."""
     result = outcome.result
-    bits = [f"model **{result.model}** on **{result.device.upper()}**"]
+    title = MODELS[result.model].title if result.model in MODELS else result.model  # a name for people
+    bits = [f"model **{title}** on **{result.device.upper()}**"]
     if outcome.scenes:
         bits.append("scenes " + ", ".join(f"`{s.id}`" for s in outcome.scenes))
     summary = outcome.times.summary()
