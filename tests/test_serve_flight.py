@@ -307,9 +307,7 @@ def test_app_runs_identical_uploads_once_and_count_model_calls(monkeypatch, tmp_
         model_calls.append(len(items))
         return [f"result {key[0]}"] * len(items)
 
-    import geofm.io.geotiff as geotiff
-
-    monkeypatch.setattr(geotiff, "read_input_stack", fake_read)
+    monkeypatch.setattr(runs, "read_input_stack", fake_read)  # runs.py takes it at import
     monkeypatch.setattr(flight, "_execute_segmentations", fake_execute)
     if hasattr(runs, "_weights_first"):
         monkeypatch.setattr(runs, "_weights_first", lambda request, progress: None)  # no weights needed here

@@ -17,7 +17,7 @@ EXIT_USER_ERROR = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from geofm.cli import compare, evaluate, region, run, search, series, weights
+    from geofm.cli import compare, evaluate, region, run, search, series, weights  # lazy: rasterio
 
     parser = argparse.ArgumentParser(prog="geofm", description="Run Prithvi models on HLS imagery.")
     parser.add_argument("-v", "--verbose", action="count", default=0,

@@ -9,9 +9,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from geofm.cli.evaluate import REFERENCE_HELP, check_reference_arg
 from geofm.config import ENV_WEIGHTS_DIR, PRECISIONS, TASKS, get_task, task_models
 from geofm.errors import InputError
-from geofm.cli.run import add_input_arguments
+from geofm.cli.run import _load_stack, _note, add_input_arguments, parse_dates
+from geofm.io.geotiff import write_class_map_cog
+from geofm.io.safewrite import write_text
 
 EPILOG = """\
 Writes into --out: A.tif and B.tif (each model's class map, named by model), agreement.tif (the task's target
@@ -40,8 +43,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="the two models, comma-separated (default: the task's two models, "
                         + "; ".join(f"{t}: {','.join(task_models(t))}" for t in _choice_tasks()) + ")")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created)")
-    from geofm.cli.evaluate import REFERENCE_HELP
-
     p.add_argument("--reference", metavar="auto|PATH", help=f"also compare each model with: {REFERENCE_HELP}")
     p.add_argument("--weights-dir", type=Path, help=f"folder with the weight files (also ${ENV_WEIGHTS_DIR})")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
@@ -71,34 +72,27 @@ def _check(args: argparse.Namespace) -> tuple[str, str]:
     if args.date is not None:
         if not args.input:
             raise InputError("--date only applies with --input (scenes found for --bbox carry their dates).")
-        from geofm.cli.run import parse_dates
-
         args.dates = parse_dates(args.date)
     if args.out.exists() and not args.out.is_dir():
         raise InputError(f"--out {args.out} is a file; give a folder.")
     if args.precision is not None:
-        from geofm.inference.precision import check_precision
+        from geofm.inference.precision import check_precision  # lazy: torch
 
         args.precision = check_precision(args.precision)
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError("--batch-size must be at least 1.")
-    from geofm.cli.evaluate import check_reference_arg
-
     check_reference_arg(args)
     return _models(args)
 
 
 def compare_command(args: argparse.Namespace) -> int:
     """Handler of ``geofm compare``."""
-    from geofm import pipeline
-    from geofm.cli.run import _load_stack, _note
-    from geofm.evaluate import evaluate
-    from geofm.evaluate.export import write_layer
-    from geofm.io.safewrite import write_text
-    from geofm.evaluate.models_compare import compare_models, model_figures
-    from geofm.evaluate.provenance import make_provenance, write_provenance
-    from geofm.inference.device import resolve_device
-    from geofm.io.geotiff import write_class_map_cog
+    from geofm import pipeline  # lazy: torch
+    from geofm.evaluate import evaluate  # lazy: pystac_client
+    from geofm.evaluate.export import write_layer  # lazy: pystac_client
+    from geofm.evaluate.models_compare import compare_models, model_figures  # lazy: pystac_client
+    from geofm.evaluate.provenance import make_provenance, write_provenance  # lazy: pystac_client
+    from geofm.inference.device import resolve_device  # lazy: torch
 
     a, b = _check(args)
     task = get_task(args.task)
@@ -114,7 +108,7 @@ def compare_command(args: argparse.Namespace) -> int:
         params["inputs"] = [Path(p).name for p in args.input]
     aoi = None
     if args.bbox:
-        from geofm.data import AOI
+        from geofm.data import AOI  # lazy: pystac_client
 
         aoi = AOI.from_bbox(*args.bbox)
     results, provs, per_model = {}, {}, {}

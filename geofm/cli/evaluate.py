@@ -4,6 +4,7 @@ products beside it and print the metrics."""
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import rasterio
 
 from geofm.config import MODELS, REFERENCE_LAYERS, TASKS, get_task
 from geofm.errors import InputError
+from geofm.io import header as hdr
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
 REFERENCE_HELP = ("auto (the task's public reference: JRC Global Surface Water / ESA WorldCover for water, USDA "
@@ -48,7 +50,6 @@ def _task_of(tags: dict[str, str], given: str | None) -> str:
 def check_result_header(path: Path) -> None:
     """Judge a result file from its header, as uploads are: a small file may declare 100 000 x 100 000 pixels,
     which is refused with its size and the limit before a pixel is read."""
-    from geofm.io import header as hdr
 
     try:
         h = hdr.read_header(path)
@@ -89,8 +90,6 @@ def read_result(path: Path, task: str | None) -> tuple[str, SegmentationResult, 
 
 
 def _year_from_tags(tags: dict[str, str]) -> int | None:
-    import json
-
     try:
         dates = json.loads(tags.get("GEOFM_DATES", "[]"))
         return int(dates[-1][:4]) if dates else None
@@ -111,8 +110,8 @@ def print_evaluation(ev: Any, written: list[Path]) -> None:
 
 
 def evaluate_command(args: argparse.Namespace) -> int:
-    from geofm.evaluate import evaluate, write_evaluation
-    from geofm.evaluate.provenance import Provenance, make_provenance
+    from geofm.evaluate import evaluate, write_evaluation  # lazy: pystac_client
+    from geofm.evaluate.provenance import Provenance, make_provenance  # lazy: pystac_client
 
     task, seg, tags = read_result(args.result, args.task)
     year = args.year or _year_from_tags(tags)
@@ -159,8 +158,8 @@ def prepare_run_record(args: argparse.Namespace, stack: HLSStack,
                        result: SegmentationResult | ReconstructionResult) -> RunRecord:
     """``geofm run``, before anything is written: the provenance (and with --reference / --dry-date the
     comparisons), so the output is written once with its tags and nothing is rewritten afterwards."""
-    from geofm.evaluate import evaluate
-    from geofm.evaluate.provenance import make_provenance
+    from geofm.evaluate import evaluate  # lazy: pystac_client
+    from geofm.evaluate.provenance import make_provenance  # lazy: pystac_client
 
     task = get_task(args.task)
     params: dict[str, Any] = {"device": str(getattr(result, "device", "")), "batch_size": args.batch_size}
@@ -174,14 +173,14 @@ def prepare_run_record(args: argparse.Namespace, stack: HLSStack,
     if args.reference:
         aoi = None
         if args.bbox:
-            from geofm.data import AOI
+            from geofm.data import AOI  # lazy: pystac_client
 
             aoi = AOI.from_bbox(*args.bbox)
         ev = evaluate(task.name, result, reference=args.reference, stack=stack, aoi=aoi, stac_url=args.stac_url)
     change = None
     if getattr(args, "dry_date", None) and isinstance(result, SegmentationResult):
-        from geofm.data import AOI
-        from geofm.pipeline import dry_date_change
+        from geofm.data import AOI  # lazy: pystac_client
+        from geofm.pipeline import dry_date_change  # lazy: torch
 
         change, dry = dry_date_change(result, stack, AOI.from_bbox(*args.bbox), task=task.name, dry_date=args.dry_date,
                                       stac_url=args.stac_url, max_cloud=args.max_cloud,
@@ -195,8 +194,8 @@ def prepare_run_record(args: argparse.Namespace, stack: HLSStack,
 def write_run_record(args: argparse.Namespace, record: RunRecord) -> list[tuple[str, Any, list[Path]]]:
     """The STAC Item beside ``--out`` (already written with its tags) and the comparisons' products; returns
     what to print once everything is on disk: (heading, evaluation, paths)."""
-    from geofm.evaluate import write_evaluation
-    from geofm.evaluate.provenance import write_item_beside
+    from geofm.evaluate import write_evaluation  # lazy: pystac_client
+    from geofm.evaluate.provenance import write_item_beside  # lazy: pystac_client
 
     task = get_task(args.task)
     item = write_item_beside(args.out, record.prov)

@@ -86,7 +86,7 @@ class _Bar:
 
 def region_command(args: argparse.Namespace) -> int:
     """Handler of ``geofm region``: run, then print where the results are and which chunks failed."""
-    from geofm.region import BatchResult, run_region
+    from geofm.region import BatchResult, run_region  # lazy: torch
 
     if args.geojson is not None and not args.geojson.is_file():
         raise InputError(f"The GeoJSON file {args.geojson} does not exist.")

@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from geofm.cli.evaluate import (REFERENCE_HELP, check_reference_arg, prepare_run_record, print_run_record,
+                                write_run_record)
 from geofm.config import (DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, TASKS, TaskSpec,
                           check_task_model, default_model, get_model_spec, get_task, models_of_kind,
                           task_models)
 from geofm.errors import InputError
+from geofm.io import header as hdr
+from geofm.io.geotiff import read_input_stack, write_class_map_cog, write_probabilities_cog, write_reconstruction_cog
+from geofm.io.header import check_header
+from geofm.io.large import segment_large_inputs
+from geofm.io.safewrite import check_outputs
+from geofm.render.preview import colorize_classes, save_png, stretch_rgb
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
 
@@ -111,8 +121,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", default=None, metavar="{" + ",".join(PRECISIONS) + "}",
                    help=f"model precision (default ${ENV_PRECISION} or auto: bf16 on GPUs with compute "
                         "capability >= 8.0, fp16 on older GPUs, fp32 on CPU)")
-    from geofm.cli.evaluate import REFERENCE_HELP
-
     p.add_argument("--reference", metavar="auto|PATH", help="also compare with a reference and write the agreement "
                    f"products beside --out: {REFERENCE_HELP}")
     p.add_argument("--dry-date", metavar="auto|DATE", help="flood with --bbox: also run a dry date before the event "
@@ -142,7 +150,7 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.mask_ratio is not None and not 0.0 <= args.mask_ratio < 1.0:
         raise InputError(f"--mask-ratio must be at least 0 and below 1; got {args.mask_ratio:g}.")
     if args.precision is not None:
-        from geofm.inference.precision import check_precision
+        from geofm.inference.precision import check_precision  # lazy: torch
 
         args.precision = check_precision(args.precision)
     if args.batch_size is not None and args.batch_size < 1:
@@ -159,12 +167,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--out must end in .tif or .tiff (it is a GeoTIFF); got {args.out.name}.")
     if args.png is not None and args.png.suffix.lower() != ".png":
         raise InputError(f"--png must end in .png; got {args.png.name}.")
-    from geofm.io.safewrite import check_outputs
-
     check_outputs([("--out", args.out), ("--probabilities", args.probabilities), ("--png", args.png)],
                   inputs=list(args.input))
-    from geofm.cli.evaluate import check_reference_arg
-
     check_reference_arg(args)
 
 
@@ -191,13 +195,11 @@ def download_note(message: str, fraction: float, width: int = 24) -> None:
 
 def _load_stack(args: argparse.Namespace) -> HLSStack:
     if args.input:
-        from geofm.io.geotiff import read_input_stack
-
         stack = read_input_stack(args.input, progress=_note)
         if args.date is not None:
             stack = with_dates(stack, args.dates)
     else:
-        from geofm.data import AOI, load_task_stack
+        from geofm.data import AOI, load_task_stack  # lazy: pystac_client
 
         aoi = AOI.from_bbox(*args.bbox)
         stack, _scenes = load_task_stack(args.task, aoi, args.start, args.end, max_cloud=args.max_cloud,
@@ -209,7 +211,6 @@ def _load_stack(args: argparse.Namespace) -> HLSStack:
 
 def parse_dates(text: str) -> list:
     """``--date``: one or more YYYY-MM-DD dates, comma-separated."""
-    from datetime import datetime
 
     out = []
     for part in [p.strip() for p in text.split(",") if p.strip()]:
@@ -224,7 +225,6 @@ def parse_dates(text: str) -> list:
 
 def with_dates(stack: HLSStack, dates: list) -> HLSStack:
     """``stack`` with the user's acquisition dates (one per date of the stack)."""
-    import dataclasses
 
     if len(dates) != stack.num_frames:
         raise InputError(f"--date gives {len(dates)} date(s); the input has {stack.num_frames}.")
@@ -232,7 +232,7 @@ def with_dates(stack: HLSStack, dates: list) -> HLSStack:
 
 
 def _segmentation_summary(result: SegmentationResult) -> str:
-    from geofm.render.stats import class_area_table
+    from geofm.render.stats import class_area_table  # lazy: pandas
 
     table = class_area_table(result).sort_values("percent", ascending=False)
     # the share from pixel counts, rounded once (the table's percent is already rounded to 2 decimals): the same
@@ -246,8 +246,6 @@ def _segmentation_summary(result: SegmentationResult) -> str:
 
 
 def _preview_segmentation(stack: HLSStack, result: SegmentationResult, path: Path) -> None:
-    from geofm.render.preview import colorize_classes, save_png, stretch_rgb
-
     last = stack.num_frames - 1
     rgb = stretch_rgb(stack.data[last], stack.valid[last])
     rgba = colorize_classes(result.classes, result.class_colors)
@@ -257,8 +255,6 @@ def _preview_segmentation(stack: HLSStack, result: SegmentationResult, path: Pat
 
 
 def _preview_reconstruction(result: ReconstructionResult, path: Path) -> None:
-    from geofm.render.preview import save_png
-
     h = result.original_rgb.shape[1]
     gap_v = np.full((h, 4, 3), 255, np.uint8)
     rows = []
@@ -277,8 +273,6 @@ def _large_inputs(args: argparse.Namespace) -> list | None:
     """
     if not args.input:
         return None
-    from geofm.io import header as hdr
-
     headers = [hdr.read_header(Path(p)) for p in args.input]
     for h in headers:
         hdr.check_header(h)
@@ -297,9 +291,6 @@ def _run_large(args: argparse.Namespace, headers: list, device, start: float) ->
     if args.model is not None and args.model != get_task(args.task).model:
         raise InputError(f"{headers[0].name} is too large to read at once and runs block by block, which uses "
                          f"{get_task(args.task).model} only. Crop the file, or leave out --model.")
-    from geofm.io.header import check_header
-    from geofm.io.large import segment_large_inputs
-
     for h in headers:
         for note in check_header(h):
             _note("read", note)
@@ -316,10 +307,10 @@ def _run_large(args: argparse.Namespace, headers: list, device, start: float) ->
 
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``geofm run``: read or fetch, run, write; prints a one-line summary."""
-    from geofm import pipeline
-    from geofm.inference.device import resolve_device
+    from geofm import pipeline  # lazy: torch
+    from geofm.inference.device import resolve_device  # lazy: torch
 
-    from geofm.inference.precision import resolve_precision
+    from geofm.inference.precision import resolve_precision  # lazy: torch
 
     _check_args(args)
     device = resolve_device(args.device)
@@ -336,11 +327,7 @@ def run_command(args: argparse.Namespace) -> int:
     common = dict(weights_dir=args.weights_dir, device=device, progress=_note, batch_size=args.batch_size,
                   precision=args.precision)
     task = get_task(args.task)
-    from geofm.cli.evaluate import prepare_run_record, print_run_record, write_run_record
-
     if task.result == "reconstruction":
-        from geofm.io.geotiff import write_reconstruction_cog
-
         ratio = DEFAULTS.mask_ratio if args.mask_ratio is None else args.mask_ratio
         seed = DEFAULTS.seed if args.seed is None else args.seed
         rec = pipeline.run_reconstruction(stack, mask_ratio=ratio, seed=seed, model=args.model, task=task.name,
@@ -353,8 +340,6 @@ def run_command(args: argparse.Namespace) -> int:
                 f"pixels hidden (mask ratio {ratio:g}, seed {seed})")
         model_s, dev = rec.seconds, f"{rec.device} ({rec.precision})"
     else:
-        from geofm.io.geotiff import write_class_map_cog, write_probabilities_cog
-
         seg = pipeline.run_segmentation(args.task, stack, probabilities=args.probabilities is not None,
                                         model=args.model, **common)
         record = prepare_run_record(args, stack, seg)

@@ -37,11 +37,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _aoi(args: argparse.Namespace):  # -> AOI
-    from geofm.data import AOI
+    from geofm.data import AOI  # lazy: rasterio
 
     if args.bbox:
         return AOI.from_bbox(*args.bbox)
-    from geofm.data.aoi import read_geojson_file
+    from geofm.data.aoi import read_geojson_file  # lazy: rasterio
 
     return AOI.from_geojson(read_geojson_file(args.geojson))  # size and nesting checked before parsing
 
@@ -56,7 +56,7 @@ def format_table(scenes: list) -> str:
 
 
 def run_search(args: argparse.Namespace) -> int:
-    from geofm.data import search_hls
+    from geofm.data import search_hls  # lazy: rasterio
 
     if args.limit < 1:
         raise InputError("--limit must be at least 1.")

@@ -59,7 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _area(args: argparse.Namespace):  # noqa: ANN202
-    from geofm.data.aoi import AOI
+    from geofm.data.aoi import AOI  # lazy: rasterio
 
     if args.bbox:
         return AOI.from_bbox(*args.bbox, max_km=float("inf"))
@@ -81,17 +81,17 @@ def _note(stage: str, message: str, fraction: float | None = None) -> None:
 
 def series_command(args: argparse.Namespace) -> int:
     """Handler of ``geofm series``: check, run, print one line per date and where the products are."""
-    from geofm.series import run_series
+    from geofm.series import run_series  # lazy: torch
 
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError("--batch-size must be at least 1.")
     if args.precision is not None:
-        from geofm.inference.precision import check_precision
+        from geofm.inference.precision import check_precision  # lazy: torch
 
         args.precision = check_precision(args.precision)
     if not 0 <= args.min_clear <= 100:
         raise InputError(f"--min-clear must be between 0 and 100 (%); got {args.min_clear:g}.")
-    from geofm.series.dates import check_series_range, check_series_task
+    from geofm.series.dates import check_series_range, check_series_task  # lazy: torch
 
     check_series_task(args.task)  # before the area: a task that has no series is the first thing to say
     check_series_range(args.start, args.end)

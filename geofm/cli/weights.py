@@ -39,9 +39,9 @@ def _waiting(name: str) -> Callable[[str], None]:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from geofm.cli.run import download_note
-    from geofm.models.download import download_reporter, fetch_weights
-    from geofm.models.weights import find_in_hf_cache
+    from geofm.cli.run import download_note  # lazy: rasterio
+    from geofm.models.download import download_reporter, fetch_weights  # lazy: torch
+    from geofm.models.weights import find_in_hf_cache  # lazy: torch
 
     names = args.models or list(TASK_MODELS.values())
     specs = [get_model_spec(n) for n in names]  # validate every name before downloading anything
@@ -58,7 +58,7 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from geofm.models.prepared import LoadTimes, load_ready_model
+    from geofm.models.prepared import LoadTimes, load_ready_model  # lazy: torch
 
     specs = [get_model_spec(n) for n in (args.models or list(TASK_MODELS.values()))]
     for spec in specs:
@@ -72,7 +72,7 @@ def _prepare(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from geofm.models.weights import resolve_weights
+    from geofm.models.weights import resolve_weights  # lazy: torch
 
     tasks = {model: task for task, model in TASK_MODELS.items()}
     env_dir = settings().weights_dir

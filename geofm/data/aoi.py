@@ -13,12 +13,14 @@ import shapely
 from pyproj import CRS as ProjCRS
 from pyproj import Transformer
 from rasterio.crs import CRS
-from shapely.geometry import box, shape
+from shapely.geometry import MultiPolygon, Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
+from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
 from geofm.config import ENV_MAX_AOI_KM, GEOJSON_LIMITS, HLS_RESOLUTION_M
 from geofm.errors import AOIError
+from geofm.settings import settings
 
 #: UTM zones are defined between these latitudes (HLS uses the MGRS/UTM grid).
 UTM_LAT_LIMIT = 84.0
@@ -29,7 +31,6 @@ _KM_PER_DEG_LAT = 110.95  # mean length of a degree of latitude, km
 
 def max_aoi_km() -> float:
     """The largest allowed side of an area in km (setting GEOFM_MAX_AOI_KM, default 50)."""
-    from geofm.settings import settings
 
     return settings().max_aoi_km
 
@@ -268,8 +269,6 @@ class AOI:
 
 def _rfc7946(geom: Any) -> Any:
     """The geometry with counter-clockwise exteriors (polygons and each part of a multipolygon)."""
-    from shapely.geometry import MultiPolygon, Polygon
-    from shapely.geometry.polygon import orient
 
     if isinstance(geom, Polygon):
         return orient(geom, 1.0)

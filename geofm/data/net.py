@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import glob
+import netrc
 import os
 import re
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from urllib.parse import urlparse
+
+import rasterio
 
 from geofm.config import EARTHDATA_HOSTS
 from geofm.settings import settings
@@ -134,8 +139,6 @@ def earthdata_credentials() -> str | None:
         return "token"
     netrc_path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
     try:
-        import netrc
-
         if netrc.netrc(str(netrc_path)).authenticators(EARTHDATA_LOGIN_HOST):
             return "netrc"
     except (OSError, netrc.NetrcParseError):
@@ -169,9 +172,6 @@ def retry_after_s(headers: dict[str, str] | None, body: str = "") -> float | Non
         try:
             return max(0.0, float(value))
         except ValueError:
-            from email.utils import parsedate_to_datetime
-            import datetime as dt
-
             try:
                 when = parsedate_to_datetime(value)
                 return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
@@ -202,8 +202,6 @@ def _gdal() -> ctypes.CDLL | None:
     global _gdal_lib
     if _gdal_lib is None:
         _gdal_lib = False
-        import rasterio
-
         base = Path(rasterio.__file__).resolve().parent.parent
         for cand in glob.glob(str(base / "rasterio.libs" / "libgdal*.so*")) + ["libgdal.so"]:
             try:

@@ -25,6 +25,7 @@ from geofm.config import (FMASK_FILL, FMASK_PASS_CONCURRENCY, HLS_FMASK_ASSET, H
                           MODEL_BANDS, THROTTLE_BUDGET_S)
 from geofm.data import fmask as fm
 from geofm.data.aoi import AOI
+from geofm.data.cache import StackCache
 from geofm.data.grid import Grid
 from geofm.data.net import (forget_http_file, gdal_http_options, http_policy, http_status_in, is_earthdata_url,
                             is_timeout_message, redact)
@@ -325,7 +326,6 @@ def read_aoi(frames: list[list[Scene]], aoi: AOI, *, progress: Progress = null_p
     cloud, cloud-adjacent and shadow pixels and outside the area's polygon. Repeat reads of the same
     scenes, area and grid come from the disk cache without network.
     """
-    from geofm.data.cache import StackCache
 
     if not frames or any(not f for f in frames):
         raise ValueError("read_aoi needs at least one frame, each with at least one scene")

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from geofm.config import HLS_BAND_ASSETS, HLS_FMASK_ASSET, MODEL_BANDS
+from geofm.errors import ServiceError
 
 #: Asset keys that hold a small preview image, in order of preference.
 THUMBNAIL_KEYS: tuple[str, ...] = ("thumbnail", "browse", "rendered_preview")
@@ -59,7 +60,6 @@ class Scene:
     @classmethod
     def from_item(cls, item: Any, sensor: str, *, signer: str | None = None) -> "Scene":
         """Build a Scene from a pystac Item of an HLS L30 or S30 collection."""
-        from geofm.errors import ServiceError
 
         keys = HLS_BAND_ASSETS[sensor]
         assets: dict[str, str] = {}
@@ -99,7 +99,6 @@ def is_web_url(href: str) -> bool:
 def _web_href(href: str, item_id: str, key: str) -> str:
     """A catalog's asset href, refused unless it is http(s): a catalog must not make geofm open local
     paths, ``file://`` URLs or GDAL ``/vsi…`` handlers."""
-    from geofm.errors import ServiceError
 
     if not is_web_url(href):
         raise ServiceError(f"The catalog gave scene {item_id} a {key} link that is not a web address; "

@@ -93,7 +93,7 @@ def clear_tokens() -> None:
 
 
 def _sas_settings() -> tuple[str, str | None]:
-    from planetary_computer.settings import Settings
+    from planetary_computer.settings import Settings  # lazy: planetary_computer
 
     settings = Settings.get()
     return settings.sas_url.rstrip("/"), settings.subscription_key

@@ -8,8 +8,10 @@ from datetime import date, datetime, timedelta
 from typing import Any, Callable, Iterable
 from urllib.parse import urlparse
 
+import pystac
 import requests
 from pystac_client import Client
+from pystac_client.conformance import ConformanceClasses
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 from urllib3 import Retry
@@ -243,7 +245,6 @@ def _search_items(client: Client, endpoint: Endpoint, collections: list[str], li
                   **kw: Any) -> list[Any]:
     """Items of a search, unique by id: pages of up to ``limit`` items (one page in the usual case), stopping
     at ``limit`` items, at a page without a ``next`` link, or at a page that brings nothing new."""
-    import pystac
 
     search = client.search(collections=collections, limit=min(limit, STAC_PAGE_LIMIT), **kw)
     items: dict[str, Any] = {}
@@ -264,7 +265,6 @@ def _search_items(client: Client, endpoint: Endpoint, collections: list[str], li
 
 def _cloud_args(client: Client, max_cloud: float) -> dict[str, Any]:
     """eo:cloud_cover as the query extension, else CQL2 filter, else nothing (filtered afterwards)."""
-    from pystac_client.conformance import ConformanceClasses
 
     if client.conforms_to(ConformanceClasses.QUERY):
         return {"query": {"eo:cloud_cover": {"lte": max_cloud}}}

@@ -11,6 +11,8 @@ import numpy as np
 from geofm.config import CLASS_NODATA
 from geofm.evaluate.evaluation import EvalLayer, Evaluation
 from geofm.evaluate.provenance import Provenance, item_path, stac_item
+from geofm.io.geotiff import write_cog
+from geofm.io.safewrite import write_text
 from geofm.io.stac import write_item
 
 
@@ -22,7 +24,6 @@ def layer_path(out: str | Path, layer: EvalLayer) -> Path:
 
 def write_layer(ev: Evaluation, layer: EvalLayer, path: str | Path, prov: Provenance) -> Path:
     """One layer as a COG with a colour table (class layers) and provenance tags, plus its STAC Item."""
-    from geofm.io.geotiff import write_cog
 
     prov = replace(prov, product=layer.key, reference=prov.reference or ev.reference)
     if layer.classes:
@@ -41,8 +42,6 @@ def write_layer(ev: Evaluation, layer: EvalLayer, path: str | Path, prov: Proven
 
 
 def _write_json(path: Path, obj: object) -> None:
-    from geofm.io.safewrite import write_text
-
     write_text(path, json.dumps(obj, indent=1, default=str))
 
 

@@ -13,7 +13,10 @@ from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds
 
+from geofm import __version__
 from geofm.digest import remembered_sha256
+from geofm.errors import GeofmError
+from geofm.io.geotiff import write_cog
 from geofm.io.stac import Asset, Projection, item_dict, make_item, write_item
 
 #: Prefix of geofm's GeoTIFF tags.
@@ -65,9 +68,7 @@ def make_provenance(task: str, model: str, *, weights_dir: str | Path | None = N
                     times: list[datetime | None] | None = None, parameters: dict[str, Any] | None = None,
                     reference: str = "", product: str = "result") -> Provenance:
     """Provenance for a run of ``task`` with registry model ``model`` (its weight file hashed when found)."""
-    from geofm import __version__
-    from geofm.errors import GeofmError
-    from geofm.models.weights import resolve_weights
+    from geofm.models.weights import resolve_weights  # lazy: torch
 
     try:
         sha = checkpoint_sha256(resolve_weights(model, weights_dir))
@@ -83,7 +84,6 @@ def write_tags(path: str | Path, prov: Provenance) -> None:
     """Add the provenance tags to an existing GeoTIFF: rewritten as a COG (atomically, over the same name), so
     the file stays cloud-optimised and is never half-written. New outputs take their tags in their first
     write instead (the writers' ``tags``)."""
-    from geofm.io.geotiff import write_cog
 
     path = Path(path)
     with rasterio.open(path) as src:

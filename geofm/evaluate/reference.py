@@ -21,7 +21,7 @@ from pystac_client.exceptions import APIError
 from geofm.config import CDL_EXCLUDED, CDL_TO_CROP_ID, CLASS_NODATA, REFERENCE_FILE, REFERENCE_LAYERS, ReferenceLayer
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
-from geofm.data.reader import read_band
+from geofm.data.reader import native_resolution_m, read_band
 from geofm.data.stac import open_endpoint, service_error
 from geofm.errors import InputError, NoScenesError
 from geofm.evaluate.resample import mode_downsample
@@ -179,8 +179,6 @@ def read_reference_file(path: str | Path, grid: Grid) -> ReferenceRead:
             if src.crs is None:
                 raise InputError(f"The reference file {p.name} has no coordinate reference system.")
             fill = _fill_value(src.dtypes[0], src.nodata)
-            from geofm.data.reader import native_resolution_m
-
             native = native_resolution_m(src)
     except rasterio.errors.RasterioIOError:
         raise InputError(f"The reference file {p.name} is not a GeoTIFF geofm can read.") from None

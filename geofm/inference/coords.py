@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rasterio.warp import transform as warp_transform
+
 from geofm.config import ModelSpec, UperNetSegmenterConfig
 from geofm.errors import InputError
 from geofm.stack import HLSStack
@@ -26,7 +28,6 @@ def needs_coords(spec: ModelSpec, model: object = None) -> bool:
 
 def area_centre_lat_lon(stack: HLSStack) -> tuple[float, float]:
     """(lat, lon) in degrees of the centre of the stack's grid."""
-    from rasterio.warp import transform as warp_transform
 
     h, w = stack.shape
     cx, cy = stack.transform @ (w / 2, h / 2)
@@ -40,7 +41,7 @@ def fine_tune_coords(stack: HLSStack, spec: ModelSpec, model: object = None) -> 
     InputError when a date is unknown (a file whose name and tags hold no date, and no date given)."""
     if not needs_coords(spec, model):
         return {}
-    import torch
+    import torch  # lazy: torch
 
     times = list(stack.times or [])
     if len(times) != stack.num_frames or any(t is None for t in times):

@@ -11,6 +11,8 @@ import torch
 from geofm.config import (BATCH_POLICY, WINDOW_MEMORY_FALLBACK_MIB, WINDOW_MEMORY_MIB, BatchPolicy, ModelSpec)
 from geofm.errors import DeviceOutOfMemoryError, InputError
 from geofm.inference.precision import autocast, resolve_precision
+from geofm.models.fold import FoldedUpsampleHead
+from geofm.models.onednn import use_onednn_linears
 
 T = TypeVar("T")
 
@@ -118,12 +120,8 @@ def tune_for_device(model: torch.nn.Module, device: torch.device) -> torch.nn.Mo
     see ``geofm.inference.onednn``; channels_last measured no faster). CUDA: 2-D conv weights
     channels_last (cuDNN's native NHWC) and cuDNN autotuning (every window has the same shape)."""
     if device.type != "cuda":
-        from geofm.models.onednn import use_onednn_linears
-
         use_onednn_linears(model)
         return model
-    from geofm.models.fold import FoldedUpsampleHead
-
     torch.backends.cudnn.benchmark = True
     for mod in model.modules():
         if isinstance(mod, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):

@@ -14,6 +14,7 @@ import torch
 
 from geofm.config import PRECISION_POLICY, PRECISIONS, PrecisionPolicy
 from geofm.errors import InputError
+from geofm.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +32,6 @@ def check_precision(name: str | None) -> str:
 def requested_precision(requested: str | None = None) -> str:
     """The request, or the operator's ``GEOFM_PRECISION`` (``geofm.settings``) when it is None."""
     if requested is None:
-        from geofm.settings import settings
-
         return settings().precision
     return check_precision(requested)
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
+from rasterio.warp import transform as warp_transform
 from torch import nn
 
 from geofm.config import HLS_NODATA, ModelSpec
@@ -36,8 +37,6 @@ def tl_coordinates(stack: HLSStack, spec: ModelSpec) -> tuple[torch.Tensor | Non
     encoders are optional: pretraining dropped them for 10 % of the samples)."""
     if not spec.encoder.coords_encoding:
         return None, None
-    from rasterio.warp import transform as warp_transform
-
     h, w = stack.shape
     cx, cy = stack.transform @ (w / 2, h / 2)
     lon, lat = warp_transform(stack.crs, "EPSG:4326", [cx], [cy])

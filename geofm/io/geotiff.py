@@ -68,7 +68,6 @@ DATE_TAGS: tuple[str, ...] = ("SENSING_TIME", "ACQUISITION_DATE", "DATE_ACQUIRED
 
 def time_from_tags(path: Path) -> datetime | None:
     """The acquisition date in the file's tags (``SENSING_TIME`` ... ISO dates), or None."""
-    import rasterio
 
     try:
         with rasterio.open(path) as ds:

@@ -9,6 +9,7 @@ file becomes the Cloud-Optimised GeoTIFF, is checked block by block and renamed 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,13 +124,12 @@ def segment_large_inputs(task: str, paths: list[Path], headers: list[RasterHeade
                          device: object = "cpu", batch_size: int | None = None,
                          progress: Progress = null_progress, block: int | None = None) -> tuple[str, float]:
     """Class map (and probabilities) of large inputs written block by block; returns (summary, model seconds)."""
-    import time
 
-    import torch
+    import torch  # lazy: torch
 
-    from geofm.inference.blockwise import segment_blocks
-    from geofm.inference import model_cache
-    from geofm.inference.device import default_batch_size
+    from geofm.inference.blockwise import segment_blocks  # lazy: torch
+    from geofm.inference import model_cache  # lazy: torch
+    from geofm.inference.device import default_batch_size  # lazy: torch
 
     spec = get_task(task)
     model_spec = get_model_spec(spec.model)

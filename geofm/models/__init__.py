@@ -36,6 +36,6 @@ __getattr__ = lazy_exports("geofm.models", _EXPORTS, globals())
 
 def create_model(spec: ModelSpec | str, *, arch: ViTConfig | SegmenterConfig | None = None) -> nn.Module:
     """A randomly initialised model of ``spec``'s kind (``arch`` overrides ``spec.arch``), in eval mode."""
-    from geofm.models.factory import random_model
+    from geofm.models.factory import random_model  # lazy: torch
 
     return random_model(spec, arch)

@@ -21,7 +21,11 @@ import os
 from pathlib import Path
 from typing import Callable
 
+from tqdm.std import tqdm
+from filelock import FileLock, Timeout
+
 from geofm.config import ModelSpec
+from geofm.models.weights import resolve_config
 from geofm.settings import settings
 from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
 from geofm.models.factory import as_spec
@@ -64,7 +68,6 @@ def lock_path(spec: ModelSpec) -> Path:
 
 def byte_progress_class(on_bytes: ByteProgress) -> type:
     """A tqdm class for ``hf_hub_download(tqdm_class=...)`` that reports bytes to ``on_bytes`` (draws nothing)."""
-    from tqdm.std import tqdm
 
     class _Bytes(tqdm):
         def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
@@ -99,7 +102,6 @@ def partial_bytes(spec: ModelSpec) -> int:
 def _acquire(lock: object, spec: ModelSpec, on_wait: WaitStatus | None, wait_s: float) -> None:
     """Take ``lock`` (a FileLock), waiting while its holder's download makes progress, at most ``wait_s``
     seconds without any; ServiceError then."""
-    from filelock import Timeout
 
     started = time.monotonic()
     last_size, last_change = partial_bytes(spec), started
@@ -133,7 +135,6 @@ def fetch_weights(spec: ModelSpec | str, on_bytes: ByteProgress | None = None, *
     process's download that makes no progress (default ``GEOFM_DOWNLOAD_WAIT_S``); ``on_wait`` hears what
     the wait is for.
     """
-    from filelock import FileLock
 
     spec = as_spec(spec)
     lock = lock_path(spec)
@@ -170,8 +171,6 @@ def ensure_weights(spec: ModelSpec | str, weights_dir: str | Path | None = None,
     try:
         path = resolve_weights(spec, weights_dir)
         if spec.config_file:  # a TerraTorch fine-tune needs its published config too
-            from geofm.models.weights import resolve_config
-
             resolve_config(spec, path)
     except WeightsNotFoundError:
         if not can_download():

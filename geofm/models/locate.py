@@ -52,7 +52,7 @@ def _revisions(spec: ModelSpec) -> list[str | None]:
 
 def find_in_hf_cache(spec: ModelSpec) -> Path | None:
     """The spec's file in the local Hugging Face cache (no network), or None."""
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # lazy: huggingface_hub
 
     for repo, filename in candidate_files(spec):
         for revision in _revisions(spec):

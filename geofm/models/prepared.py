@@ -30,12 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from torch import nn
 
 from geofm.config import ModelSpec
 from geofm.digest import file_sha256 as sha256_file
 from geofm.models.checkpoints import check_values
-from geofm.models.factory import as_spec, reset_fixed_buffers
+from geofm.models.factory import _construct, as_spec, reset_fixed_buffers
+from geofm.models.fold import FoldedUpsampleHead, MergedUpsample, fold_segmenter
+from geofm.models.weights import load_model, resolve_weights
 from geofm.settings import settings
 
 log = logging.getLogger(__name__)
@@ -101,7 +105,6 @@ def tensor_digest(tensors: dict[str, torch.Tensor], model: str, source_sha256: s
 
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The string metadata of a safetensors file (header only)."""
-    from safetensors import safe_open
 
     with safe_open(str(path), framework="pt") as fh:
         return dict(fh.metadata() or {})
@@ -110,7 +113,6 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 def write_prepared(model: nn.Module, spec: ModelSpec, path: str | Path, source_sha256: str, *,
                    folded: bool) -> Path:
     """Write ``model``'s state dict to ``path`` as safetensors with the source checksum, atomically."""
-    from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -151,8 +153,6 @@ def _skeleton(spec: ModelSpec, folded: bool) -> nn.Module:
     The folded modules get buffers of the shapes ``fold_segmenter`` gives them, without the fold's
     arithmetic; a shape that disagrees with the stored copy fails the strict load, and the copy is rebuilt.
     """
-    from geofm.models.fold import FoldedUpsampleHead, MergedUpsample
-    from geofm.models.factory import _construct
 
     with torch.device("meta"):
         model = _construct(spec, spec.arch).eval()
@@ -184,7 +184,6 @@ def load_prepared(spec: ModelSpec | str, path: str | Path, source_sha256: str, *
     ``why`` (when given) receives ``"stale"`` (another source, model or format: an expected rebuild) or
     ``"damaged"`` (unreadable, tensors not those recorded, NaN/Inf or zeroed spans, layout not this model's).
     """
-    from safetensors.torch import load_file
 
     spec = as_spec(spec)
     path = Path(path)
@@ -232,8 +231,6 @@ def load_ready_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = 
     Without a matching copy: load the published file, fold, and write the copy for the next start
     (a failure to write is logged, never fatal).
     """
-    from geofm.models.fold import fold_segmenter
-    from geofm.models.weights import load_model, resolve_weights
 
     spec = as_spec(spec)
     times = times if times is not None else LoadTimes()

@@ -12,6 +12,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from geofm.config import ModelSpec, UperNetSegmenterConfig
 from geofm.errors import CheckpointError
 
@@ -33,7 +35,6 @@ TRAINING_ONLY = {"backbone_pretrained", "backbone_drop_path", "backbone_drop_rat
 
 def read_config(path: str | Path) -> dict[str, Any]:
     """The YAML document at ``path`` (safe loader)."""
-    import yaml
 
     try:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))

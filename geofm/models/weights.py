@@ -24,6 +24,7 @@ from geofm.models.checkpoints import load_checkpoint
 from geofm.models.factory import Arch, as_spec, empty_model
 from geofm.models.hub import hf_offline, hub_problem
 from geofm.models.locate import _hf_cache_dir, candidate_files, find_in_hf_cache, resolve_weights
+from geofm.models.tt_config import load_arch
 from geofm.settings import settings
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,9 @@ def download_weights(spec: ModelSpec | str, *, tqdm_class: type | None = None,
     ``endpoint`` overrides the Hub URL (default: huggingface_hub's, i.e. ``HF_ENDPOINT`` at import);
     ``force`` downloads again over a cached file that failed its size or hash check.
     """
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub import hf_hub_download  # lazy: huggingface_hub
+    from huggingface_hub.errors import (  # lazy: huggingface_hub
+        EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError)
 
     spec = as_spec(spec)
     cached = None if force else find_in_hf_cache(spec)
@@ -141,7 +143,7 @@ def _download_config(spec: ModelSpec, weights_path: Path, endpoint: str | None) 
         return
     except WeightsNotFoundError:
         pass
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # lazy: huggingface_hub
 
     try:
         hf_hub_download(spec.hf_repo, spec.config_file, revision=spec.revision, cache_dir=_hf_cache_dir(),
@@ -164,7 +166,7 @@ def resolve_config(spec: ModelSpec, weights_path: str | Path) -> Path:
     beside = Path(weights_path).parent / spec.config_file
     if beside.is_file():
         return beside
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import hf_hub_download  # lazy: huggingface_hub
 
     for revision in ([spec.revision, None] if spec.revision else [None]):
         try:
@@ -190,8 +192,6 @@ def load_model(spec: ModelSpec | str, *, weights_dir: str | Path | None = None,
     if not _in_folders(path, weights_dir):
         verify_sha256(spec, path)
     if spec.config_file and arch is None:
-        from geofm.models.tt_config import load_arch
-
         arch = load_arch(spec, resolve_config(spec, path))
     model = empty_model(spec, arch)
     report = load_checkpoint(model, path, "terratorch" if spec.checkpoint_layout == "terratorch" else spec.kind)

@@ -6,22 +6,30 @@ weights folder (a path on the worker's disk) and the device; no weights travel t
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 
+import torch
+from distributed import Client, LocalCluster
+from distributed.comm import connect
+from distributed.comm.addressing import parse_address, parse_host_port
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from geofm.config import REGION
+from geofm.data.net import keep_fetched_blocks
 from geofm.errors import InputError, ServiceError
+from geofm.pipeline import get_model
+from geofm.region.job import worker_device
 
 log = logging.getLogger(__name__)
 
 
 def default_workers() -> int:
     """One worker per GPU, else one per two cores."""
-    import torch
 
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     return gpus if gpus else max(1, (os.cpu_count() or 1) // REGION.cores_per_worker)
@@ -37,18 +45,11 @@ class ModelPlugin(WorkerPlugin):
         self.client_pid = os.getpid()  # workers in the client's own process (threads) leave its reads alone
 
     def setup(self, worker: object) -> None:
-        import torch
-
         if self.threads:
             torch.set_num_threads(self.threads)
         if os.getpid() != self.client_pid:  # a worker process: neighbouring chunks share their halo blocks
-            from geofm.data.net import keep_fetched_blocks
-
             keep_fetched_blocks(REGION.worker_block_cache_mb)
         try:
-            from geofm.pipeline import get_model
-            from geofm.region.job import worker_device
-
             get_model(self.model, weights_dir=self.weights_dir, device=worker_device(self.device))
         except Exception as err:  # noqa: BLE001 - the chunk job reports the same error as the chunk's reason
             log.warning("model preload on worker failed: %s", err)
@@ -56,7 +57,6 @@ class ModelPlugin(WorkerPlugin):
 
 def check_scheduler_address(address: str) -> str:
     """``address`` as a Dask address (``tcp://HOST:PORT``, ``tls://…``, ``HOST:PORT``); InputError otherwise."""
-    from distributed.comm.addressing import parse_address, parse_host_port
 
     try:
         scheme, location = parse_address(address)
@@ -71,8 +71,6 @@ def check_scheduler_address(address: str) -> str:
 
 
 async def _identity(address: str, timeout_s: float) -> object:
-    from distributed.comm import connect
-
     comm = await connect(address, timeout=timeout_s)  # connection + Dask handshake
     try:
         await comm.write({"op": "identity", "reply": True})
@@ -85,9 +83,6 @@ def probe_scheduler(address: str, timeout_s: float = REGION.scheduler_timeout_s)
     """Check, within ``timeout_s`` in all (connection, handshake and answer), that a Dask scheduler answers
     at ``address``; ServiceError otherwise. (``distributed`` bounds only the connection: a live port that does
     not speak Dask keeps its handshake waiting for ever.)"""
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-    from concurrent.futures import TimeoutError as FutureTimeout
 
     async def bounded() -> object:
         return await asyncio.wait_for(_identity(address, timeout_s), timeout_s)
@@ -113,7 +108,6 @@ def probe_scheduler(address: str, timeout_s: float = REGION.scheduler_timeout_s)
 def open_client(*, workers: int | None, scheduler: str | None, processes: bool = True,
                 plugin: ModelPlugin | None = None, on_dashboard=None) -> Iterator[object]:
     """A ``distributed.Client``: to ``scheduler`` when given, else to a new LocalCluster of ``workers``."""
-    from distributed import Client, LocalCluster
 
     cluster = None
     if scheduler:

@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import math
 import os
@@ -19,10 +21,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from shapely.geometry import box
+
 from geofm.config import TASKS, get_task, DEFAULTS, HLS_RESOLUTION_M, REGION, TASK_MODELS, ModelSpec, get_model_spec
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
+from geofm.data.stac import date_range, get_scenes, search_hls
 from geofm.errors import GeofmError, InputError
+from geofm.inference.device import resolve_device
+from geofm.models import resolve_weights
+from geofm.pipeline import checkpoint_sha256
 from geofm.progress import Progress, null_progress
 from geofm.region.assign import chunk_order, home_runs, tile_lattices
 from geofm.region.chunks import (
@@ -35,7 +43,8 @@ from geofm.region.chunks import (
     span_lonlat,
     zone_parts,
 )
-from geofm.region.job import ChunkJob, run_chunk
+from geofm.region.item import region_item
+from geofm.region.job import ChunkJob, run_chunk, sha256_of
 from geofm.region.manifest import (
     DONE,
     FAILED,
@@ -45,6 +54,7 @@ from geofm.region.manifest import (
     tile_name,
     write_json_atomic,
 )
+from geofm.region.mosaic import build_mosaic
 
 RegionInput = AOI | tuple[float, float, float, float] | list[float] | dict[str, Any] | str | Path
 
@@ -188,9 +198,6 @@ def _plan(fid: str, aoi: AOI, folder: Path, params: dict[str, Any], size_px: int
 # ------------------------------------------------------------------------------------------ finishing
 
 def _finish(plan: _Plan, task: str, model: str, d0: date, d1: date) -> RegionResult:
-    from geofm.region.item import region_item
-    from geofm.region.mosaic import build_mosaic
-
     m = plan.manifest
     spec = get_model_spec(model)
     order = {c.id: i for i, c in enumerate(plan.chunks)}
@@ -201,8 +208,6 @@ def _finish(plan: _Plan, task: str, model: str, d0: date, d1: date) -> RegionRes
     grid = Grid.for_aoi(plan.aoi, HLS_RESOLUTION_M)
     mosaic = build_mosaic(tiles, grid, plan.folder / REGION.mosaic_name)
     if mosaic is not None:
-        from geofm.region.job import sha256_of
-
         m.mosaic = {"file": REGION.mosaic_name, "sha256": sha256_of(mosaic), "epsg": grid.crs.to_epsg(),
                     "chunks": [r["id"] for r in done], "width": grid.width, "height": grid.height}
     else:
@@ -231,8 +236,6 @@ def _finish(plan: _Plan, task: str, model: str, d0: date, d1: date) -> RegionRes
 
 def write_summary(results: list[RegionResult], path: Path, class_names: list[str]) -> Path:
     """summary.csv: one row per feature (id, area, scenes used, class areas, status)."""
-    import csv
-    import io
 
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -293,7 +296,7 @@ def _check_arguments(task: str, chunk_km: float, workers: int | None, scheduler:
     if scheduler and workers is not None:
         raise InputError("Give --workers (a local cluster) or --scheduler (an existing one), not both.")
     if scheduler:
-        from geofm.region.cluster import check_scheduler_address
+        from geofm.region.cluster import check_scheduler_address  # lazy: distributed
 
         check_scheduler_address(scheduler)
 
@@ -344,7 +347,6 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     Raises InputError for bad arguments, before anything is written; a run that fails before its first chunk
     is done removes what it wrote. Chunk failures are reported in the result, not raised.
     """
-    from geofm.data.stac import date_range, get_scenes, search_hls
 
     _check_arguments(task, chunk_km, workers, scheduler, max_chunks)
     d0, d1 = date_range(start, end)
@@ -358,10 +360,6 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     check_size(regions, size_px, chunk_km, max_chunks)
     checkpoint = ""
     if not scheduler:  # local workers share this machine: missing weights or GPU are one clear error up front
-        from geofm.inference.device import resolve_device
-        from geofm.models import resolve_weights
-        from geofm.pipeline import checkpoint_sha256
-
         resolve_device(device)
         resolve_weights(spec, wdir)
         checkpoint = checkpoint_sha256(spec, wdir)
@@ -392,7 +390,7 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     skipped = total - len(todo)
     if skipped:
         progress("region", f"{skipped} of {total} chunks already complete (checksums match); skipping them", None)
-    from geofm.region.cluster import ModelPlugin, open_client
+    from geofm.region.cluster import ModelPlugin, open_client  # lazy: distributed
 
     plugin = ModelPlugin(model, wdir, device, threads_per_worker)
     written = _Written(out)
@@ -463,8 +461,7 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
                 wdir: str | None, device: str, batch_size: int | None, mask_ratio: float, seed: int,
                 scene_ids: list[str] | None, attempts: int, retry_delay_s: float, total: int, skipped: int,
                 progress: Progress) -> None:
-    from distributed import as_completed
-    from shapely.geometry import box
+    from distributed import as_completed  # lazy: distributed
 
     spec = get_model_spec(model)
     parts = {(id(plan), part.epsg): part for plan, _ in todo for part in plan.parts}

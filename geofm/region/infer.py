@@ -13,6 +13,10 @@ import torch
 
 from geofm.config import HLS_NODATA, ModelSpec
 from geofm.data.grid import Grid
+from geofm.inference.device import autocast_for, default_batch_size, map_in_batches
+from geofm.inference.prepare import denormalise_mae, prepare_input
+from geofm.inference.reconstruct import mask_noise, pad_amount, tl_coordinates
+from geofm.inference.sliding import classify, slide_logits, window_origins
 from geofm.region.chunks import Span
 from geofm.stack import HLSStack
 
@@ -20,9 +24,6 @@ from geofm.stack import HLSStack
 def segment_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, extent: Span, core: Span, *,
                  device: torch.device, batch_size: int | None) -> tuple[np.ndarray, int]:
     """Class map of the core from a stack covering ``extent``; returns (classes, windows run)."""
-    from geofm.inference.device import default_batch_size
-    from geofm.inference.prepare import prepare_input
-    from geofm.inference.sliding import classify, slide_logits, window_origins
 
     x = torch.from_numpy(prepare_input(stack.data, spec))
     bs = batch_size or default_batch_size(device, spec)
@@ -42,9 +43,6 @@ def reconstruct_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, e
 
     Returns ((T, 6, h, w) float32 DN with nodata -9999, (T, h, w) hidden mask, windows run).
     """
-    from geofm.inference.device import autocast_for, default_batch_size, map_in_batches
-    from geofm.inference.prepare import denormalise_mae, prepare_input
-    from geofm.inference.reconstruct import mask_noise, pad_amount, tl_coordinates
 
     win, p = spec.window, spec.encoder.patch_size
     t = stack.num_frames

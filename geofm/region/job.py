@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from shapely.geometry import box
 
 from geofm.config import (
     CLASS_NODATA,
@@ -27,13 +28,18 @@ from geofm.config import (
     get_model_spec,
 )
 from geofm.data.grid import Grid
-from geofm.data.reader import frame_order, read_grid
+from geofm.data.reader import fill_clear_fractions, frame_order, read_grid
 from geofm.data.scene import Scene
 from geofm.data.select import choose_scenes, group_by_day
 from geofm.digest import file_sha256 as sha256_of
-from geofm.errors import GeofmError, ServiceError
+from geofm.errors import GeofmError, NoScenesError, ServiceError
+from geofm.inference.device import resolve_device
+from geofm.io.geotiff import write_class_map_cog, write_reconstruction_cog
+from geofm.pipeline import checkpoint_sha256, get_model
 from geofm.region.chunks import Chunk, Span, ZonePart, chunk_aoi, read_span, span_lonlat
-from geofm.stack import HLSStack
+from geofm.region.infer import reconstruct_core, segment_core
+from geofm.region.manifest import tile_name
+from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
 
 @dataclass
@@ -61,14 +67,13 @@ class ChunkJob:
 
 def worker_device(device: str) -> torch.device:
     """The device of this worker: CUDA when asked/available, one GPU per worker by worker name."""
-    from geofm.inference.device import resolve_device
 
     dev = resolve_device(device)
     if dev.type != "cuda" or dev.index is not None:
         return dev
     count = torch.cuda.device_count()
     try:
-        from distributed import get_worker
+        from distributed import get_worker  # lazy: distributed
 
         name = get_worker().name
         index = int(name) if str(name).isdigit() else abs(hash(str(name)))
@@ -85,16 +90,10 @@ def chunk_frames(job: ChunkJob, extent: Span) -> list[list[Scene]]:
     if aoi is None:
         raise GeofmError(f"Chunk {job.chunk.id} does not overlap the area.")
     foot = span_lonlat(extent, job.part.grid)
-    from shapely.geometry import box
-
     near = [_fresh(s) for s in job.scenes if s.bbox is None or box(*s.bbox).intersects(foot)]
     if job.scene_ids:
-        from geofm.data.reader import fill_clear_fractions
-
         named = [s for s in near if s.id in set(job.scene_ids)]
         if not named:
-            from geofm.errors import NoScenesError
-
             raise NoScenesError(f"None of the named scenes covers chunk {job.chunk.id}.")
         fill_clear_fractions(named, aoi)
         frames = [frame_order(f) for f in group_by_day(named)]
@@ -118,11 +117,6 @@ def read_frames(frames: list[list[Scene]], grid: Grid, area: np.ndarray) -> HLSS
 
 def _write_tile(job: ChunkJob, spec: ModelSpec, grid: Grid, out: np.ndarray, mask: np.ndarray | None,
                 checkpoint_sha256: str) -> Path:
-    from geofm.io.geotiff import write_class_map_cog, write_reconstruction_cog
-    from geofm.stack import ReconstructionResult, SegmentationResult
-
-    from geofm.region.manifest import tile_name
-
     final = Path(job.out_dir) / tile_name(job.chunk.id)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_name(f".{final.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp.tif")
@@ -146,10 +140,6 @@ def _write_tile(job: ChunkJob, spec: ModelSpec, grid: Grid, out: np.ndarray, mas
 
 
 def _compute(job: ChunkJob) -> dict[str, Any]:
-    from geofm.pipeline import checkpoint_sha256, get_model
-    from geofm.region.infer import reconstruct_core, segment_core
-    from geofm.region.manifest import tile_name
-
     spec = get_model_spec(job.model)
     zone = job.part.grid
     extent = read_span(job.chunk.core, zone, spec)

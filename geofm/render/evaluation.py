@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from geofm.evaluate.evaluation import EvalLayer, Evaluation
+from geofm.evaluate.export import write_evaluation
 from geofm.evaluate.provenance import Provenance
 from geofm.render.preview import colorize_classes
 from geofm.render.webmerc import OverlayImage, reproject_rgba_to_mercator
@@ -154,7 +155,6 @@ def band_table(ev: Evaluation) -> pd.DataFrame:
 
 def evaluation_zip(ev: Evaluation, prov: Provenance, stem: str = "geofm") -> bytes:
     """The layers as COGs (provenance tags), their STAC Items and the metrics JSON, zipped."""
-    from geofm.evaluate.export import write_evaluation
 
     buffer = io.BytesIO()
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import folium
 import folium.plugins
+import xyzservices
 from branca.element import MacroElement
 from jinja2 import Template
 
@@ -68,7 +69,7 @@ def leafmap_module():
             if added:
                 os.environ["USE_MKDOCS"] = "1"
             try:
-                import leafmap.foliumap
+                import leafmap.foliumap  # lazy: leafmap
             finally:
                 if added:
                     os.environ.pop("USE_MKDOCS", None)
@@ -98,8 +99,6 @@ def vendor_base(base_url_path: str = "") -> str:
 
 
 def _provider(path: str):
-    import xyzservices
-
     provider: Any = xyzservices.providers
     for part in path.split("."):
         provider = provider[part]

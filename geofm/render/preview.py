@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from geofm.config import CLASS_NODATA, RGB_INDICES
+from geofm.io.safewrite import atomic_output
 from geofm.stack import HLSStack, ReconstructionResult
 
 #: Lowest white point of the stretch (DN), as the official MAE inference script.
@@ -66,7 +67,6 @@ def colorize_classes(classes: np.ndarray, colors: Sequence[tuple[int, int, int]]
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:
     """Write an (H, W, 3|4) uint8 array as PNG."""
-    from geofm.io.safewrite import atomic_output
 
     path = Path(path)
     with atomic_output(path) as tmp:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from geofm.config import CLASS_NODATA, HLS_NODATA, TaskSpec
+from geofm.io.geotiff import write_class_map_cog, write_reconstruction_cog
 from geofm.progress import Progress, null_progress
 from geofm.render.preview import colorize_classes, stretch_rgb
 from geofm.render.stats import (WaterSummary, class_area_table, reconstruction_error_table, unclear_percent,
@@ -142,7 +143,7 @@ def _with_provenance(writer: Callable[..., Any], task: TaskSpec,
     """``writer`` with the provenance tags (scenes, dates, model, checkpoint SHA-256, version, parameters) in the
     same write."""
     def write(result: Any, path: Path) -> None:
-        from geofm.evaluate.provenance import make_provenance
+        from geofm.evaluate.provenance import make_provenance  # lazy: pystac_client
 
         params = {k: getattr(result, k) for k in ("mask_ratio", "seed", "device") if hasattr(result, k)}
         prov = make_provenance(task.name, result.model, scene_ids=stack.scene_ids, times=stack.times,
@@ -153,8 +154,6 @@ def _with_provenance(writer: Callable[..., Any], task: TaskSpec,
 
 def _class_products(task: TaskSpec, result: SegmentationResult, stack: HLSStack, labels: tuple[str, ...],
                     progress: Progress, confidence: np.ndarray | None, area: np.ndarray) -> ClassMapProducts:
-    from geofm.io.geotiff import write_class_map_cog
-
     rgb = tuple(true_colour(stack, t) for t in range(stack.num_frames))
     rgba = colorize_classes(result.classes, result.class_colors)
     if task.see_through:
@@ -182,8 +181,6 @@ def _class_products(task: TaskSpec, result: SegmentationResult, stack: HLSStack,
 def _reconstruction_products(task: TaskSpec, result: ReconstructionResult, stack: HLSStack,
                              labels: tuple[str, ...], sensors: Sequence[str],
                              area: np.ndarray) -> ReconstructionProducts:
-    from geofm.io.geotiff import write_reconstruction_cog
-
     frames = range(stack.num_frames)
     has_data = [(stack.data[t] != HLS_NODATA).all(axis=0) for t in frames]
     return ReconstructionProducts(

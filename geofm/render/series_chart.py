@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
+from geofm.io.safewrite import atomic_output
 from geofm.render.stats import hex_color
 
 
@@ -13,14 +16,10 @@ def write_series_chart(rows: Sequence, path: str | Path, *, target: str, color: 
                        title: str) -> Path:
     """series.png from series rows (``geofm.series.products.SeriesRow``): area (km²) of kept dates joined by a
     line broken at left-out dates; the clear share (%) as grey bars on the right axis; left-out dates marked x."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    from geofm.io.safewrite import atomic_output
-
-    import numpy as np
+    from matplotlib.figure import Figure  # lazy: matplotlib
 
     days = np.array([date.fromisoformat(r.date) for r in rows], dtype="datetime64[D]")
     areas = [r.area_km2 if r.status == "kept" else float("nan") for r in rows]

@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from geofm.config import CLASS_NODATA, HLS_NODATA, SERIES
+from geofm.io.safewrite import atomic_output
 from geofm.render.preview import stretch_max, to_rgb
 
 HEADER_PX = 52
@@ -49,7 +50,7 @@ def resize(array: np.ndarray, shape: tuple[int, int], nearest: bool) -> np.ndarr
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     """DejaVu Sans (shipped with matplotlib: has "²" and "·"), else Pillow's own font."""
     try:
-        from matplotlib import font_manager
+        from matplotlib import font_manager  # lazy: matplotlib
 
         return ImageFont.truetype(font_manager.findfont("DejaVu Sans", fallback_to_default=True), size)
     except (ImportError, OSError, ValueError):
@@ -101,7 +102,6 @@ def compose_frame(map_rgb: np.ndarray, *, title: str, figure: str, legend: Seque
 
 def write_gif(frames: Sequence[Image.Image], path: str | Path, *, seconds: float = SERIES.frame_seconds) -> Path:
     """Frames (same size) as a looping GIF, written through ``atomic_output``."""
-    from geofm.io.safewrite import atomic_output
 
     if not frames:
         raise ValueError("a timelapse needs at least one frame")

@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from geofm.config import SERIES, TaskSpec, get_task
+from geofm.data import fill_clear_fractions, search_hls
 from geofm.data.aoi import AOI, max_aoi_km
+from geofm.data.reader import frame_order
 from geofm.data.scene import Scene
+from geofm.data.select import day_frames
+from geofm.data.stac import date_range
 from geofm.errors import AllCloudyError, AOIError, InputError
 from geofm.progress import Progress, null_progress
 
@@ -57,7 +61,6 @@ def check_series_task(task: str) -> TaskSpec:
 
 def check_series_range(start: date | str, end: date | str) -> tuple[date, date]:
     """(start, end): a range of at least two days and at most ``SERIES.max_days``."""
-    from geofm.data.stac import date_range
 
     d0, d1 = date_range(start, end)
     if d0 == d1:
@@ -84,9 +87,6 @@ def find_dates(aoi: AOI, start: date | str, end: date | str, *, max_cloud: float
                stac_url: str | None = None, progress: Progress = null_progress) -> list[SeriesDate]:
     """Every date with scenes over the area, in time order; dates whose mosaic is less than ``min_clear`` clear
     (or a second sensor's mosaic of a day already covered by a clearer one) carry the reason they are left out."""
-    from geofm.data import fill_clear_fractions, search_hls
-    from geofm.data.reader import frame_order
-    from geofm.data.select import day_frames
 
     d0, d1 = check_series_range(start, end)
     progress("search", f"searching HLS scenes {d0} to {d1}", None)

@@ -4,6 +4,7 @@ Collection (item.json)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,13 @@ import numpy as np
 import pandas as pd
 import rasterio
 
-from geofm.config import CLASS_NODATA, SERIES, TaskSpec
+from geofm.config import CLASS_NODATA, SERIES, TaskSpec, get_model_spec
 from geofm.errors import OutputError
+from geofm.io.geotiff import write_cog
 from geofm.io.safewrite import atomic_output
 from geofm.render.stats import pixel_area_m2
 from geofm.series.dates import SENSOR_NAMES, SeriesDate
+from geofm.series.manifest import write_json
 
 CSV_COLUMNS = ["date", "status", "sensor", "clear_percent", "target", "area_km2", "clear_km2", "percent_of_clear",
                "scene_ids", "file", "reason"]
@@ -70,8 +73,6 @@ def series_rows(task: TaskSpec, dates: list[SeriesDate], folder: Path) -> list[S
 
 
 def task_target_name(task: TaskSpec) -> str:
-    from geofm.config import get_model_spec
-
     return get_model_spec(task.model).classes[task.target_class].name
 
 
@@ -107,7 +108,6 @@ def recurrence(paths: list[Path], target_class: int) -> tuple[np.ndarray, np.nda
 
 def write_change(paths: list[Path], task: TaskSpec, path: Path) -> Path:
     """change.tif: band 1 the dates each pixel was the target class, band 2 the dates it was clear (uint16)."""
-    from geofm.io.geotiff import write_cog
 
     target, clear, crs, transform = recurrence(paths, task.target_class)
     name = task_target_name(task)
@@ -120,7 +120,6 @@ def write_change(paths: list[Path], task: TaskSpec, path: Path) -> Path:
 def write_collection(task: TaskSpec, folder: Path, items: list[Path], params: dict[str, Any], *,
                      assets: dict[str, Path]) -> Path:
     """item.json: a STAC Collection over the series; a link to each date's Item (``YYYY-MM-DD.item.json``)."""
-    import json
 
     bboxes, days = [], []
     for item in items:
@@ -146,8 +145,6 @@ def write_collection(task: TaskSpec, folder: Path, items: list[Path], params: di
                          "roles": ["data" if key in ("change", "csv") else "overview"]}
                    for key, p in assets.items()},
     }
-    from geofm.series.manifest import write_json
-
     out = folder / SERIES.item_name
     write_json(out, collection)
     return out

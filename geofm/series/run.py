@@ -3,6 +3,7 @@ passes, one model load), write a COG per date and the series' products."""
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,14 +13,26 @@ from typing import Any
 import numpy as np
 import torch
 
-from geofm.config import HLS_RESOLUTION_M, SERIES, TaskSpec, get_model_spec
+from geofm import pipeline
+from geofm.config import HLS_RESOLUTION_M, SERIES, TaskSpec, check_task_model, get_model_spec
 from geofm.data.aoi import AOI
+from geofm.data.grid import Grid
+from geofm.data.reader import read_aoi
 from geofm.errors import InputError, OutputError
+from geofm.evaluate.provenance import item_path, make_provenance, stac_item
+from geofm.inference.device import resolve_device
+from geofm.inference.precision import resolve_precision
+from geofm.inference.sliding import grid_count
+from geofm.io.geotiff import write_class_map_cog
+from geofm.io.safewrite import check_writable_folder
 from geofm.progress import Progress, null_progress
+from geofm.render.series_chart import write_series_chart
+from geofm.render.timelapse import UNCLEAR_GREY, compose_frame, frame_shape, map_image, resize, true_colour, write_gif
 from geofm.series.dates import (SeriesDate, check_kept, check_series_area, check_series_range, check_series_task,
                                 find_dates)
 from geofm.series.manifest import SeriesManifest, open_series_manifest, write_json
 from geofm.series.products import SeriesRow, series_rows, task_target_name, write_change, write_collection, write_csv
+from geofm.series.products import read_classes
 from geofm.stack import HLSStack
 
 
@@ -46,7 +59,6 @@ class SeriesResult:
 def series_params(task: str, aoi: AOI, start: date, end: date, *, max_cloud: float, min_clear: float,
                   model: str) -> dict[str, Any]:
     """What defines a series (``--resume`` continues only a series with the same ones)."""
-    import json
 
     params = {"task": task, "geometry": aoi.to_geojson(), "start": start.isoformat(), "end": end.isoformat(),
               "max_cloud": float(max_cloud), "min_clear": float(min_clear), "model": model}
@@ -55,8 +67,6 @@ def series_params(task: str, aoi: AOI, start: date, end: date, *, max_cloud: flo
 
 def series_windows(aoi: AOI, dates: int, task: str) -> int:
     """Model windows a series of ``dates`` dates over ``aoi`` runs (for the estimate before a run)."""
-    from geofm.data.grid import Grid
-    from geofm.inference.sliding import grid_count
 
     spec = get_model_spec(task)
     h, w = Grid.for_aoi(aoi, HLS_RESOLUTION_M).shape
@@ -65,14 +75,11 @@ def series_windows(aoi: AOI, dates: int, task: str) -> int:
 
 def check_series_model(spec: TaskSpec, model: str | None) -> str:
     """The registry model: the task's own unless another model of the task is named (``task_models``)."""
-    from geofm.config import check_task_model
 
     return spec.model if model is None else check_task_model(spec.name, model)
 
 
 def _check_folder(out: Path) -> None:
-    from geofm.io.safewrite import check_writable_folder
-
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; a series writes a folder.")
     check_writable_folder(out / SERIES.manifest_name, "--out")
@@ -96,8 +103,6 @@ def run_series(task: str, aoi: AOI, start: date | str, end: date | str, out: str
     Every check (task, range, area, folder) runs before any search; the dates' count is checked before
     any pixel is read. ``resume`` keeps the dates whose COG is complete (sha256 in series.json).
     """
-    from geofm.inference.device import resolve_device
-    from geofm.inference.precision import resolve_precision
 
     t0 = time.perf_counter()
     spec = check_series_task(task)
@@ -140,14 +145,11 @@ def run_series(task: str, aoi: AOI, start: date | str, end: date | str, out: str
 
 
 def _read(d: SeriesDate, aoi: AOI, progress: Progress) -> HLSStack:
-    from geofm.data.reader import read_aoi
-
     return read_aoi([d.scenes], aoi, progress=progress)
 
 
 def _frame_rgb(stack: HLSStack) -> np.ndarray:
     """The date's true colour at timelapse size (kept instead of the stack, so memory stays small)."""
-    from geofm.render.timelapse import frame_shape, resize, true_colour
 
     rgb = true_colour(stack.data[0])
     return resize(rgb, frame_shape(*stack.shape), nearest=False)
@@ -159,9 +161,6 @@ def _run_group(spec: TaskSpec, group: list[SeriesDate], aoi: AOI, out: Path, man
                precision: str | None, batch_size: int | None, weights_dir: str | Path | None,
                progress: Progress) -> float:
     """Read a group of dates, run them through the model together, write each COG (+ Item), record it."""
-    from geofm import pipeline
-    from geofm.evaluate.provenance import item_path, make_provenance, stac_item
-    from geofm.io.geotiff import write_class_map_cog
 
     stacks = [_read(d, aoi, _date_progress(progress, labels[d.day.isoformat()])) for d in group]
     for d, stack in zip(group, stacks):
@@ -184,9 +183,7 @@ def _run_group(spec: TaskSpec, group: list[SeriesDate], aoi: AOI, out: Path, man
 
 
 def _prov_params(params: dict[str, Any]) -> dict[str, Any]:
-    from geofm.data.aoi import AOI as _AOI
-
-    w, s, e, n = _AOI.from_geojson(params["geometry"], max_km=float("inf")).bounds
+    w, s, e, n = AOI.from_geojson(params["geometry"], max_km=float("inf")).bounds
     return {"series": True, "bbox": [w, s, e, n], "start": params["start"], "end": params["end"],
             "max_cloud": params["max_cloud"], "min_clear": params["min_clear"]}
 
@@ -194,8 +191,6 @@ def _prov_params(params: dict[str, Any]) -> dict[str, Any]:
 def write_products(spec: TaskSpec, out: Path, rows: list[SeriesRow], kept: list[SeriesDate],
                    frames: dict[str, np.ndarray], params: dict[str, Any]) -> dict[str, Path]:
     """series.csv, series.png, timelapse.gif, change.tif and item.json from the COGs on disk."""
-    from geofm.evaluate.provenance import item_path
-    from geofm.render.series_chart import write_series_chart
 
     color = get_model_spec(spec.model).classes[spec.target_class].color
     target = task_target_name(spec)
@@ -214,8 +209,6 @@ def write_products(spec: TaskSpec, out: Path, rows: list[SeriesRow], kept: list[
 
 def timelapse_frames(spec: TaskSpec, out: Path, rows: list[SeriesRow], frames: dict[str, np.ndarray]) -> list:
     """One PIL image per kept date: true colour + layer, date and area figure, legend."""
-    from geofm.render.timelapse import UNCLEAR_GREY, compose_frame, map_image
-    from geofm.series.products import read_classes
 
     model = get_model_spec(spec.model)
     color = model.classes[spec.target_class].color
@@ -234,6 +227,4 @@ def timelapse_frames(spec: TaskSpec, out: Path, rows: list[SeriesRow], frames: d
 
 
 def write_timelapse(spec: TaskSpec, out: Path, rows: list[SeriesRow], frames: dict[str, np.ndarray]) -> Path:
-    from geofm.render.timelapse import write_gif
-
     return write_gif(timelapse_frames(spec, out, rows, frames), out / SERIES.gif_name)

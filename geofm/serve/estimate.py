@@ -19,7 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from geofm.config import RUN_ESTIMATE, get_model_spec
+from geofm.config import HLS_RESOLUTION_M, RUN_ESTIMATE, get_model_spec
 from geofm.settings import settings
 
 log = logging.getLogger(__name__)
@@ -29,14 +29,14 @@ _LOCK = threading.Lock()
 @lru_cache(maxsize=1)
 def device_name() -> str:
     """The device the app's runs use: ``CPU`` or ``CUDA (<gpu name>)``."""
-    from geofm.inference.device import device_label, resolve_device
+    from geofm.inference.device import device_label, resolve_device  # lazy: torch
 
     return device_label(resolve_device("auto"))
 
 
 def model_windows(task: str, height: int, width: int) -> int:
     """Model windows (forward passes of one window) over a grid of ``height`` x ``width`` pixels."""
-    from geofm.inference.sliding import window_origins
+    from geofm.inference.sliding import window_origins  # lazy: torch
 
     spec = get_model_spec(task)
     return len(window_origins(height, width, spec.window, spec.stride))
@@ -123,8 +123,7 @@ def estimate_run(task: str, height: int, width: int) -> Estimate:
 
 def estimate_area(task: str, aoi) -> Estimate:
     """The estimate for ``task`` over the area (on the 30 m grid the run reads)."""
-    from geofm.config import HLS_RESOLUTION_M
-    from geofm.data.grid import Grid
+    from geofm.data.grid import Grid  # lazy: rasterio
 
     grid = Grid.for_aoi(aoi, HLS_RESOLUTION_M)
     return estimate_run(task, grid.height, grid.width)

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from geofm.config import TaskSpec, get_task
+from geofm.data import AOI
 from geofm.errors import GeofmError, InputError
-from geofm.evaluate import Evaluation, evaluate
+from geofm.evaluate import Evaluation, before_after, evaluate
+from geofm.evaluate.change import dry_window
 from geofm.evaluate.provenance import make_provenance
 from geofm.render.evaluation import (band_table, class_table, confusion_cells, evaluation_zip, layer_overlays,
                                     short_names)
@@ -46,8 +48,6 @@ def run_evaluation(outcome: RunOutcome) -> Evaluation:
     """Compare the outcome with its reference once (kept with the outcome's rendered products)."""
     ev = _cached(outcome)
     if ev is None:
-        from geofm.data import AOI
-
         req = outcome.request
         aoi = AOI.from_geojson(req.geometry) if req.geometry else None
         ev = evaluate(req.task, outcome.result, reference="auto", stack=outcome.stack, aoi=aoi,
@@ -100,7 +100,7 @@ def confusion_chart(ev: Evaluation, *, compact: bool = False) -> alt.Chart:
 
     ``compact``: for a phone's width: the classes' short codes on the axes (``short_names``; the page prints
     their key) and cells sized so that the whole chart fits ``COMPACT_WIDTH``."""
-    import altair as alt  # imported when a chart is drawn: 0.3 s off the app's cold start
+    import altair as alt  # lazy: altair (imported when a chart is drawn: 0.3 s off the app's cold start)
 
     table = confusion_cells(ev)
     order = [name for name in ev.class_names if name in set(table["reference"])]
@@ -238,8 +238,6 @@ def dry_date_change(outcome: RunOutcome, window: tuple[date, date] | None = None
     """Run the same task over the same area on the clearest scene in ``window`` (first, last day; by default
     the window before the event) through the app's queue and result cache, and compare: water gained and lost.
     Each window's comparison is kept with the outcome."""
-    from geofm.evaluate import before_after
-    from geofm.evaluate.change import dry_window
 
     req = outcome.request
     event = outcome.stack.times[-1] if outcome.stack.times else None
@@ -266,7 +264,6 @@ def dry_date_change(outcome: RunOutcome, window: tuple[date, date] | None = None
 def dry_window_input(outcome: RunOutcome, *, key: str) -> tuple[date, date] | None:
     """The user's dry window: two dates before the event (by default the usual window), or None while only
     one end is picked."""
-    from geofm.evaluate.change import dry_window
 
     event = outcome.stack.times[-1].date()  # type: ignore[union-attr]
     default = dry_window(event)

@@ -11,7 +11,9 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geofm.config import CONTROLS, DEFAULT_MAX_AOI_KM, TASKS
+from geofm.data import fill_clear_fractions, search_hls
 from geofm.data.aoi import max_aoi_km
+from geofm.data.select import day_frames
 from geofm.errors import GeofmError
 from geofm.data.signing import fresh_href
 from geofm.examples import EXAMPLES, Example
@@ -160,7 +162,6 @@ def search_controls(aoi) -> None:
 
 def find_scenes(aoi) -> None:
     """Search HLS and measure each scene's clear fraction over the area."""
-    from geofm.data import fill_clear_fractions, search_hls
 
     q = ui.query()
     panel = ui.ProgressPanel("Searching scenes…")
@@ -175,8 +176,6 @@ def find_scenes(aoi) -> None:
         st.session_state[SEARCH_MSG] = ui.user_message(err)
         st.session_state.pop(ui.SCENES, None)
         return
-    from geofm.data.select import day_frames
-
     days = day_frames(scenes, aoi)
     panel.status.update(label=f"Found {len(days)} dates ({len(scenes)} scenes)", state="complete", expanded=False)
     st.session_state.pop(SEARCH_MSG, None)
@@ -207,7 +206,7 @@ def scenes_table(days) -> pd.DataFrame:
 
 def timeline(table: pd.DataFrame) -> alt.Chart:
     """Clear share of the area per date, one point per date and sensor; clicking a point selects that date."""
-    import altair as alt  # imported when a chart is drawn: 0.3 s off the app's cold start
+    import altair as alt  # lazy: altair (imported when a chart is drawn: 0.3 s off the app's cold start)
 
     pick = alt.selection_point(name="pick", fields=["date"], on="click")
     return alt.Chart(table).mark_circle(size=90).encode(

@@ -224,7 +224,7 @@ class SharedBatches:
 
 
 def _execute_segmentations(key: Hashable, items: Sequence[Any], progresses: Sequence[Progress]) -> list[Any]:
-    from geofm import pipeline
+    from geofm import pipeline  # lazy: torch
 
     task = str(key[0]) if isinstance(key, tuple) else str(key)  # key: (task, weights folder[, model])
     model = str(key[2]) if isinstance(key, tuple) and len(key) > 2 and key[2] else None

@@ -16,6 +16,7 @@ A run used to live in the Streamlit script run that asked for it: a second click
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from typing import Any
 
 from geofm.errors import GeofmError
 from geofm.progress import Progress
+from geofm.serve.estimate import remaining_s
 from geofm.serve.queue import RunAbandoned, Visitor
 from geofm.serve.runs import RunOutcome, RunRequest
 
@@ -70,7 +72,6 @@ class RunJob:
 
     def remaining_s(self) -> float | None:
         """Seconds left (see geofm.serve.estimate.remaining_s)."""
-        from geofm.serve.estimate import remaining_s
 
         with self._lock:
             stage, fraction, started = self.stage, self.fraction, self.stage_started
@@ -98,7 +99,7 @@ class RunJob:
     def user_error(self) -> str | None:
         """The error to show (GeofmError's sentence), None when it ended well or was abandoned."""
         if isinstance(self.error, GeofmError):
-            from geofm.serve.ui import user_message
+            from geofm.serve.ui import user_message  # lazy: streamlit
 
             return user_message(self.error)
         if self.error is not None and not isinstance(self.error, RunAbandoned):
@@ -134,8 +135,6 @@ class RunJobs:
         except BaseException as err:  # noqa: BLE001 - every ending is reported to the page that follows
             job.error = err
             if not isinstance(err, (GeofmError, RunAbandoned)):
-                import logging
-
                 logging.getLogger(__name__).exception("run %s failed", job.request.task)
         finally:
             job.ended = time.monotonic()

@@ -14,6 +14,7 @@ from geofm.render.evaluation import layer_overlays
 from geofm.render.products import ClassMapProducts
 from geofm.render.stats import hex_color
 from geofm.serve import ui, views
+from geofm.serve.evaluate_view import run_evaluation
 from geofm.serve.runs import RunOutcome, RunRequest, run_area
 from geofm.stack import SegmentationResult
 
@@ -49,8 +50,6 @@ def compare_with_other(outcome: RunOutcome) -> tuple[Evaluation, RunOutcome]:
 
 
 def _reference_iou(outcome: RunOutcome) -> float | None:
-    from geofm.serve.evaluate_view import run_evaluation
-
     try:
         return float(run_evaluation(outcome).metrics["iou"])
     except (GeofmError, KeyError):

@@ -24,6 +24,7 @@ from affine import Affine
 from rasterio.crs import CRS
 
 from geofm.config import APP_RESULTS_MAX_MB
+from geofm.serve.progress import StageTimes
 from geofm.settings import settings
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -47,7 +48,7 @@ def _digest(arrays: dict[str, np.ndarray]) -> str:
 
 
 def _scene_from(d: dict[str, Any]):
-    from geofm.data.scene import Scene
+    from geofm.data.scene import Scene  # lazy: pystac_client
 
     d = dict(d)
     d["datetime"] = dt.datetime.fromisoformat(d["datetime"])
@@ -118,7 +119,6 @@ class ResultStore:
     def get(self, request: Any):
         """The stored outcome of ``request`` as the fields of a RunOutcome (geofm.serve.runs builds it), or None
         (missing; damaged or foreign: then removed)."""
-        from geofm.serve.progress import StageTimes
 
         path = self._path(request)
         if not path.exists():

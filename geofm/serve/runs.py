@@ -13,14 +13,19 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from geofm.config import TASKS, get_task
+from geofm.io.geotiff import read_input_stack
+from geofm.io.header import upload_budget_bytes
 from geofm.progress import Progress, null_progress
-from geofm.render.products import Products
+from geofm.render.products import Products, confidence_map
+from geofm.serve.flight import shared_batches, single_flight
 from geofm.serve.progress import StageRecorder, StageTimes
 from geofm.serve.queue import ANONYMOUS, JobQueue, Ticket, Visitor, gpu_queue
+from geofm.serve.result_store import ResultStore
 from geofm.settings import settings
 from geofm.stack import HLSStack, ReconstructionResult, SegmentationResult
 
@@ -195,14 +200,12 @@ def results_cache() -> ResultCache:
     global _CACHE
     with _CACHE_LOCK:
         if _CACHE is None:
-            from geofm.serve.result_store import ResultStore
-
             _CACHE = ResultCache(maxsize=settings().app_cache_runs, store=ResultStore())
         return _CACHE
 
 
 def _run_model(task: str, stack: HLSStack, request: RunRequest, progress: Progress):
-    from geofm import pipeline
+    from geofm import pipeline  # lazy: torch
 
     return pipeline.run_task(task, stack, mask_ratio=request.mask_ratio, seed=request.seed,
                              model=request.model or None, progress=progress,
@@ -213,8 +216,6 @@ def take_confidence(task: str, result: SegmentationResult | ReconstructionResult
     """The result's per-pixel confidence as (H, W) float16, its full probabilities dropped (memory)."""
     if not isinstance(result, SegmentationResult) or result.probabilities is None:
         return None
-    from geofm.render.products import confidence_map
-
     confidence = confidence_map(get_task(task), result)
     result.probabilities = None
     return None if confidence is None else confidence.astype("float16")
@@ -228,8 +229,6 @@ def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder,
                           f"(about {minutes} min).", None)
 
     if get_task(request.task).result == "classes":  # runs of one model waiting together share forward passes
-        from geofm.serve.flight import shared_batches
-
         return shared_batches().run((request.task, request.weights_dir, request.model), stack, queue=queue,
                                     progress=recorder, on_wait=on_wait, label=request.task, alive=visitor.alive,
                                     ticket=ticket)
@@ -239,7 +238,6 @@ def _queued_model(request: RunRequest, stack: HLSStack, recorder: StageRecorder,
 
 def _once(request: RunRequest, compute, cache: ResultCache, progress: Progress) -> RunOutcome:
     """``compute()`` unless an identical request is already running: then wait for its outcome."""
-    from geofm.serve.flight import single_flight
 
     def on_wait() -> None:
         progress("queue", "The same run was just started by someone else: waiting for its result.", None)
@@ -259,7 +257,7 @@ def _computed(request: RunRequest, compute, cache: ResultCache) -> RunOutcome:
 
 def _weights_first(request: RunRequest, progress: Progress) -> None:
     """Download the model's weights on first use before searching or queueing (a download never holds the GPU)."""
-    from geofm.pipeline import ensure_model_weights
+    from geofm.pipeline import ensure_model_weights  # lazy: torch
 
     ensure_model_weights(request.model or request.task, weights_dir=request.weights_dir or None,
                          progress=progress)
@@ -282,7 +280,7 @@ def run_area(request: RunRequest, *, progress: Progress = null_progress, queue: 
     with line.admitted(request.task, visitor.id) as ticket:  # refused here, before searching: costs nothing
 
         def compute() -> RunOutcome:
-            from geofm.data import AOI, load_task_stack
+            from geofm.data import AOI, load_task_stack  # lazy: pystac_client
 
             recorder = StageRecorder(progress)
             _weights_first(request, recorder)
@@ -310,9 +308,6 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
     with line.admitted(request.task, visitor.id) as ticket:
 
         def compute() -> RunOutcome:
-            from geofm.io.geotiff import read_input_stack
-            from geofm.io.header import upload_budget_bytes
-
             recorder = StageRecorder(progress)
             _weights_first(request, recorder)
             recorder("read", f"Reading {len(paths)} uploaded file(s)", None)
@@ -320,8 +315,6 @@ def run_files(request: RunRequest, paths: list[Path], *, progress: Progress = nu
                 stack = read_input_stack([Path(p) for p in paths], budget_bytes=upload_budget_bytes(),
                                          where="the app")
             if request.date:  # the user's date wins over what the files say
-                from datetime import datetime
-
                 stack = dataclasses.replace(stack, times=[datetime.fromisoformat(request.date)] * stack.num_frames)
             result = _queued_model(request, stack, recorder, line, visitor, ticket)
             return RunOutcome(request=request, result=result, stack=stack, times=recorder.finish(),

@@ -20,15 +20,24 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
+import rasterio
 import streamlit as st
 
-from geofm.config import SERIES, TaskSpec, get_model_spec
+from geofm.config import CLASS_NODATA, HLS_RESOLUTION_M, SERIES, TaskSpec, get_model_spec
+from geofm.data.aoi import AOI
+from geofm.data.grid import Grid
+from geofm.data.reader import read_aoi
 from geofm.errors import GeofmError
 from geofm.examples import EXAMPLES
 from geofm.render import maps
-from geofm.render.products import CLOUD_LEGEND, CLOUD_SWATCH
+from geofm.render.preview import colorize_classes
+from geofm.render.products import CLOUD_LEGEND, CLOUD_SWATCH, cloud_rgba
 from geofm.render.stats import hex_color
+from geofm.render.timelapse import true_colour
+from geofm.render.webmerc import reproject_rgba_to_mercator
 from geofm.serve import ui
+from geofm.serve.queue import RunAbandoned, gpu_queue
 from geofm.settings import settings
 
 if TYPE_CHECKING:
@@ -87,10 +96,10 @@ def default_dates(task: TaskSpec) -> tuple[date, date]:
 
 def plan_series(task: TaskSpec, aoi: AOI, start: date, end: date, max_cloud: float, min_clear: float,
                 progress: Any) -> SeriesPlan:
-    from geofm.inference.device import resolve_device
-    from geofm.series import find_dates
-    from geofm.series.dates import check_kept, check_series_area, check_series_task
-    from geofm.series.run import series_windows
+    from geofm.inference.device import resolve_device  # lazy: torch
+    from geofm.series import find_dates  # lazy: torch
+    from geofm.series.dates import check_kept, check_series_area, check_series_task  # lazy: torch
+    from geofm.series.run import series_windows  # lazy: torch
 
     check_series_task(task.name)
     check_series_area(aoi)
@@ -172,8 +181,7 @@ def through_time(task: TaskSpec, aoi: AOI | None) -> None:
 def run_plan(task: TaskSpec, aoi: AOI, plan: SeriesPlan, start: date, end: date, max_cloud: float,
              min_clear: float, results: dict, messages: dict) -> None:
     """Run the series in the model's queue (one slot), the dates' windows together; results stay on disk."""
-    from geofm.serve.queue import RunAbandoned, gpu_queue
-    from geofm.series import run_series
+    from geofm.series import run_series  # lazy: torch
 
     panel = ui.ProgressPanel(f"Running {task.title.lower()} on {len(plan.kept)} dates…")
     visitor = ui.visitor()
@@ -210,7 +218,7 @@ _LAYERS_KEPT = 64
 def date_layers(result: SeriesResult, day: str, task: TaskSpec) -> tuple[OverlayImage, OverlayImage, OverlayImage]:
     """(true colour, target layer, cloud layer) of one date on web mercator; cached per COG checksum, so the
     slider steps through dates without reading or running anything twice."""
-    from geofm.region.job import sha256_of
+    from geofm.region.job import sha256_of  # lazy: torch
 
     cog = result.folder / f"{day}.tif"
     key = (str(result.folder), day, sha256_of(cog))
@@ -229,14 +237,7 @@ def date_layers(result: SeriesResult, day: str, task: TaskSpec) -> tuple[Overlay
 
 def _make_layers(result: SeriesResult, day: str, task: TaskSpec,
                  cog: Path) -> tuple[OverlayImage, OverlayImage, OverlayImage]:
-    from geofm.config import CLASS_NODATA
-    from geofm.data.aoi import AOI
-    from geofm.data.reader import read_aoi
-    from geofm.render.preview import colorize_classes
-    from geofm.render.products import cloud_rgba
-    from geofm.render.timelapse import true_colour
-    from geofm.render.webmerc import reproject_rgba_to_mercator
-    from geofm.series.products import read_classes
+    from geofm.series.products import read_classes  # lazy: torch
 
     classes, crs, transform = read_classes(cog)
     sdate = next(d for d in result.dates if d.day.isoformat() == day and d.kept)
@@ -254,9 +255,6 @@ def _make_layers(result: SeriesResult, day: str, task: TaskSpec,
 
 
 def _area_mask(aoi: AOI, shape: tuple[int, int]) -> np.ndarray:
-    from geofm.config import HLS_RESOLUTION_M
-    from geofm.data.grid import Grid
-
     mask = Grid.for_aoi(aoi, HLS_RESOLUTION_M).area_mask(aoi)
     return mask if mask.shape == shape else np.ones(shape, bool)
 
@@ -268,9 +266,6 @@ def _geometry(result: SeriesResult) -> dict:
 
 def recurrence_layer(result: SeriesResult, task: TaskSpec) -> OverlayImage:
     """change.tif as a layer: the share of clear dates each pixel was the target class (transparent at 0)."""
-    import rasterio
-
-    from geofm.render.webmerc import reproject_rgba_to_mercator
 
     with rasterio.open(result.files["change"]) as src:
         target, clear = src.read(1).astype(np.float32), src.read(2).astype(np.float32)
@@ -285,8 +280,7 @@ def recurrence_layer(result: SeriesResult, task: TaskSpec) -> OverlayImage:
 
 def series_chart(rows: list, target: str, color: str) -> alt.LayerChart:
     """Target area per date (line and points, click a point to show that date); left-out dates as grey x."""
-    import altair as alt
-    import pandas as pd
+    import altair as alt  # lazy: altair
 
     table = pd.DataFrame([{"date": r.date, "area_km2": r.area_km2, "clear_percent": r.clear_percent,
                            "status": r.status, "reason": r.reason or "run"} for r in rows])
@@ -309,8 +303,8 @@ def series_chart(rows: list, target: str, color: str) -> alt.LayerChart:
 
 def show_series(task: TaskSpec, result: SeriesResult, *, key: str) -> None:
     """Chart, date slider + map, recurrence layer, timelapse, downloads and the table."""
-    from geofm.series.products import rows_frame, task_target_name
-    from geofm.serve.views import show_map
+    from geofm.series.products import rows_frame, task_target_name  # lazy: torch
+    from geofm.serve.views import show_map  # lazy: streamlit_folium
 
     rows = result.rows
     kept = [r for r in rows if r.status == "kept"]

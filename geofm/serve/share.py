@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from geofm.config import CONTROLS, MODELS, TASKS
+from geofm.data.aoi import AOI, parse_geojson
 from geofm.errors import AOIError
 from geofm.serve import ui
 from geofm.serve.runs import RunRequest
@@ -137,7 +138,6 @@ def _fmt(value: float) -> str:
 
 def _geometry(params: dict[str, str]) -> dict:
     """The link's area (``bbox`` first, else ``geojson``) as a GeoJSON geometry: AOIError when it is no area."""
-    from geofm.data.aoi import AOI, parse_geojson
 
     if "bbox" in params:
         parts = str(params["bbox"]).split(",")

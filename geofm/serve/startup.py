@@ -9,6 +9,8 @@ import urllib.request
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
+from geofm.serve.warmup import warmup
+
 log = logging.getLogger(__name__)
 
 #: How long the preload waits for the server's health check before it begins anyway (seconds).
@@ -25,7 +27,7 @@ def _healthy(url: str) -> bool:
 
 def _health_url() -> str:
     """The server's own health check URL (address, port and base path from Streamlit's settings)."""
-    from streamlit import config
+    from streamlit import config  # lazy: streamlit
 
     host = str(config.get_option("server.address") or "127.0.0.1")
     host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
@@ -45,8 +47,7 @@ def begin_preloads() -> None:
         deadline = time.monotonic() + HEALTH_WAIT_S
         while url and not _healthy(url) and time.monotonic() < deadline:
             time.sleep(0.05)
-        from geofm.render.maps import preload
-        from geofm.serve.warmup import warmup
+        from geofm.render.maps import preload  # lazy: folium
 
         preload(background=False)  # in this thread; a page run meanwhile starts no second import
         warmup().start()

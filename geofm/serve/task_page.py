@@ -7,12 +7,16 @@ import time
 
 import streamlit as st
 
-from geofm.config import CONTROLS, TASKS, TaskSpec, get_task
+from geofm.config import CONTROLS, MODELS, TASKS, TaskSpec, default_model, get_task, task_models
 from geofm.errors import GeofmError
 from geofm.serve import nav, share, ui, views
-from geofm.serve.estimate import duration
+from geofm.serve.estimate import duration, estimate_area, learn
+from geofm.serve.evaluate_view import show_evaluation
 from geofm.serve.jobs import follow, run_jobs
-from geofm.serve.runs import RunOutcome, RunRequest, run_area
+from geofm.serve.models_view import show_other_model
+from geofm.serve.preflight import run_warnings
+from geofm.serve.runs import RunOutcome, RunRequest, results_cache, run_area
+from geofm.serve.series_view import through_time
 
 log = logging.getLogger(__name__)
 #: Session-state key: the run this session follows (a geofm.serve.jobs.RunJob), whichever page started it.
@@ -107,7 +111,6 @@ def follow_job(job) -> None:
 
 def learn_from(outcome: RunOutcome) -> None:
     """This machine's measured rates, updated from a run that really ran."""
-    from geofm.serve.estimate import learn
 
     height, width = outcome.stack.shape
     try:
@@ -118,7 +121,6 @@ def learn_from(outcome: RunOutcome) -> None:
 
 def show_run_warnings(task: str, q: dict) -> None:
     """Before Run: what the dates found on the Explore page say (all cloud; crops without three dates)."""
-    from geofm.serve.preflight import run_warnings
 
     start, end = q["start"], q["end"]
     days = [(frame, clear) for frame, clear in st.session_state.get(ui.SCENES) or ()
@@ -129,7 +131,6 @@ def show_run_warnings(task: str, q: dict) -> None:
 
 def show_estimate(task: str, aoi):
     """Before Run: how long this run takes here; a run over a minute says so plainly."""
-    from geofm.serve.estimate import estimate_area
 
     try:
         estimate = estimate_area(task, aoi)
@@ -155,7 +156,6 @@ def scenes_caption(scene_ids: tuple[str, ...]) -> None:
 
 def cached_outcome(request: RunRequest) -> RunOutcome | None:
     """The server's cached result for ``request``, if any (no model run)."""
-    from geofm.serve.runs import results_cache
 
     return results_cache().get(request)
 
@@ -173,8 +173,7 @@ def task_controls(task: TaskSpec, key: str) -> tuple[float, int, str]:
 def model_choice(task: TaskSpec, key: str, source: str = "area") -> str:
     """The model of a task with several published fine-tunes; the default is the best one for this server's
     device and the input (``geofm.config.default_model``)."""
-    from geofm.config import MODELS, default_model, task_models
-    from geofm.inference.device import resolve_device
+    from geofm.inference.device import resolve_device  # lazy: torch
 
     names = list(task_models(task.name))
     if st.session_state.get(f"{key}-model") not in names:
@@ -266,8 +265,6 @@ def task_page(name: str) -> None:
     if outcome is not None:
         show_result(outcome, request, page)
     if spec.view == "target":  # a single-date class map of one target class: it has a series
-        from geofm.serve.series_view import through_time
-
         through_time(spec, aoi)
 
 
@@ -276,9 +273,5 @@ def show_result(outcome: RunOutcome, request: RunRequest | None, page: str) -> N
     if request is not None and outcome.request != request:
         st.info("The result below is for earlier settings. Press Run to update it.", icon=":material/history:")
     views.show_outcome(outcome, key=page)
-    from geofm.serve.evaluate_view import show_evaluation
-
     show_evaluation(outcome, key=page)
-    from geofm.serve.models_view import show_other_model
-
     show_other_model(outcome, key=page)

@@ -11,14 +11,19 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
+from streamlit import runtime
 from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
-from geofm.config import TASKS, TaskSpec
-from geofm.errors import GeofmError
+from geofm.config import MODELS, TASKS, TaskSpec, get_model_spec
+from geofm.data import AOI
+from geofm.errors import CheckpointError, GeofmError, ServiceError, WeightsNotFoundError
 from geofm.data.stac import default_search_dates
+from geofm.models import resolve_weights
 from geofm.serve.progress import STAGE_TITLES
 from geofm.serve.queue import ANONYMOUS, Visitor
 from geofm.serve.runs import RunOutcome
+from geofm.serve.warmup import warmup
+from geofm.settings import SettingsError, settings
 
 if TYPE_CHECKING:
     from streamlit.delta_generator import DeltaGenerator
@@ -64,8 +69,6 @@ def area_of_query() -> tuple[Any | None, str | None]:
     if not geometry:
         return None, ("No area yet: draw a rectangle or polygon on the map (tools at the map's top left), "
                       "or pick one of the examples.")
-    from geofm.data import AOI
-
     try:
         return AOI.from_geojson(geometry), None
     except GeofmError as err:
@@ -103,8 +106,6 @@ def user_message(err: GeofmError) -> str:
     A bad operator setting is logged for the operator; the user only learns that the server is misconfigured.
     Missing or broken model weights likewise: the user learns the task cannot run on this server yet.
     """
-    from geofm.errors import CheckpointError, ServiceError, WeightsNotFoundError
-    from geofm.settings import SettingsError
 
     if isinstance(err, SettingsError):
         log.error("bad setting: %s", err)
@@ -125,7 +126,6 @@ def user_message(err: GeofmError) -> str:
 def settings_ok() -> bool:
     """Read the operator's settings once per script run: a bad value stops the page with one message for the
     user (the setting's name and value go to the log)."""
-    from geofm.settings import SettingsError, settings
 
     try:
         settings()
@@ -228,8 +228,6 @@ def visitor() -> Visitor:
     session_id = ctx.session_id
 
     def alive() -> bool:
-        from streamlit import runtime
-
         if runtime.exists() and not runtime.get_instance().is_active_session(session_id):
             return False
         requests = getattr(ctx, "script_requests", None)
@@ -299,7 +297,7 @@ def weights_blocking(task: str) -> str | None:
     missing = weights_problem(task)
     if not missing:
         return None
-    from geofm.models.download import can_download
+    from geofm.models.download import can_download  # lazy: torch
 
     return None if can_download() else missing
 
@@ -309,8 +307,7 @@ def show_weights_notice(task: str) -> None:
     missing = weights_problem(task)
     if not missing:
         return
-    from geofm.config import get_model_spec
-    from geofm.models.download import can_download
+    from geofm.models.download import can_download  # lazy: torch
 
     if can_download():
         spec = get_model_spec(task)
@@ -328,7 +325,6 @@ def warming_up_banner() -> None:
     browser's older widget values over ones a button just set (Streamlit issue 10805), which reset the dates
     of visitors who picked an example while the models were loading.
     """
-    from geofm.serve.warmup import warmup
 
     preload = warmup()
     preload.start()
@@ -340,8 +336,6 @@ def warming_up_banner() -> None:
 
 def weights_problem(task: str) -> str | None:
     """The user-facing message when the task's weights are not on this machine (a quick file look-up)."""
-    from geofm.config import get_model_spec
-    from geofm.models import resolve_weights
 
     try:
         resolve_weights(get_model_spec(task))
@@ -352,8 +346,6 @@ def weights_problem(task: str) -> str | None:
 
 def installed_models(task: TaskSpec) -> list[tuple[str, str]]:
     """(registry name, title) of the task's default model and every other model of its kind whose weights are here."""
-    from geofm.config import MODELS
-    from geofm.models import resolve_weights
 
     default = task.model
     found = [(default, MODELS[default].title)]

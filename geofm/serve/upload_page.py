@@ -7,8 +7,9 @@ from pathlib import Path
 import streamlit as st
 from streamlit.runtime.uploaded_file_manager import UploadedFile
 
-from geofm.config import TASKS
+from geofm.config import TASKS, get_model_spec
 from geofm.errors import GeofmError
+from geofm.inference.coords import needs_coords
 from geofm.serve import ui, uploads, views
 from geofm.serve.runs import RunRequest, run_files
 from geofm.serve.task_page import execute, resume_job, session_busy, task_controls
@@ -46,8 +47,6 @@ def checked_upload(request: RunRequest | None, contents: list[tuple[str, bytes]]
 def date_field(task: str, model: str) -> str:
     """For a model that uses the acquisition date (EO-2.0 TL): a date field, for files whose name (HLS) or tags
     do not say it; "" when not needed or left empty (the run then asks for it)."""
-    from geofm.config import get_model_spec
-    from geofm.inference.coords import needs_coords
 
     if not model or not needs_coords(get_model_spec(model)):
         return ""

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from geofm.config import HLS_RESOLUTION_M, get_task
-from geofm.errors import InputError
+from geofm.errors import GeofmError, InputError
 from geofm.settings import settings
 
 
@@ -22,7 +22,7 @@ def max_upload_mb() -> float:
 
 def max_side_px() -> int:
     """Largest accepted raster side in pixels: the app's area limit at 30 m."""
-    from geofm.data.aoi import max_aoi_km
+    from geofm.data.aoi import max_aoi_km  # lazy: rasterio
 
     return int(round(max_aoi_km() * 1000.0 / HLS_RESOLUTION_M))
 
@@ -102,7 +102,7 @@ def display_name(path: Path) -> str:
 def check_raster_files(paths: list[Path]) -> None:
     """Judge each file from its header before any pixel is decoded: unreadable files, band counts, sample
     types, pixel sizes, rasters over the area limit and inputs over the app's memory budget are refused."""
-    from geofm.io.header import check_budget, check_header, read_header, upload_budget_bytes
+    from geofm.io.header import check_budget, check_header, read_header, upload_budget_bytes  # lazy: rasterio
 
     headers = []
     for path in paths:
@@ -122,8 +122,7 @@ def check_raster_files(paths: list[Path]) -> None:
 def file_problems(files: list[tuple[str, bytes]], task: str) -> list[str]:
     """Every problem of an upload for ``task``, one sentence each, naming each bad file (checked from the files'
     headers as soon as they are uploaded: nothing is decoded). Empty when Run can go ahead."""
-    from geofm.errors import GeofmError
-    from geofm.serve.ui import user_message
+    from geofm.serve.ui import user_message  # lazy: streamlit
 
     spec = get_task(task)
     lo, hi = spec.date_span()
@@ -168,10 +167,10 @@ def _named(text: str, paths: list[Path], names: list[str]) -> str:
 
 def describe_file(name: str, content: bytes) -> str:
     """One line about a good upload: its size, and its bands named as its sensor names them."""
-    from geofm.io.geotiff import sensor_from_name
-    from geofm.io.header import read_header
-    from geofm.render.products import SENSOR_NAMES
-    from geofm.render.stats import band_names
+    from geofm.io.geotiff import sensor_from_name  # lazy: rasterio
+    from geofm.io.header import read_header  # lazy: rasterio
+    from geofm.render.products import SENSOR_NAMES  # lazy: pandas
+    from geofm.render.stats import band_names  # lazy: pandas
 
     with saved_files([(name, content)]) as (path,):
         header = read_header(path)

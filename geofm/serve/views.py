@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from geofm.config import MODELS, TaskSpec, get_task
+from geofm.io.geotiff import sensor_from_name
 from geofm.progress import Progress, null_progress
 from geofm.render import maps
 from geofm.render.products import (CLOUD_LEGEND, CLOUD_SWATCH, CONFIDENCE_COLORS, ClassMapProducts, Products,
@@ -44,8 +45,6 @@ def frame_sensors(outcome: RunOutcome) -> list[str]:
     """"L30" / "S30" per date: from the scenes found, or (an uploaded file) from HLS file names ("" unknown)."""
     if outcome.scenes:
         return [scene.sensor for scene in outcome.scenes]
-    from geofm.io.geotiff import sensor_from_name
-
     return [sensor_from_name(name) or "" for name in outcome.stack.scene_ids]
 
 
@@ -54,8 +53,8 @@ def area_mask(outcome: RunOutcome) -> np.ndarray | None:
     geometry = outcome.request.geometry
     if not geometry:
         return None
-    from geofm.data.aoi import AOI
-    from geofm.data.grid import Grid
+    from geofm.data.aoi import AOI  # lazy: pystac_client
+    from geofm.data.grid import Grid  # lazy: pystac_client
 
     height, width = outcome.stack.shape
     return Grid(outcome.stack.crs, outcome.stack.transform, width, height).area_mask(AOI.from_geojson(geometry))
@@ -212,7 +211,7 @@ def confidence_caption(views: ClassMapProducts) -> None:
 
 def class_bar_chart(table: pd.DataFrame) -> alt.Chart:
     """Hectares per class, bars in the published class colours."""
-    import altair as alt  # imported when a chart is drawn: 0.3 s off the app's cold start
+    import altair as alt  # lazy: altair (imported when a chart is drawn: 0.3 s off the app's cold start)
 
     return alt.Chart(table).mark_bar().encode(
         x=alt.X("area_ha:Q", title="Area (ha)"),

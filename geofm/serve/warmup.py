@@ -17,6 +17,8 @@ from typing import Callable
 
 from geofm.config import ENV_PRELOAD, TASK_MODELS, get_model_spec
 from geofm.errors import GeofmError
+from geofm.models import resolve_weights
+from geofm.settings import from_environment, settings
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,6 @@ class WarmupStatus:
 
 def preload_names(env: dict[str, str] | None = None) -> list[str]:
     """Registry names to preload, from ``GEOFM_PRELOAD`` (default: the task models)."""
-    from geofm.settings import from_environment, settings
 
     raw = (settings() if env is None else from_environment(env)).preload
     if raw in ("none", "0", "off", "no"):
@@ -67,8 +68,6 @@ def preload_names(env: dict[str, str] | None = None) -> list[str]:
 
 
 def _installed(name: str) -> bool:
-    from geofm.models import resolve_weights
-
     try:
         resolve_weights(get_model_spec(name))
     except GeofmError:
@@ -77,7 +76,7 @@ def _installed(name: str) -> bool:
 
 
 def _load(name: str) -> None:
-    from geofm.pipeline import get_model
+    from geofm.pipeline import get_model  # lazy: torch
 
     get_model(name)
 
