@@ -137,7 +137,7 @@ def test_dockerignore_keeps_what_the_app_needs_and_drops_the_rest():
     for needed in ("app.py", "requirements.txt", "geofm/serve/ui.py", "app_pages/2_Flood.py",
                    ".streamlit/config.toml", "static/vendor"):
         assert (ROOT / needed).exists() and not ignored(needed), needed
-    for dropped in (".git", "tests/test_app.py", "weights/x.pth", "scene.tif", "bench/io.py"):
+    for dropped in (".git", "tests/app/test_pages.py", "weights/x.pth", "scene.tif", "bench/io.py"):
         assert ignored(dropped), dropped
 
 

@@ -1,6 +1,6 @@
 """Issue 10 through AppTest: what misled users (points 1-10), the link to share, confidence, the timeline.
 
-Same stand-in and test checkpoints as tests/test_app.py (its fixtures and helpers are reused).
+Same stand-in and test checkpoints as tests/app/test_pages.py (its fixtures and helpers are reused).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from geofm.config import CLASS_NODATA
 from geofm.examples import get_example
-from tests.test_app import (APP, OMAHA_SMALL, OUTCOMES, STANDIN_DATES, TIMEOUT, _geotiff, env, go,  # noqa: F401
+from tests.app.test_pages import (APP, OMAHA_SMALL, OUTCOMES, STANDIN_DATES, TIMEOUT, _geotiff, env, go,  # noqa: F401
                             metric, model_calls, start, texts)
 
 pytestmark = pytest.mark.slow

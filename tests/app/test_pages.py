@@ -22,7 +22,7 @@ from geofm.examples import get_example
 from geofm.serve.queue import gpu_queue
 from geofm.serve.runs import results_cache
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 DRAWN = "geofm_drawn_geometry"
 OUTCOMES = "geofm_outcomes"
 TIMEOUT = 300

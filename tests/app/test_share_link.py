@@ -17,7 +17,7 @@ from geofm.data.aoi import parse_geojson
 from geofm.errors import AOIError
 from geofm.serve.share import parse_link
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 NOTICE = "Part of this link could not be read"
 BOX = [[[-95.93, 41.29], [-95.90, 41.29], [-95.90, 41.31], [-95.93, 41.31], [-95.93, 41.29]]]
 POLYGON = {"type": "Polygon", "coordinates": BOX}

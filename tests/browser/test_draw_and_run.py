@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
 
 SHOTS = ROOT / "screenshots"
 
@@ -168,7 +168,7 @@ def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):
             assert (water_box[a] + water_box[b]) - (outline_box[a] + outline_box[b]) < slack_px
         print(f"drawn {drawn_nw} .. {drawn_se}; overlay {nw} .. {se}; slack {slack_m:.0f} m")
 
-        # the swipe replaces the old side-by-side view (tests/test_browser_map.py drags its divider)
+        # the swipe replaces the old side-by-side view (tests/browser/test_map.py drags its divider)
         page.frame_locator(MAP_IFRAME).first.get_by_role("button", name="Swipe").click()  # on the map itself
         expect(page.frame_locator(MAP_IFRAME).first.locator(".geofm-swipe")).to_be_visible(timeout=30_000)
         page.wait_for_timeout(1000)

@@ -22,8 +22,8 @@ from geofm.render.stats import hex_color
 from geofm.render.webmerc import reproject_rgba_to_mercator, rgb_to_rgba
 from geofm.serve.share import box_geometry
 from geofm.serve.views import MapLayer, build_result_map
-from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, ROOT
-from tests.test_render_webmap import TRANSFORM, UTM15
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, ROOT
+from tests.render.test_webmap import TRANSFORM, UTM15
 
 pytestmark = [pytest.mark.browser]
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from geofm.examples import get_example
-from tests import streamlit_app
-from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, stop
+from tests.browser import streamlit_app
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

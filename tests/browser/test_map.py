@@ -15,8 +15,8 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
-from tests.test_browser import _box
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
+from tests.browser.test_draw_and_run import _box
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

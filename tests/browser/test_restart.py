@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
-from tests.test_load import SHAPES, flood_session, start_streamlit, stop
+from tests.browser.test_draw_and_run import CHROMIUM, CHROMIUM_ARGS
+from tests.browser.test_load import SHAPES, flood_session, start_streamlit, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import pytest
 
 from geofm.examples import EXAMPLES
-from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, ROOT, start_streamlit, stop
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, ROOT, start_streamlit, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

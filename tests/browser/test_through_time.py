@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.checkpoints import write_mmseg_checkpoint
-from tests.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

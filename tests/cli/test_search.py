@@ -18,7 +18,7 @@ BOX = ["-95.80", "41.30", "-95.70", "41.36"]
 def test_search_json_in_a_subprocess(stac_standin: StandIn, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "geofm", "search", "--bbox", *BOX, "--start", "2022-03-01",
                            "--end", "2022-04-30", "--max-cloud", "100", "--json", "--stac-url", stac_standin.url],
-                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+                          capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0, proc.stderr
     rows = json.loads(proc.stdout)
     assert [r["id"] for r in rows] == ["HLS.L30.T15TTG.2022097T171500.v2.0", "HLS.S30.T15TTG.2022081T171900.v2.0",

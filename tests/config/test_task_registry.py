@@ -10,7 +10,7 @@ import pytest
 from geofm.config import MODELS, TASKS, get_task
 from geofm.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "geofm" / "config"  # the registries: the one place task names may be compared
 
 

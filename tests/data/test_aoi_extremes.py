@@ -14,7 +14,7 @@ from geofm.data.aoi import AOI
 from geofm.errors import AOIError
 from geofm.settings import SettingsError, from_environment
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 # ---------------------------------------------------------------- 8: size of an area

@@ -31,7 +31,7 @@ from tests.standin.layout import DATES, SOUTH_DATES, SOUTH_TILE, TILES, decode, 
 EAST_BOX = (-95.80, 41.30, -95.70, 41.36)  # only tile 15TTG
 SMALL_EAST = (-95.72, 41.44, -95.69, 41.46)
 NEBRASKA = (-96.05, 41.22, -95.93, 41.30)  # across lon -96: both tiles
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)

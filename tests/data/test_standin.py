@@ -39,7 +39,7 @@ from tests.standin.layout import (
     item_id,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OMAHA_BOX = [-96.05, 41.22, -95.93, 41.30]
 
 

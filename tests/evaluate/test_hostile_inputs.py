@@ -22,7 +22,7 @@ from geofm.evaluate.provenance import Provenance, write_provenance
 from geofm.io.geotiff import write_class_map_cog
 from geofm.stack import SegmentationResult
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CRS_UTM = CRS.from_epsg(32614)
 TRANSFORM = Affine(30, 0, 700000, 0, -30, 4600000)
 FLOOD = MODELS["prithvi-eo-1.0-100m-sen1floods11"]

@@ -78,7 +78,7 @@ def test_cli_refuses_an_input_over_its_memory_budget_before_decoding(tmp_path, c
 
 
 # ---------------------------------------------------------------- 6: a 100 000² file on the command line
-# (class maps of inputs over the budget run block by block: tests/test_reliability_blockwise.py)
+# (class maps of inputs over the budget run block by block: tests/inference/test_blockwise.py)
 
 def test_cli_refuses_a_huge_sparse_input_with_its_size_and_the_limit(tmp_path, capsys):
     from geofm.io.header import cli_budget_bytes

@@ -22,7 +22,7 @@ from geofm.cli import main
 from geofm.config import MODELS
 from tests.geotiff_helpers import hls_like, write_tif
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TINY = MODELS["prithvi-eo-2.0-tiny-tl"]
 
 

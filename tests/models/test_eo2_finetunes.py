@@ -26,7 +26,7 @@ from tests.checkpoints import (
     write_terratorch_checkpoint,
     write_terratorch_published,
 )
-from tests.terratorch_reference import terratorch_prithvi_mae, terratorch_segmentation_parts
+from tests.models.terratorch_reference import terratorch_prithvi_mae, terratorch_segmentation_parts
 
 FLOOD = "prithvi-eo-2.0-300m-tl-sen1floods11"
 BURN = "prithvi-eo-2.0-300m-burn-scars"

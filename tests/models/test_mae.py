@@ -14,7 +14,7 @@ from geofm.config import MODELS, ViTConfig
 from geofm.models import PrithviMAE, create_model
 from geofm.models.pos_embed import sincos_3d, sincos_3d_numpy
 from tests.checkpoints import tiny_vit
-from tests.terratorch_reference import terratorch_prithvi_mae
+from tests.models.terratorch_reference import terratorch_prithvi_mae
 
 
 @pytest.mark.parametrize("dim,grid", [(768, (3, 14, 14)), (512, (1, 14, 14)), (1280, (4, 16, 16)), (64, (2, 3, 5))])

@@ -13,7 +13,7 @@ from geofm.config import SegmenterConfig
 from geofm.models import PrithviSegmenter, create_model
 from geofm.models.checkpoints import load_checkpoint
 from tests.checkpoints import mmseg_state_dict, tiny_segmenter, write_mmseg_checkpoint
-from tests.terratorch_reference import terratorch_prithvi_mae
+from tests.models.terratorch_reference import terratorch_prithvi_mae
 
 
 def _reference_backbone(cfg: SegmenterConfig, sd: dict[str, Tensor]) -> nn.Module:

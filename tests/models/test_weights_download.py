@@ -14,7 +14,7 @@ from geofm.cli import main
 from geofm.config import MODELS
 from geofm.errors import WeightsNotFoundError
 from geofm.models import download
-from tests.hf_standin import HubStandin
+from tests.models.hf_standin import HubStandin
 
 #: The stand-in serves random bytes under the flood file's name: not the published file, so unpinned here.
 FLOOD = dataclasses.replace(MODELS["prithvi-eo-1.0-100m-sen1floods11"], sha256=None, size_bytes=0)
@@ -123,7 +123,7 @@ def test_task_page_says_the_model_comes_on_the_first_run_when_online(hub, monkey
 
     monkeypatch.setenv("GEOFM_PRELOAD", "none")
     monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(tmp_path / "empty"))
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "app.py"), default_timeout=120)
     at.run()
     at.switch_page("app_pages/2_Flood.py")
     at.run()

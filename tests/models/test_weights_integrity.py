@@ -21,10 +21,10 @@ from geofm.errors import CheckpointError, ServiceError
 from geofm.models import download
 from geofm.models.weights import load_model
 from tests.checkpoints import tiny_vit, write_mae_checkpoint
-from tests.hf_standin import HubStandin
-from tests.test_weights import _put_in_hf_cache
+from tests.models.hf_standin import HubStandin
+from tests.models.test_weights import _put_in_hf_cache
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 MAE = MODELS["prithvi-eo-1.0-100m"]
 FLOOD = MODELS["prithvi-eo-1.0-100m-sen1floods11"]
 BODY = os.urandom(3_000_000)

@@ -90,7 +90,7 @@ def test_local_assets_replace_every_cdn_link():
 def test_vendored_files_exist():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "static" / "vendor"
+    root = Path(__file__).resolve().parents[2] / "static" / "vendor"
     for rel in ("leaflet-1.9.3/leaflet.js", "leaflet-1.9.3/leaflet.css", "leaflet-draw-1.0.4/leaflet.draw.js",
                 "leaflet-draw-1.0.4/leaflet.draw.css", "leaflet-draw-1.0.4/images/spritesheet.svg",
                 "leaflet.fullscreen-3.0.0/Control.FullScreen.js", "leaflet.fullscreen-3.0.0/Control.FullScreen.css",

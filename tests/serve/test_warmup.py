@@ -12,7 +12,7 @@ from geofm.config import TASK_MODELS
 from geofm.serve import warmup as warmup_module
 from geofm.serve.warmup import LOADING, MISSING, READY, Warmup, preload_names
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 
 def test_preload_names_from_the_operator_setting():
