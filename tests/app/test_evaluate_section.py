@@ -11,7 +11,7 @@ import pytest
 
 from geofm.config import CLASS_NODATA
 from geofm.serve.evaluate_view import HEADING, _SLOT, evaluation_layers
-from tests.app.test_pages import FREMONT_SMALL, OMAHA_SMALL, OUTCOMES, env, go, metric, start, texts  # noqa: F401
+from tests.app.support import FREMONT_SMALL, OMAHA_SMALL, OUTCOMES, go, metric, start, texts
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from geofm.config import CLASS_NODATA
 from geofm.examples import get_example
-from tests.app.test_pages import (APP, OMAHA_SMALL, OUTCOMES, STANDIN_DATES, TIMEOUT, _geotiff, env, go,  # noqa: F401
-                            metric, model_calls, start, texts)
+from tests.app.support import APP, OMAHA_SMALL, OUTCOMES, STANDIN_DATES, TIMEOUT, _geotiff, go, metric, start, texts
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,5 @@
-"""`streamlit run app.py` for the browser tests: on a free port, against the stand-in and the test weights."""
+"""`streamlit run app.py` for the browser tests: on a free port, against the stand-in and the test weights; the
+``app_url`` fixture (registered for tests/browser/ by its conftest.py) and the screenshot and box helpers."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+SHOTS = ROOT / "screenshots"
 
 
 def free_port() -> int:
@@ -69,3 +73,27 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def app_url(stac_standin, published_weights_dir, tmp_path):
+    """`streamlit run app.py` on a free port, pointed at the stand-in and the test checkpoints."""
+    url, proc = start_streamlit(stac_standin, published_weights_dir, tmp_path / "cache", tmp_path / "streamlit.log")
+    try:
+        yield url
+    finally:
+        stop(proc)
+        print(f"streamlit log: {tmp_path / 'streamlit.log'}")
+
+
+def _box(locator) -> dict:
+    box = locator.bounding_box()
+    assert box is not None
+    return box
+
+
+def _shot(page, name: str) -> Path:
+    SHOTS.mkdir(exist_ok=True)
+    path = SHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -8,32 +8,12 @@ to ``screenshots/`` (git-ignored); the test prints where.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
-from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
-
-SHOTS = ROOT / "screenshots"
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, SHOTS, _box, _shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-
-
-@pytest.fixture
-def app_url(stac_standin, published_weights_dir, tmp_path):
-    """`streamlit run app.py` on a free port, pointed at the stand-in and the test checkpoints."""
-    url, proc = start_streamlit(stac_standin, published_weights_dir, tmp_path / "cache", tmp_path / "streamlit.log")
-    try:
-        yield url
-    finally:
-        stop(proc)
-        print(f"streamlit log: {tmp_path / 'streamlit.log'}")
-
-
-def _box(locator) -> dict:
-    box = locator.bounding_box()
-    assert box is not None
-    return box
 
 
 def _latlng(frame, x: float, y: float) -> tuple[float, float]:
@@ -48,13 +28,6 @@ def _utm_convergence_deg(lon: float, lat: float) -> float:
 
     zone = int((lon + 180) // 6) + 1
     return Proj(CRS.from_epsg(32600 + zone)).get_factors(lon, lat).meridian_convergence
-
-
-def _shot(page, name: str) -> Path:
-    SHOTS.mkdir(exist_ok=True)
-    path = SHOTS / name
-    page.screenshot(path=str(path), full_page=True)
-    return path
 
 
 def test_draw_rectangle_run_flood_overlay_on_drawn_bounds(app_url):

@@ -23,7 +23,7 @@ from geofm.render.webmerc import reproject_rgba_to_mercator, rgb_to_rgba
 from geofm.serve.share import box_geometry
 from geofm.serve.views import MapLayer, build_result_map
 from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, ROOT
-from tests.render.test_webmap import TRANSFORM, UTM15
+from tests.geotiff_helpers import TRANSFORM, UTM15
 
 pytestmark = [pytest.mark.browser]
 

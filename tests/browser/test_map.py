@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
-from tests.browser.test_draw_and_run import _box
+from tests.browser.streamlit_app import _box
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

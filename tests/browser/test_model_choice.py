@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.test_draw_and_run import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, _shot, app_url  # noqa: F401
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, _shot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from tests.browser.test_draw_and_run import CHROMIUM, CHROMIUM_ARGS
-from tests.browser.test_load import SHAPES, flood_session, start_streamlit, stop
+from tests.browser.sessions import SHAPES, flood_session, start_streamlit
+from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -23,8 +23,8 @@ from geofm.pipeline import run_task
 from geofm.stack import HLSStack
 from tests.checkpoints import mmseg_state_dict, tiny_segmenter, write_mmseg_checkpoint
 from tests.geotiff_helpers import hls_like, write_tif
-from tests.app.test_pages import OMAHA_SMALL, OUTCOMES, env, go, metric, start, texts  # noqa: F401  (env: fixture)
-from tests.models.test_segmenter import _reference_logits
+from tests.app.support import OMAHA_SMALL, OUTCOMES, env, go, metric, start, texts  # noqa: F401  (env: fixture)
+from tests.models.segmenter_reference import _reference_logits
 
 SPEC = MODELS["prithvi-eo-1.0-100m-burn-scar"]
 

@@ -21,7 +21,7 @@ from geofm.inference.segment import segment_stack
 from geofm.models import create_model
 from geofm.stack import HLSStack
 from tests.geotiff_helpers import hls_like, write_tif
-from tests.inference.test_engines import TINY_SEG
+from tests.inference.support import TINY_SEG
 
 CPU = torch.device("cpu")
 

@@ -8,7 +8,7 @@ import torch
 from affine import Affine
 from rasterio.crs import CRS
 
-from geofm.config import SegmenterConfig, ViTConfig, get_model_spec
+from geofm.config import ViTConfig, get_model_spec
 from geofm.errors import InputError
 from geofm.models.fold import fold_segmenter
 from geofm.inference.reconstruct import pad_amount, reconstruct_stack
@@ -17,10 +17,9 @@ from geofm.models import create_model
 from geofm.render.preview import stretch_max, to_rgb, with_display_rgbs
 from geofm.stack import HLSStack
 from tests.geotiff_helpers import hls_like
+from tests.inference.support import TINY_SEG
 
 CPU = torch.device("cpu")
-TINY_SEG = SegmenterConfig(encoder=ViTConfig(num_frames=1, embed_dim=32, depth=1, num_heads=2),
-                           num_classes=2, neck_channels=32, head_channels=16)
 TINY_MAE = ViTConfig(embed_dim=32, depth=1, num_heads=2, decoder_embed_dim=32, decoder_depth=1,
                      decoder_num_heads=2)
 

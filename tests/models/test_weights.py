@@ -13,31 +13,10 @@ from geofm.errors import ServiceError, WeightsNotFoundError
 from geofm.models import download_weights, load_model, resolve_weights
 from geofm.models.pos_embed import sincos_3d
 from tests.checkpoints import tiny_segmenter, tiny_vit, write_mae_checkpoint, write_mmseg_checkpoint
+from tests.models.hf_cache import _put_in_hf_cache, isolated_env  # noqa: F401  (autouse fixture)
 
 MAE = MODELS["prithvi-eo-1.0-100m"]
 FLOOD = MODELS["prithvi-eo-1.0-100m-sen1floods11"]
-REV = "0123456789abcdef0123456789abcdef01234567"
-
-
-@pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty HF cache and no GEOFM_WEIGHTS_DIR, offline."""
-    hub = tmp_path / "hub"
-    hub.mkdir()
-    monkeypatch.setenv("HF_HUB_CACHE", str(hub))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("GEOFM_WEIGHTS_DIR", raising=False)
-    return hub
-
-
-def _put_in_hf_cache(hub: Path, repo: str, filename: str, write) -> Path:  # noqa: ANN001
-    """Lay a file out as huggingface_hub does: models--org--name/{refs/main, snapshots/<rev>/file}."""
-    root = hub / ("models--" + repo.replace("/", "--"))
-    (root / "refs").mkdir(parents=True)
-    (root / "refs" / "main").write_text(REV)
-    snap = root / "snapshots" / REV
-    snap.mkdir(parents=True)
-    return write(snap / filename)
 
 
 def test_weights_dir_then_env_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

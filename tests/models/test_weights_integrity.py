@@ -22,7 +22,7 @@ from geofm.models import download
 from geofm.models.weights import load_model
 from tests.checkpoints import tiny_vit, write_mae_checkpoint
 from tests.models.hf_standin import HubStandin
-from tests.models.test_weights import _put_in_hf_cache
+from tests.models.hf_cache import _put_in_hf_cache
 
 REPO = Path(__file__).resolve().parents[2]
 MAE = MODELS["prithvi-eo-1.0-100m"]

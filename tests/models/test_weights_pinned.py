@@ -12,7 +12,7 @@ from geofm.errors import CheckpointError
 from geofm.models import weights
 from geofm.models.weights import file_sha256, find_in_hf_cache, load_model, verify_sha256
 from tests.checkpoints import tiny_segmenter, write_mmseg_checkpoint
-from tests.models.test_weights import _put_in_hf_cache, isolated_env  # noqa: F401  (fixture)
+from tests.models.hf_cache import _put_in_hf_cache, isolated_env  # noqa: F401  (fixture)
 
 BURN = MODELS["prithvi-eo-1.0-100m-burn-scar"]
 PIN = "fedcba9876543210fedcba9876543210fedcba98"

@@ -5,18 +5,14 @@ import io
 import folium
 import numpy as np
 import pytest
-from affine import Affine
 from PIL import Image
 from pyproj import Transformer
-from rasterio.crs import CRS
 
 from geofm.render import maps
 from geofm.render.webmerc import (mercator_to_latlon_bounds, png_bytes, reproject_rgba_to_mercator,
                                   rgb_to_rgba)
+from tests.geotiff_helpers import TRANSFORM, UTM15
 
-UTM15 = CRS.from_epsg(32615)
-# 100 x 80 pixels of 30 m near Omaha (UTM 15N)
-TRANSFORM = Affine(30.0, 0.0, 253_000.0, 0.0, -30.0, 4_575_000.0)
 
 
 def _utm_to_lonlat(x, y):
