@@ -158,7 +158,7 @@ def test_the_space_command_lets_an_upload_through_without_the_xsrf_cookie(stac_s
     from playwright.sync_api import expect, sync_playwright
 
     from tests.geotiff_helpers import hls_like, write_tif
-    from tests.test_space import space_command
+    from tests.dockerfile import space_command
 
     command = space_command()
     flags = [a for a in command[3:] if a not in ("--server.address", "0.0.0.0", "--server.port", "8501")]
