@@ -14,7 +14,7 @@
 #   6. bench/inference.py with torch.compile (bf16)
 #   7. bench/e2e.py --device cuda: the pipeline on the stand-in, stage times for 10 x 10 km and 50 x 50 km
 #      (gets what is left of the budget)
-#   region_tests, region_bench (issue 12): tests/test_region.py with every run on the GPU (GEOFM_TEST_DEVICE=cuda:
+#   region_tests, region_bench (issue 12): tests/region/test_region.py with every run on the GPU (GEOFM_TEST_DEVICE=cuda:
 #      pixel-exact equality with `geofm run`, batch, two zones, resume, failing chunk), and bench/region.py --device
 #      cuda (one worker vs two sharing the GPU, bytes vs the region's blocks)
 #
@@ -59,7 +59,7 @@ if torch.cuda.is_available():
     print("auto precision:", resolve_precision("auto", dev))
 EOF'
 
-step region_tests 200 env GEOFM_TEST_DEVICE=cuda python -m pytest -x -q -p no:cacheprovider tests/test_region.py
+step region_tests 200 env GEOFM_TEST_DEVICE=cuda python -m pytest -x -q -p no:cacheprovider tests/region/test_region.py
 step region_bench 240 python bench/region.py --device cuda
 
 COMMON=(--device cuda --windows 512 --demo-windows 32 --rounds 3)

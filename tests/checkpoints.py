@@ -236,7 +236,7 @@ def write_published(folder: str | Path, seed: int = 0) -> Path:
     burn = MODELS["prithvi-eo-1.0-100m-burn-scar"]
     write_mmseg_checkpoint(folder / burn.filename, burn.arch, seed + 3, classes=("Unburnt land", "Burn scar"))
     # the EO-2.0 fine-tunes in their published layout and config, at a tiny size (plumbing; the full-size
-    # architecture is checked in tests/test_models_eo2_finetunes.py)
+    # architecture is checked in tests/models/test_eo2_finetunes.py)
     write_terratorch_published(folder, "prithvi-eo-2.0-300m-tl-sen1floods11", tiny_upernet(), seed + 4)
     write_terratorch_published(folder, "prithvi-eo-2.0-300m-burn-scars", tiny_upernet(), seed + 5)
     return folder

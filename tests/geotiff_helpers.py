@@ -7,9 +7,13 @@ from pathlib import Path
 import numpy as np
 import rasterio
 from affine import Affine
+from rasterio.crs import CRS
 
 UTM14 = "EPSG:32614"
 ORIGIN = Affine(30.0, 0.0, 700_000.0, 0.0, -30.0, 4_600_000.0)
+UTM15 = CRS.from_epsg(32615)
+# 100 x 80 pixels of 30 m near Omaha (UTM 15N): the web map tests' raster
+TRANSFORM = Affine(30.0, 0.0, 253_000.0, 0.0, -30.0, 4_575_000.0)
 
 
 def hls_like(num_dates: int, height: int, width: int, seed: int = 0) -> np.ndarray:

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from geofm.cli import main
 from geofm.config import PLANETARY_COMPUTER_STAC
 from geofm.settings import Settings, SettingsError, from_environment, reload, settings
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 def test_defaults_when_nothing_is_set():
@@ -58,3 +62,48 @@ def test_cli_reports_a_bad_setting_in_one_line(monkeypatch, capsys, tmp_path):
     code = main(["search", "--bbox", "-96", "41", "-95.9", "41.1", "--start", "2019-03-01", "--end", "2019-04-01"])
     err = capsys.readouterr().err
     assert code == 2 and err.strip() == "geofm: error: GEOFM_MAX_AOI_KM must be a number of kilometres > 0, got 'lots'."
+
+
+# ---------------------------------------------------------------- bad settings through the API, CLI and app
+
+BAD = [("GEOFM_HTTP_TIMEOUT", "abc", "a number of seconds > 0"),
+       ("GEOFM_HTTP_RETRIES", "3.5", "a whole number >= 0"),
+       ("GEOFM_CACHE_MAX_MB", "lots", "a number of MB >= 0"),
+       ("GEOFM_MAX_AOI_KM", "inf", "a number of kilometres > 0"),
+       ("GEOFM_MAX_AOI_KM", "nan", "a number of kilometres > 0"),
+       ("GEOFM_CACHE_MAX_MB", "inf", "a number of MB >= 0"),
+       ("GEOFM_HTTP_TIMEOUT", "inf", "a number of seconds > 0")]
+
+
+@pytest.mark.parametrize("name, value, what", BAD)
+def test_bad_setting_is_one_line_naming_it(name, value, what):
+    with pytest.raises(SettingsError) as err:
+        from_environment({name: value})
+    assert str(err.value) == f"{name} must be {what}, got {value!r}."
+
+
+@pytest.mark.parametrize("name, value, what", BAD[:4])
+def test_cli_reports_each_bad_setting_in_one_line(name, value, what, monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv(name, value)
+    code = main(["run", "flood", "--bbox", "-95.93", "41.29", "-95.90", "41.31", "--start", "2022-03-10", "--end",
+                 "2022-04-30", "--out", str(tmp_path / "o.tif"), "--stac-url", "http://127.0.0.1:9/"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == f"geofm: error: {name} must be {what}, got {value!r}.", err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, value, what", BAD[:4])
+def test_app_says_misconfigured_and_logs_the_setting(name, value, what, monkeypatch, caplog):
+    monkeypatch.setenv(name, value)
+    at = AppTest.from_file(APP, default_timeout=120)
+    with caplog.at_level(logging.ERROR):
+        at.run()
+        at.session_state["geofm_drawn_geometry"] = {
+            "type": "Polygon", "coordinates": [[[-95.93, 41.29], [-95.90, 41.29], [-95.90, 41.31], [-95.93, 41.31],
+                                                [-95.93, 41.29]]]}
+        at.run()
+    assert not at.exception, at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "This server is misconfigured" in shown and name not in shown  # operator detail only in the log
+    assert f"{name} must be {what}, got {value!r}." in caplog.text

@@ -13,6 +13,7 @@ import yaml
 
 from geofm.config import MODELS, TASK_MODELS, TASKS
 from geofm.errors import InputError
+from tests.dockerfile import instructions, space_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,23 +27,6 @@ def front_matter() -> dict:
     text = (ROOT / "README.md").read_text()
     assert text.startswith("---\n")
     return yaml.safe_load(text.split("---\n", 2)[1])
-
-
-def instructions() -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
-    lines, current = [], ""
-    for raw in (ROOT / "Dockerfile").read_text().splitlines():
-        line = raw.strip()
-        if not current and (not line or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        current += line
-        word, _, rest = current.partition(" ")
-        lines.append((word.upper(), rest.strip()))
-        current = ""
-    return lines
 
 
 def test_front_matter_is_a_docker_space_on_port_8501_with_the_models():
@@ -137,13 +121,8 @@ def test_dockerignore_keeps_what_the_app_needs_and_drops_the_rest():
     for needed in ("app.py", "requirements.txt", "geofm/serve/ui.py", "app_pages/2_Flood.py",
                    ".streamlit/config.toml", "static/vendor"):
         assert (ROOT / needed).exists() and not ignored(needed), needed
-    for dropped in (".git", "tests/test_app.py", "weights/x.pth", "scene.tif", "bench/io.py"):
+    for dropped in (".git", "tests/app/test_pages.py", "weights/x.pth", "scene.tif", "bench/io.py"):
         assert ignored(dropped), dropped
-
-
-def space_command() -> list[str]:
-    """The Space's command (the Dockerfile's CMD) as a list."""
-    return json.loads([args for op, args in instructions() if op == "CMD"][-1])
 
 
 def test_space_command_turns_the_xsrf_check_off_and_says_why():

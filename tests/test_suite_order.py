@@ -16,8 +16,8 @@ def test_the_stack_cache_is_a_session_folder_whichever_test_runs_first(tmp_path_
 
 def test_the_app_modules_import_with_a_bad_setting():
     """A bad GEOFM_* value raised when geofm.serve.queue was imported, so the app showed Streamlit's generic error
-    (and tests/test_reliability_areas_settings.py failed when run alone). Now the process queue is built when first
-    asked for: the modules import, and asking for the queue names the setting."""
+    (and the bad-settings tests, now in tests/test_settings.py, failed when run alone). Now the process queue is
+    built when first asked for: the modules import, and asking for the queue names the setting."""
     import os
     import subprocess
     import sys

@@ -88,7 +88,7 @@ CDL_EXCLUDED: tuple[int, ...] = (0, 81)
 
 #: Colours of the comparison layers: apart from one another, from the crop classes, from the area outline
 #: (black on white) and from true-colour imagery (green, orange and brown land, water, cities), also with
-#: colour-blind vision: tests/test_render_palette.py measures it (CIELAB ΔE, simulated colour-blindness).
+#: colour-blind vision: tests/render/test_palette.py measures it (CIELAB ΔE, simulated colour-blindness).
 #: Strong magenta, light sky blue, pure blue, lime and violet: colours land and water hardly ever have.
 COMPARE_COLORS: dict[str, tuple[int, int, int]] = {
     "model": (200, 0, 200),  # deep magenta
