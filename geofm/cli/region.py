@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from geofm.config import TASKS, DEFAULTS, ENV_STAC_URL, ENV_WEIGHTS_DIR, REGION
+from geofm.config import DEFAULTS, ENV_PRECISION, ENV_STAC_URL, ENV_WEIGHTS_DIR, PRECISIONS, REGION, TASKS
 from geofm.errors import InputError
 
 #: Exit status when the run finished but some chunks (or features) failed.
@@ -60,6 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-chunks", type=int, default=REGION.max_chunks, metavar="N",
                    help=f"refuse a region that needs more chunks than this (default {REGION.max_chunks:,}); "
                         "checked before anything is written")
+    p.add_argument("--precision", default=None, metavar="{" + ",".join(PRECISIONS) + "}",
+                   help=f"model precision, as for geofm run (default ${ENV_PRECISION} or auto: bf16 on GPUs with "
+                        "compute capability >= 8.0, fp16 on older GPUs, fp32 on CPU); a --resume must use the same")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in DIR: skip chunks whose tiles match the manifest's checksums")
     p.set_defaults(handler=region_command)
@@ -94,7 +97,8 @@ def region_command(args: argparse.Namespace) -> int:
     result = run_region(args.task, region, args.start, args.end, args.out, workers=args.workers,
                         scheduler=args.scheduler, chunk_km=args.chunk_km, max_cloud=args.max_cloud,
                         stac_url=args.stac_url, weights_dir=args.weights_dir, device=args.device,
-                        resume=args.resume, max_chunks=args.max_chunks, progress=_Bar())
+                        resume=args.resume, max_chunks=args.max_chunks, precision=args.precision,
+                        progress=_Bar())
     results = result.results if isinstance(result, BatchResult) else [result]
     for r in results:
         for chunk_id, reason in r.failed:

@@ -29,6 +29,7 @@ from geofm.data.grid import Grid
 from geofm.data.stac import date_range, get_scenes, search_hls
 from geofm.errors import GeofmError, InputError
 from geofm.inference.device import resolve_device
+from geofm.inference.precision import requested_precision, resolve_precision
 from geofm.models import resolve_weights
 from geofm.pipeline import checkpoint_sha256
 from geofm.progress import Progress, null_progress
@@ -169,10 +170,12 @@ class _Plan:
 
 
 def _params(task: str, model: str, aoi: AOI, d0: date, d1: date, size_px: int, max_cloud: float,
-            scene_ids: list[str] | None, mask_ratio: float, seed: int) -> dict[str, Any]:
+            scene_ids: list[str] | None, mask_ratio: float, seed: int, precision: str = "auto") -> dict[str, Any]:
     p: dict[str, Any] = {"task": task, "model": model, "region": aoi.to_geojson(), "start": d0.isoformat(),
                          "end": d1.isoformat(), "chunk_px": size_px, "max_cloud": max_cloud,
                          "scene_ids": sorted(scene_ids) if scene_ids else None}
+    if precision != "auto":  # recorded when chosen, so a manifest written before the setting existed still resumes
+        p["precision"] = precision
     if get_task(task).masking:
         p.update(mask_ratio=mask_ratio, seed=seed)
     return json.loads(json.dumps(p))
@@ -335,7 +338,7 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
                mask_ratio: float = DEFAULTS.mask_ratio, seed: int = DEFAULTS.seed,
                attempts: int = REGION.chunk_attempts, retry_delay_s: float = REGION.retry_delay_s,
                processes: bool = True, threads_per_worker: int | None = None,
-               max_chunks: int = REGION.max_chunks,
+               max_chunks: int = REGION.max_chunks, precision: str | None = None,
                progress: Progress = null_progress) -> RegionResult | BatchResult:
     """Run ``task`` over a region of any size, chunk by chunk on Dask; see the module and README.
 
@@ -344,11 +347,14 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     ``processes=False`` runs the LocalCluster's workers as threads of this process (tests, debugging);
     ``threads_per_worker`` sets each worker's torch threads (default: the cores divided among local workers).
     ``max_chunks``: the most chunks a run may plan (checked from the bounds before anything is written).
+    ``precision``: auto, bf16, fp16 or fp32 (None: ``GEOFM_PRECISION``, else auto), as ``geofm run``'s; each worker
+    resolves it for its device, and it is part of the settings a ``resume`` must match.
     Raises InputError for bad arguments, before anything is written; a run that fails before its first chunk
     is done removes what it wrote. Chunk failures are reported in the result, not raised.
     """
 
     _check_arguments(task, chunk_km, workers, scheduler, max_chunks)
+    precision = requested_precision(precision)
     d0, d1 = date_range(start, end)
     model = TASK_MODELS[task]
     spec = get_model_spec(model)
@@ -360,12 +366,13 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
     check_size(regions, size_px, chunk_km, max_chunks)
     checkpoint = ""
     if not scheduler:  # local workers share this machine: missing weights or GPU are one clear error up front
-        resolve_device(device)
+        resolve_precision(precision, resolve_device(device))  # a precision this machine lacks: one error now
         resolve_weights(spec, wdir)
         checkpoint = checkpoint_sha256(spec, wdir)
     plans = [  # read only: nothing is written until the plan is valid and the cluster answers
         _plan(fid, aoi, out / fid if batch else out,
-              _params(task, model, aoi, d0, d1, size_px, max_cloud, scene_ids, mask_ratio, seed), size_px, resume)
+              _params(task, model, aoi, d0, d1, size_px, max_cloud, scene_ids, mask_ratio, seed, precision), size_px,
+              resume)
         for fid, aoi in regions
     ]
     for plan in plans:
@@ -400,7 +407,7 @@ def run_region(task: str, region: RegionInput, start: date | str, end: date | st
                              on_dashboard=lambda link: progress("cluster", f"Dask dashboard: {link}", None)) as client:
                 _start(plans, written)
                 _run_chunks(client, todo, task, model, d0, d1, wdir, device, batch_size, mask_ratio, seed,
-                            scene_ids, attempts, retry_delay_s, total, skipped, progress)
+                            scene_ids, attempts, retry_delay_s, total, skipped, progress, precision)
         else:
             _start(plans, written)
     except BaseException:
@@ -460,7 +467,7 @@ def hand_out_order(todo: list[tuple[_Plan, Chunk]], parts: dict[tuple[int, int],
 def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: str, d0: date, d1: date,
                 wdir: str | None, device: str, batch_size: int | None, mask_ratio: float, seed: int,
                 scene_ids: list[str] | None, attempts: int, retry_delay_s: float, total: int, skipped: int,
-                progress: Progress) -> None:
+                progress: Progress, precision: str = "auto") -> None:
     from distributed import as_completed  # lazy: distributed
 
     spec = get_model_spec(model)
@@ -476,7 +483,8 @@ def _run_chunks(client: Any, todo: list[tuple[_Plan, Chunk]], task: str, model: 
         near = [s for s in plan.scenes if s.bbox is None or box(*s.bbox).intersects(foot)]  # only what it may read
         job = ChunkJob(task=task, model=model, chunk=chunk, part=part, scenes=near,
                        start=d0, end=d1, out_dir=str(plan.folder.resolve()), weights_dir=wdir, device=device,
-                       batch_size=batch_size, mask_ratio=mask_ratio, seed=seed, scene_ids=scene_ids,
+                       batch_size=batch_size, precision=precision, mask_ratio=mask_ratio, seed=seed,
+                       scene_ids=scene_ids,
                        attempts=attempts, retry_delay_s=retry_delay_s)
         fut = client.submit(run_chunk, job, key=f"geofm-chunk-{run_id}-{plan.id}-{chunk.id}", pure=False,
                             priority=len(todo) - order,  # in hand-out order: neighbours run close in time ...

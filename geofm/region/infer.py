@@ -13,7 +13,8 @@ import torch
 
 from geofm.config import HLS_NODATA, ModelSpec
 from geofm.data.grid import Grid
-from geofm.inference.device import autocast_for, default_batch_size, map_in_batches
+from geofm.inference.device import default_batch_size, map_in_batches
+from geofm.inference.precision import autocast, needs_fp32_retry, resolve_precision
 from geofm.inference.prepare import denormalise_mae, prepare_input
 from geofm.inference.reconstruct import mask_noise, pad_amount, tl_coordinates
 from geofm.inference.sliding import classify, slide_logits, window_origins
@@ -22,13 +23,17 @@ from geofm.stack import HLSStack
 
 
 def segment_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, extent: Span, core: Span, *,
-                 device: torch.device, batch_size: int | None) -> tuple[np.ndarray, int]:
-    """Class map of the core from a stack covering ``extent``; returns (classes, windows run)."""
+                 device: torch.device, batch_size: int | None, precision: str | None = None
+                 ) -> tuple[np.ndarray, int]:
+    """Class map of the core from a stack covering ``extent``; returns (classes, windows run).
 
+    ``precision``: auto, bf16, fp16, fp32, or None for the operator's (``GEOFM_PRECISION``, else auto), resolved
+    for ``device`` as ``geofm run`` resolves it: a region equals a run of the same settings."""
     x = torch.from_numpy(prepare_input(stack.data, spec))
-    bs = batch_size or default_batch_size(device, spec)
+    precision = resolve_precision(precision, device)
+    bs = batch_size or default_batch_size(device, spec, precision)
     logits = slide_logits(model, x, len(spec.classes), window=spec.window, stride=spec.stride, batch_size=bs,
-                          device=device)
+                          device=device, precision=precision)
     rows, cols = core.within(extent)
     valid = np.asarray(stack.valid)[:, rows, cols].all(axis=0)
     classes, _ = classify(logits[:, rows, cols], valid)
@@ -38,12 +43,13 @@ def segment_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, exten
 
 def reconstruct_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, extent: Span, core: Span,
                      zone: Grid, *, device: torch.device, batch_size: int | None, mask_ratio: float,
-                     seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+                     seed: int, precision: str | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """MAE reconstruction of the core, windows and masks exactly as ``reconstruct_stack`` on the zone grid.
 
-    Returns ((T, 6, h, w) float32 DN with nodata -9999, (T, h, w) hidden mask, windows run).
+    Returns ((T, 6, h, w) float32 DN with nodata -9999, (T, h, w) hidden mask, windows run). ``precision`` as in
+    ``segment_core``.
     """
-
+    chosen = resolve_precision(precision, device)
     win, p = spec.window, spec.encoder.patch_size
     t = stack.num_frames
     x = prepare_input(stack.data, spec)
@@ -68,13 +74,16 @@ def reconstruct_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, e
     def run(batch: list[int]) -> None:
         tiles = torch.stack([xp[..., gy - extent.row0:gy - extent.row0 + win, gx - extent.col0:gx - extent.col0 + win]
                              for gy, gx in (origins[i] for i in batch)]).to(device)
-        with torch.inference_mode(), autocast_for(device):
-            coords = {}
-            if temporal is not None:
-                coords["temporal_coords"] = temporal.expand(len(batch), -1, -1).to(device)
-            if location is not None:
-                coords["location_coords"] = location.expand(len(batch), -1).to(device)
-            pred, mask = model(tiles, mask_ratio, noise=noise[batch].to(device), **coords)
+        coords = {}
+        if temporal is not None:
+            coords["temporal_coords"] = temporal.expand(len(batch), -1, -1).to(device)
+        if location is not None:
+            coords["location_coords"] = location.expand(len(batch), -1).to(device)
+        with torch.inference_mode():
+            with autocast(device, chosen):
+                pred, mask = model(tiles, mask_ratio, noise=noise[batch].to(device), **coords)
+            if needs_fp32_retry(chosen, pred.float()):  # as reconstruct_stack: an fp16 overflow runs again in fp32
+                pred, mask = model(tiles, mask_ratio, noise=noise[batch].to(device), **coords)
         pred_img = model.unpatchify(pred.float(), t, win, win)
         mask_img = model.unpatchify(mask.float()[..., None].expand_as(pred), t, win, win)[:, 0] > 0.5
         rec = torch.where(mask_img[:, None], pred_img, tiles.float()).cpu()
@@ -83,7 +92,8 @@ def reconstruct_core(model: torch.nn.Module, spec: ModelSpec, stack: HLSStack, e
             composed[..., y:y + win, x0:x0 + win] = rec[j]
             hidden[:, y:y + win, x0:x0 + win] = mask_img[j].cpu()
 
-    map_in_batches(list(range(len(origins))), run, batch_size or default_batch_size(device, spec), device=device)
+    map_in_batches(list(range(len(origins))), run, batch_size or default_batch_size(device, spec, chosen),
+                   device=device)
     h, w = core.height, core.width
     rows, cols = core.within(extent)
     rec_dn = denormalise_mae(composed[..., :h, :w].numpy(), spec.norm).transpose(1, 0, 2, 3)

@@ -57,6 +57,7 @@ class ChunkJob:
     weights_dir: str | None = None
     device: str = "auto"
     batch_size: int | None = None
+    precision: str | None = None  # auto, bf16, fp16 or fp32 as asked, resolved for the worker's device
     mask_ratio: float = 0.75
     seed: int = 0
     scene_ids: list[str] | None = None
@@ -152,10 +153,12 @@ def _compute(job: ChunkJob) -> dict[str, Any]:
     counts: list[int] = []
     if spec.kind == "mae":
         out, mask, windows = reconstruct_core(model, spec, stack, extent, core, zone, device=device,
-                                              batch_size=job.batch_size, mask_ratio=job.mask_ratio, seed=job.seed)
+                                              batch_size=job.batch_size, mask_ratio=job.mask_ratio, seed=job.seed,
+                                              precision=job.precision)
         valid_px = int((out[:, 0] != HLS_NODATA).all(axis=0).sum())
     else:
-        out, windows = segment_core(model, spec, stack, extent, core, device=device, batch_size=job.batch_size)
+        out, windows = segment_core(model, spec, stack, extent, core, device=device, batch_size=job.batch_size,
+                                     precision=job.precision)
         mask = None
         counts = np.bincount(out[out != CLASS_NODATA], minlength=len(spec.classes)).astype(int).tolist()
         valid_px = int(sum(counts))

@@ -632,3 +632,61 @@ def test_region_command_is_quiet_by_default_and_its_outputs_follow_the_umask(sta
     assert "chunk 1 of 1 done" in err and "Dask dashboard" in err  # what the user asked for stays
     for name in (REGION.mosaic_name, REGION.manifest_name, REGION.item_name):
         assert (out / name).stat().st_mode & 0o777 == 0o644, name
+
+
+
+@pytest.mark.slow
+def test_a_region_in_bf16_equals_geofm_run_in_bf16_and_resumes_only_in_bf16(standin, published_weights_dir,
+                                                                              tmp_path, capsys):
+    """`geofm region --precision` as `geofm run --precision`: the region ran fp32 whatever was asked, so with bf16
+    set it differed from the run it promises to equal. A resume with another precision is refused."""
+    box = (FREMONT_BOX[0], FREMONT_BOX[1], FREMONT_BOX[0] + 0.04, FREMONT_BOX[1] + 0.04)  # one chunk
+    single = tmp_path / "single.tif"
+    code = main(["run", "flood", "--bbox", *map(str, box), "--start", DAY, "--end", DAY, "--out", str(single),
+                 "--weights-dir", str(published_weights_dir), "--device", DEVICE, "--precision", "bf16"])
+    assert code == 0, capsys.readouterr().err
+    out = tmp_path / "region"
+    code = main(["region", "flood", "--bbox", *map(str, box), "--start", DAY, "--end", DAY, "--out", str(out),
+                 "--workers", "1", "--chunk-km", str(CHUNK_KM), "--weights-dir", str(published_weights_dir),
+                 "--device", DEVICE, "--precision", "bf16"])
+    assert code == 0, capsys.readouterr().err
+    want, got = _read(single)[0], _read(out / REGION.mosaic_name)[0]
+    assert got.shape == want.shape and (got == want).all()
+    assert json.loads((out / REGION.manifest_name).read_text())["params"]["precision"] == "bf16"
+    capsys.readouterr()
+    code = main(["region", "flood", "--bbox", *map(str, box), "--start", DAY, "--end", DAY, "--out", str(out),
+                 "--workers", "1", "--chunk-km", str(CHUNK_KM), "--weights-dir", str(published_weights_dir),
+                 "--device", DEVICE, "--precision", "fp32", "--resume"])
+    err = capsys.readouterr().err
+    assert code == 2 and "other settings (precision)" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_chunk_runs_in_the_precision_geofm_run_uses(published_weights_dir, monkeypatch, precision):
+    """A region's chunk follows GEOFM_PRECISION as `geofm run` does (it ran fp32 whatever the setting, so with
+    bf16 set a region differed from the run it promises to equal)."""
+    from affine import Affine
+    from rasterio.crs import CRS
+
+    from geofm.inference.model_cache import get_model
+    from geofm.pipeline import run_segmentation
+    from geofm.region.chunks import Span
+    from geofm.region.infer import segment_core
+    from geofm.stack import HLSStack
+    from tests.geotiff_helpers import hls_like
+
+    import torch
+
+    monkeypatch.setenv("GEOFM_PRECISION", precision)
+    h, w = 300, 260  # 2 x 2 overlapping windows
+    stack = HLSStack(hls_like(1, h, w, seed=3), np.ones((1, h, w), bool), CRS.from_epsg(32614),
+                     Affine(30, 0, 700020, 0, -30, 4600020))
+    model, spec = get_model("flood", weights_dir=published_weights_dir, device=torch.device("cpu"))
+    whole = Span(0, h, 0, w)
+    chunk, windows = segment_core(model, spec, stack, whole, whole, device=torch.device("cpu"), batch_size=None)
+    run = run_segmentation("flood", stack, weights_dir=published_weights_dir, device="cpu")
+    assert windows == 4 and run.precision == precision
+    assert (chunk == run.classes).all()
+    other = run_segmentation("flood", stack, weights_dir=published_weights_dir, device="cpu",
+                             precision="bf16" if precision == "fp32" else "fp32")
+    assert (other.classes != run.classes).sum() > 0  # the precisions really give different maps here
