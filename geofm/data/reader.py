@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 import rasterio
@@ -217,6 +218,35 @@ def _read_pool() -> ThreadPoolExecutor:
         return _READ_POOL
 
 
+T = TypeVar("T")
+
+
+def _read_all(work: Callable[[T], Any], items: list[T], take: Callable[[T, Any, int], None]) -> None:
+    """``work`` on every item in the read pool; ``take(item, result, n_done)`` in the caller's thread as each ends.
+
+    On the first failure (or an interrupt) the reads not yet started are dropped and the call waits for those
+    under way (each ends within its own HTTP time limit) before the error goes up: nothing of a failed read
+    runs on after it — no re-signing, token fetch or cache write for a caller that has already given up.
+    """
+    stop = threading.Event()
+
+    def guarded(item: T) -> Any:
+        if stop.is_set():  # queued when the read failed: never started
+            return None
+        return work(item)
+
+    futures: dict[Future, T] = {_read_pool().submit(guarded, item): item for item in items}
+    try:
+        for done, fut in enumerate(as_completed(futures), 1):
+            take(futures[fut], fut.result(), done)
+    except BaseException:
+        stop.set()
+        for f in futures:
+            f.cancel()
+        wait(futures)
+        raise
+
+
 def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = HLS_RESOLUTION_M,
                          progress: Progress = null_progress) -> None:
     """Set each scene's ``clear_fraction`` over the area from its Fmask (read concurrently)."""
@@ -235,15 +265,11 @@ def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = H
         with gate:
             return read_fmask(scene, grid)
 
-    futures = {_read_pool().submit(gated, s): s for s in todo}
-    try:
-        for done, fut in enumerate(as_completed(futures), 1):
-            futures[fut].clear_fraction = fm.clear_fraction(fut.result(), area)
-            progress("read", f"cloud mask {done} of {len(todo)}", done / len(todo))
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        raise
+    def take(scene: Scene, mask: np.ndarray, done: int) -> None:
+        scene.clear_fraction = fm.clear_fraction(mask, area)
+        progress("read", f"cloud mask {done} of {len(todo)}", done / len(todo))
+
+    _read_all(gated, todo, take)
 
 
 # ---------------------------------------------------------------------------------- stacks
@@ -296,18 +322,14 @@ def read_grid(frames: list[list[Scene]], grid: Grid, area: np.ndarray, *,
         return read_band(scene.assets[band], grid, nodata=HLS_NODATA, signer=scene.signer).astype(np.int16)
 
     results: dict[tuple[str, str], np.ndarray] = {}
-    futures = {_read_pool().submit(one, job): job for job in jobs}
-    try:
-        pixels_mb = 0.0
-        for done, fut in enumerate(as_completed(futures), 1):
-            scene, band = futures[fut]
-            results[(scene.id, band)] = fut.result()
-            pixels_mb += results[(scene.id, band)].nbytes / 1e6
-            progress("read", f"band {done} of {total}, {pixels_mb:.1f} MB of pixels so far", done / total)
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        raise
+    pixels_mb = [0.0]
+
+    def take(job: tuple[Scene, str], arr: np.ndarray, done: int) -> None:
+        results[(job[0].id, job[1])] = arr
+        pixels_mb[0] += arr.nbytes / 1e6
+        progress("read", f"band {done} of {total}, {pixels_mb[0]:.1f} MB of pixels so far", done / total)
+
+    _read_all(one, jobs, take)
     data = np.empty((len(frames), len(MODEL_BANDS), grid.height, grid.width), dtype=np.int16)
     valid = np.empty((len(frames), grid.height, grid.width), dtype=bool)
     for t, frame in enumerate(frames):

@@ -466,3 +466,17 @@ def test_pre_2020_dates_cli_one_line(standin: StandIn, tmp_path: Path) -> None:
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "starts on 2020-01-01" in lines[0], proc.stderr
+
+
+def test_a_failed_read_leaves_nothing_running_behind_it(standin: StandIn) -> None:
+    """When one band fails, the read waits for its other bands under way before it raises: none of them goes on
+    fetching, re-signing or caching after the caller has the error (such a straggler re-signed a token into the
+    cache while the next test was running: the flaky token test of stop 23)."""
+    scene = _scene(standin, 5, 1)
+    standin.set_latency(0.4)  # each request takes a while: the other bands are mid-read when B02 fails
+    standin.fail_next(1, status=404, match=".B02.tif")
+    with pytest.raises(ServiceError):
+        read_aoi([[scene]], AOI.from_bbox(*SMALL_EAST), use_cache=False)
+    at_error = standin.stats.file_requests
+    time.sleep(2.0)
+    assert standin.stats.file_requests == at_error  # nothing of the failed read came after its error
