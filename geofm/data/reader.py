@@ -224,9 +224,10 @@ T = TypeVar("T")
 def _read_all(work: Callable[[T], Any], items: list[T], take: Callable[[T, Any, int], None]) -> None:
     """``work`` on every item in the read pool; ``take(item, result, n_done)`` in the caller's thread as each ends.
 
-    On the first failure (or an interrupt) the reads not yet started are dropped and the call waits for those
-    under way (each ends within its own HTTP time limit) before the error goes up: nothing of a failed read
-    runs on after it — no re-signing, token fetch or cache write for a caller that has already given up.
+    On the first failure the reads not yet started are dropped and the call waits for those under way (each ends
+    within its own HTTP time limit) before the error goes up: nothing of a failed read runs on after it — no
+    re-signing, token fetch or cache write for a caller that has already given up. An interrupt (Ctrl-C,
+    SIGTERM) drops the reads not started and goes up at once; the command line then leaves without the rest.
     """
     stop = threading.Event()
 
@@ -239,11 +240,12 @@ def _read_all(work: Callable[[T], Any], items: list[T], take: Callable[[T, Any, 
     try:
         for done, fut in enumerate(as_completed(futures), 1):
             take(futures[fut], fut.result(), done)
-    except BaseException:
+    except BaseException as err:
         stop.set()
         for f in futures:
             f.cancel()
-        wait(futures)
+        if isinstance(err, Exception):  # Ctrl-C and SIGTERM leave at once: a hung read must not hold them
+            wait(futures)
         raise
 
 
