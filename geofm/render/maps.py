@@ -13,8 +13,9 @@ import html
 import json
 import os
 import threading
+import weakref
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any
 
 import folium
 import folium.plugins
@@ -41,6 +42,8 @@ BASEMAPS: tuple[tuple[str, str, bool], ...] = (
     ("Esri.WorldImagery", "Satellite (Esri World Imagery)", False),
     ("OpenTopoMap", "Topographic (OpenTopoMap)", False),
 )
+#: The maps' deepest zoom (a 30 m pixel is ~100 screen pixels there).
+MAX_ZOOM = 19
 PLAIN_BACKGROUND = "#eef2f5"
 #: The area-of-interest outline: black dashes on a white line (a colour no result layer uses).
 OUTLINE_COLOR = "#000000"
@@ -48,6 +51,10 @@ OUTLINE_HALO = "#ffffff"
 #: The outline's swatch in the legends.
 OUTLINE_SWATCH = "repeating-linear-gradient(90deg, #000 0 5px, #fff 5px 8px)"
 
+
+#: The elements of each map that load Leaflet files (the map, fullscreen, draw), for :func:`use_local_assets`:
+#: geofm adds them itself, so it knows them without walking folium's element tree.
+_ASSET_ELEMENTS: "weakref.WeakKeyDictionary[folium.Map, list[Any]]" = weakref.WeakKeyDictionary()
 
 _IMPORT_LOCK = threading.Lock()
 _LEAFMAP: list[Any] = []
@@ -110,14 +117,11 @@ def add_basemaps(fmap: "leafmap.foliumap.Map", basemap: str | None = None) -> No
     if (basemap or settings().basemap).lower() == "none":
         return
     for path, name, show in BASEMAPS:
-        before = set(fmap._children)
-        fmap.add_basemap(_provider(path), show=show)
-        for key in set(fmap._children) - before:  # leafmap adds xyz basemaps as overlays: make them base layers
-            layer = fmap._children[key]
-            if isinstance(layer, folium.TileLayer):
-                layer.layer_name = name
-                layer.overlay = False
-                layer.control = True
+        # leafmap's add_basemap adds xyzservices providers as overlays; add_tile_layer takes overlay=False
+        provider = _provider(path)
+        fmap.add_tile_layer(provider.build_url(), name, provider.html_attribution, overlay=False, control=True,
+                            shown=show, max_zoom=MAX_ZOOM,  # beyond the service's own zoom, its tiles scaled up
+                            max_native_zoom=min(int(provider.get("max_zoom", MAX_ZOOM)), MAX_ZOOM))
 
 
 def new_map(*, bounds: list[list[float]] | None = None, center: tuple[float, float] = (41.3, -96.0),
@@ -125,12 +129,13 @@ def new_map(*, bounds: list[list[float]] | None = None, center: tuple[float, flo
     """A leafmap map with basemaps, fullscreen, mouse coordinates and a scale, fitted to ``bounds``."""
     lm = leafmap_module()
     fmap = lm.Map(location=list(center), zoom_start=zoom, tiles=None, draw_control=False,
-                  fullscreen_control=False, layers_control=False, scale_control=True, max_zoom=19)
-    for key in [k for k, child in fmap._children.items() if isinstance(child, folium.map.FitBounds)]:
-        del fmap._children[key]  # leafmap fits its centre point at zoom_start: the app's own view replaces it
+                  fullscreen_control=False, layers_control=False, scale_control=True, max_zoom=MAX_ZOOM)
+    _ASSET_ELEMENTS[fmap] = [fmap]
     add_basemaps(fmap, basemap)
-    folium.plugins.Fullscreen(position="topleft", title="Full screen", title_cancel="Leave full screen",
-                              force_separate_button=True).add_to(fmap)
+    fullscreen = folium.plugins.Fullscreen(position="topleft", title="Full screen", title_cancel="Leave full screen",
+                                           force_separate_button=True)
+    fullscreen.add_to(fmap)
+    _ASSET_ELEMENTS[fmap].append(fullscreen)
     MouseCoordinates().add_to(fmap)
     if bounds is not None:
         fmap.fit_bounds(bounds)
@@ -147,6 +152,7 @@ def add_draw_tools(fmap: folium.Map) -> folium.plugins.Draw:
         edit_options={"edit": False, "remove": True},
     )
     draw.add_to(fmap)
+    _ASSET_ELEMENTS.setdefault(fmap, [fmap]).append(draw)
     return draw
 
 
@@ -316,12 +322,6 @@ def add_legend(fmap: folium.Map, items: list[tuple[str, str]], *, title: str,
     return legend
 
 
-def _walk(element) -> Iterable:
-    yield element
-    for child in getattr(element, "_children", {}).values():
-        yield from _walk(child)
-
-
 def use_local_assets(fig, base: str | None = None) -> None:
     """Point every Leaflet JS/CSS link at the vendored copies (the app works offline, no CDN needed).
 
@@ -329,7 +329,7 @@ def use_local_assets(fig, base: str | None = None) -> None:
     that cannot load would stop streamlit-folium from drawing the map at all.
     """
     base = base or vendor_base()
-    for element in _walk(fig):
+    for element in _ASSET_ELEMENTS.get(fig, [fig]):
         if isinstance(element, folium.Map):
             element.default_js = [("leaflet", f"{base}/{_LEAFLET}/leaflet.js")]
             element.default_css = [("leaflet_css", f"{base}/{_LEAFLET}/leaflet.css")]

@@ -11,6 +11,7 @@ frame on a 1280 × 900 desktop page (the widths streamlit-folium gives the map t
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,8 @@ def _crops_map(tmp_path: Path) -> tuple[Path, str, str]:
     maps.use_local_assets(fmap, (ROOT / "static" / "vendor").as_uri())
     path = tmp_path / "map.html"
     path.write_text(fmap.get_root().render())
-    bar_layer = next(k for k, v in fmap._children.items() if getattr(v, "layer_name", "") == confidence.name)
+    # the confidence layer's script name, as the layer control lists it
+    bar_layer = re.search(rf'"{re.escape(confidence.name)}" : (\w+)', path.read_text()).group(1)
     return path, fmap.get_name(), bar_layer
 
 

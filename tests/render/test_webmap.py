@@ -1,8 +1,8 @@
 """Placing rasters on the web map: EPSG:3857 warp, lat/lon bounds, PNG, local Leaflet assets."""
 
 import io
+import re
 
-import folium
 import numpy as np
 import pytest
 from PIL import Image
@@ -75,10 +75,10 @@ def test_local_assets_replace_every_cdn_link():
     maps.add_draw_tools(fmap)
     maps.add_layer_control(fmap)
     maps.use_local_assets(fmap, maps.vendor_base("/"))
-    links = []
-    for element in maps._walk(fmap):
-        links += [u for _, u in getattr(element, "default_js", [])] + [u for _, u in getattr(element, "default_css", [])]
-    assert links and all(u.startswith("/app/static/vendor/") for u in links)
+    html = fmap.get_root().render()
+    links = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
+    assert links and all(u.startswith("/app/static/vendor/") for u in links), links
+    assert "/app/static/vendor/leaflet.fullscreen-3.0.0/Control.FullScreen.js" in links
     assert "/app/static/vendor/leaflet-draw-1.0.4/leaflet.draw.js" in links
     assert maps.vendor_base("prefix") == "/prefix/app/static/vendor"
 
@@ -100,8 +100,6 @@ def _rendered(fmap) -> str:
 
 
 def test_maps_are_leafmap_maps_with_basemaps_controls_and_no_cdn():
-    import re
-
     import leafmap.foliumap
 
     fmap = maps.new_map(bounds=[[41.2, -96.0], [41.3, -95.9]], basemap="osm")
@@ -111,9 +109,14 @@ def test_maps_are_leafmap_maps_with_basemaps_controls_and_no_cdn():
     maps.add_legend(fmap, [("Water", "#1e64dc")], title="Water / flood",
                     colorbars=[maps.ColorBar(("#ffffff", "#000080"), 0, 1, "Probability of water")])
     html = _rendered(fmap)
-    names = [t.layer_name for t in fmap._children.values() if isinstance(t, folium.TileLayer)]
-    assert names == [name for _, name, _ in maps.BASEMAPS]  # streets, satellite, topographic
-    assert all(not t.overlay for t in fmap._children.values() if isinstance(t, folium.TileLayer))
+    # the basemaps are the layer control's base layers (radio buttons), streets, satellite, topographic in order
+    base_layers = re.search(r"base_layers : \{(.*?)\}", html, re.S).group(1)
+    assert re.findall(r'"([^"]+)" : tile_layer_', base_layers) == [name for _, name, _ in maps.BASEMAPS]
+    overlays = re.search(r"overlays :  ?\{(.*?)\}", html, re.S).group(1)
+    assert "tile_layer_" not in overlays
+    # each service's tiles up to its own deepest zoom (OpenTopoMap's is 17), scaled up beyond it
+    assert html.count('"maxNativeZoom": 19') == 2 and html.count('"maxNativeZoom": 17') == 1
+    assert html.count('"maxZoom": 19') >= 3
     assert "L.control.fullscreen" in html and "geofm-mouse-coordinates" in html and "L.control.scale" in html
     assert "geofm-map-legend" in html and "linear-gradient(to right, #ffffff, #000080)" in html
     assert f"map.getSize().x >= {maps.LEGEND_COLLAPSE_BELOW_PX}" in html  # the fold rule travels with the map
