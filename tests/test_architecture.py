@@ -74,6 +74,11 @@ def imports(root: Path = PACKAGE) -> list[Import]:
                 for alias in node.names:
                     sub = f"{base}.{alias.name}"
                     targets.append((sub, ()) if sub in modules else (base, (alias.name,)))
+                if base in modules and any(t == (f"{base}.{a.name}", ()) for t, a in zip(targets, node.names)):
+                    # ``from package import submodule`` runs the package's __init__ too (and waits for it while
+                    # another thread runs it): an edge to the package, so a module that does it from inside the
+                    # package its __init__ imports is a cycle (two threads importing both deadlock)
+                    targets.append((base, ()))
             else:
                 continue
             for target, names in targets:
@@ -359,3 +364,61 @@ def test_importing_geofm_and_its_command_line_loads_no_heavy_library():
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                 cwd=PACKAGE.parent).stdout.split())
     assert loaded & (set(HEAVY) | set(LOADS_HEAVY)) == set()
+
+
+_TWO_THREADS = r'''
+import sys, threading
+import numpy, rasterio, geofm.config, geofm.errors  # what both threads need anyway, loaded before they race
+
+package, module, inside = sys.argv[1], sys.argv[2], sys.argv[3]
+package_running, module_running = threading.Event(), threading.Event()
+errors = []
+
+
+class Interleave:
+    """Holds the thread importing the package inside its __init__ until the other thread runs the module."""
+
+    def find_spec(self, name, path=None, target=None):
+        me = threading.current_thread().name
+        if me == "package" and name.startswith(package + ".") and not package_running.is_set():
+            package_running.set()
+            module_running.wait(5)
+        if me == "module" and name == inside:
+            module_running.set()
+        return None
+
+
+sys.meta_path.insert(0, Interleave())
+
+
+def run(name, target):
+    try:
+        if name == "module":
+            package_running.wait(5)
+        __import__(target)
+    except BaseException as err:
+        errors.append(f"{name}: {type(err).__name__}: {err}")
+
+
+threads = [threading.Thread(target=run, args=("package", package), name="package"),
+           threading.Thread(target=run, args=("module", module), name="module")]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(60)
+print("|".join(errors) or "ok", "hung" if any(t.is_alive() for t in threads) else "")
+'''
+
+
+def test_two_threads_importing_a_package_and_one_of_its_modules_at_once_both_succeed():
+    """The app's first page imported ``geofm.data`` (its __init__ imports the reader) while the model preload
+    imported ``geofm.data.reader``, whose ``from geofm.data import fmask`` waited for the package: a deadlock
+    that Python breaks by handing one thread a half-run module (CI: "cannot import name 'fill_clear_fractions'
+    from partially initialized module"). Forced here in that order: the package's thread is held inside its
+    __init__ until the other thread is running the reader's body."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _TWO_THREADS, "geofm.data", "geofm.data.reader", "geofm.data.fmask"],
+                         capture_output=True, text=True, timeout=120, cwd=PACKAGE.parent)
+    assert out.stdout.strip() == "ok", out.stdout + out.stderr[-2000:]

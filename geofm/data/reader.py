@@ -24,7 +24,8 @@ from rasterio.vrt import WarpedVRT
 
 from geofm.config import (FMASK_FILL, FMASK_PASS_CONCURRENCY, HLS_FMASK_ASSET, HLS_NODATA, HLS_RESOLUTION_M,
                           MODEL_BANDS, THROTTLE_BUDGET_S)
-from geofm.data import fmask as fm
+from geofm.data.fmask import clear as clear_mask  # not via geofm.data: its __init__ imports this
+from geofm.data.fmask import clear_fraction
 from geofm.data.aoi import AOI
 from geofm.data.cache import StackCache
 from geofm.data.grid import Grid
@@ -268,7 +269,7 @@ def fill_clear_fractions(scenes: list[Scene], aoi: AOI, *, resolution: float = H
             return read_fmask(scene, grid)
 
     def take(scene: Scene, mask: np.ndarray, done: int) -> None:
-        scene.clear_fraction = fm.clear_fraction(mask, area)
+        scene.clear_fraction = clear_fraction(mask, area)
         progress("read", f"cloud mask {done} of {len(todo)}", done / len(todo))
 
     _read_all(gated, todo, take)
@@ -290,7 +291,7 @@ def _mosaic(reads: list[_SceneRead], area: np.ndarray) -> tuple[np.ndarray, np.n
     has_data = np.zeros((h, w), dtype=bool)
     for r in reads:
         r_data = np.all(r.data != HLS_NODATA, axis=0) & (r.fmask != FMASK_FILL)
-        r_clear = r_data & fm.clear(r.fmask)
+        r_clear = r_data & clear_mask(r.fmask)
         take = r_clear & ~valid
         data[:, take] = r.data[:, take]
         valid |= take

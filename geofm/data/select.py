@@ -8,7 +8,7 @@ from itertools import groupby
 import numpy as np
 
 from geofm.config import HLS_RESOLUTION_M, TaskSpec, get_task
-from geofm.data import fmask as fm
+from geofm.data.fmask import clear as clear_mask  # not via geofm.data: its __init__ imports this
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
 from geofm.data.reader import fill_clear_fractions, frame_order, read_fmask
@@ -31,7 +31,7 @@ def frame_clear_fraction(frame: list[Scene], grid: Grid, area: np.ndarray) -> fl
     """Fraction of the area clear in at least one of the frame's scenes."""
     ok = np.zeros(grid.shape, dtype=bool)
     for s in frame:
-        ok |= fm.clear(read_fmask(s, grid))
+        ok |= clear_mask(read_fmask(s, grid))
     n = int(area.sum())
     return float((ok & area).sum()) / n if n else 0.0
 

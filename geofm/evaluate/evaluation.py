@@ -18,7 +18,11 @@ from geofm.config import (AGREEMENT_CLASSES, BAND_LABELS, CLASS_NODATA, DISAGREE
 from geofm.data.aoi import AOI
 from geofm.data.grid import Grid
 from geofm.errors import GeofmError, InputError
-from geofm.evaluate import metrics, recon
+from geofm.evaluate.metrics import (binary_agreement, new_water, pixel_area_km2,  # not from the package: its
+                                    water_change)  # __init__ imports this module (two threads would deadlock)
+from geofm.evaluate.metrics import confusion as confusion_matrix
+from geofm.evaluate.recon import neighbour_baseline, patch_error_map
+from geofm.evaluate.recon import scores as recon_scores
 from geofm.evaluate.notes import out_of_depth
 from geofm.evaluate.reference import (ReferenceRead, crop_classes, read_reference, read_reference_file,
                                       water_mask)
@@ -104,12 +108,12 @@ def load_reference(task: TaskSpec, reference: str | Path, grid: Grid, *, aoi: AO
 def evaluate_flood(result: SegmentationResult, ref: ReferenceRead, *, target_class: int = 1) -> Evaluation:
     """Model water vs the reference's normal water: agreement layer, IoU / precision / recall / F1, areas, and
     newly flooded water (model water that is not normal water)."""
-    px = metrics.pixel_area_km2(result.transform.a, result.transform.e)
+    px = pixel_area_km2(result.transform.a, result.transform.e)
     normal, ref_valid = water_mask(ref)
     valid = (result.classes != CLASS_NODATA) & ref_valid
     model_water = result.classes == target_class
-    layer, sc = metrics.binary_agreement(model_water, normal, valid, px)
-    new_layer, new_km2 = metrics.new_water(model_water, normal, valid, px)
+    layer, sc = binary_agreement(model_water, normal, valid, px)
+    new_layer, new_km2 = new_water(model_water, normal, valid, px)
     m: dict[str, Any] = {k: v for k, v in sc.as_dict().items()}
     m["new_water_km2"] = new_km2
     m["compared_share"] = float(valid.mean()) if valid.size else 0.0
@@ -129,10 +133,10 @@ def evaluate_crops(result: SegmentationResult, ref: ReferenceRead) -> Evaluation
     """Model classes vs the reference's (CDL mapped to the 13 classes): confusion matrix, per-class F1 and
     area, overall accuracy, a disagreement layer."""
     k = len(result.class_names)
-    px = metrics.pixel_area_km2(result.transform.a, result.transform.e)
+    px = pixel_area_km2(result.transform.a, result.transform.e)
     ref_cls = crop_classes(ref, k)
     valid = (result.classes != CLASS_NODATA) & (ref_cls != CLASS_NODATA)
-    layer, sc = metrics.confusion(result.classes, ref_cls, valid, k, px)
+    layer, sc = confusion_matrix(result.classes, ref_cls, valid, k, px)
     table = [{"class": name, "f1": float(sc.f1[i]), "precision": float(sc.precision[i]),
               "recall": float(sc.recall[i]), "model_km2": float(sc.model_km2[i]),
               "reference_km2": float(sc.reference_km2[i])} for i, name in enumerate(result.class_names)]
@@ -154,11 +158,11 @@ def evaluate_reconstruction(stack: HLSStack, result: ReconstructionResult, *, pa
     """The reconstruction against the pixels it hid, and the same for the neighbour-fill baseline."""
     patch = patch or get_model_spec(result.model).encoder.patch_size
     original = stack.data
-    model_sc = recon.scores(original, result.reconstructed, result.mask, stack.valid)
-    base = recon.neighbour_baseline(original, result.mask, stack.valid, patch)
-    base_sc = recon.scores(original, base, result.mask, stack.valid)
-    heat = recon.patch_error_map(original, result.reconstructed, result.mask, stack.valid, patch)
-    base_heat = recon.patch_error_map(original, base, result.mask, stack.valid, patch)
+    model_sc = recon_scores(original, result.reconstructed, result.mask, stack.valid)
+    base = neighbour_baseline(original, result.mask, stack.valid, patch)
+    base_sc = recon_scores(original, base, result.mask, stack.valid)
+    heat = patch_error_map(original, result.reconstructed, result.mask, stack.valid, patch)
+    base_heat = patch_error_map(original, base, result.mask, stack.valid, patch)
     table = [{"band": name, "model_rmse": model_sc.rmse_per_band[i], "baseline_rmse": base_sc.rmse_per_band[i],
               "model_mae": model_sc.mae_per_band[i], "baseline_mae": base_sc.mae_per_band[i]}
              for i, name in enumerate(BAND_LABELS)]
@@ -180,9 +184,9 @@ def before_after(before: SegmentationResult, after: SegmentationResult, *, targe
     """Water gained and lost between a dry date (``before``) and the event (``after``), on one grid."""
     if before.classes.shape != after.classes.shape:
         raise InputError("The dry-date result and the event result are on different grids.")
-    px = metrics.pixel_area_km2(after.transform.a, after.transform.e)
+    px = pixel_area_km2(after.transform.a, after.transform.e)
     valid = (before.classes != CLASS_NODATA) & (after.classes != CLASS_NODATA)
-    layer, gained, lost = metrics.water_change(before.classes == target_class, after.classes == target_class,
+    layer, gained, lost = water_change(before.classes == target_class, after.classes == target_class,
                                                valid, px)
     return Evaluation(task="flood", reference="the dry date", metrics={"water_gained_km2": gained,
                                                                        "water_lost_km2": lost},
