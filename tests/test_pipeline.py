@@ -1,5 +1,7 @@
 """The Python API on full-size checkpoints in the published layouts (random weights, small inputs)."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -11,7 +13,7 @@ from geofm.errors import InputError, WeightsNotFoundError
 from geofm.models.fold import is_folded
 from geofm.inference.segment import segment_stack
 from geofm.models import load_model
-from geofm.pipeline import get_model, run_crops, run_flood, run_reconstruction, run_task
+from geofm.pipeline import get_model, is_loaded, run_crops, run_flood, run_reconstruction, run_task
 from geofm.stack import HLSStack
 from tests.geotiff_helpers import hls_like
 
@@ -25,12 +27,26 @@ def _stack(t: int, h: int, w: int, seed: int = 0) -> HLSStack:
     return HLSStack(data, valid, CRS.from_epsg(32614), Affine(30, 0, 700000, 0, -30, 4600000))
 
 
-def test_get_model_caches_one_folded_model(published_weights_dir):
-    a, spec = get_model("flood", weights_dir=published_weights_dir, device="cpu")
-    b, _ = get_model("prithvi-eo-1.0-100m-sen1floods11", weights_dir=published_weights_dir, device="cpu")
+def test_get_model_caches_one_folded_model(tiny_models):
+    a, spec = get_model("flood", weights_dir=tiny_models, device="cpu")
+    b, _ = get_model("prithvi-eo-1.0-100m-sen1floods11", weights_dir=tiny_models, device="cpu")
     assert a is b and is_folded(a) and not a.training and spec.name == "prithvi-eo-1.0-100m-sen1floods11"
-    mae, mspec = get_model("reconstruct", weights_dir=published_weights_dir, device="cpu")
+    mae, mspec = get_model("reconstruct", weights_dir=tiny_models, device="cpu")
     assert mspec.kind == "mae" and not is_folded(mae)
+
+
+def test_is_loaded_asks_about_the_file_of_the_folder_given(tiny_models, tmp_path):
+    """Loaded from one folder is not loaded from another (it answered True for any folder)."""
+    other = tmp_path / "other"
+    other.mkdir()
+    name = get_model_spec("flood").filename
+    for f in tiny_models.glob(name + "*"):  # the same model, another copy of its file
+        os.link(f, other / f.name)
+    assert not is_loaded("flood", weights_dir=tiny_models, device="cpu")
+    get_model("flood", weights_dir=tiny_models, device="cpu")
+    assert is_loaded("flood", weights_dir=tiny_models, device="cpu")
+    assert not is_loaded("flood", weights_dir=other, device="cpu")
+    assert not is_loaded("flood", weights_dir=tmp_path / "empty", device="cpu")  # no file there
 
 
 def test_run_flood_equals_the_unfolded_published_model(published_weights_dir):
@@ -47,8 +63,8 @@ def test_run_flood_equals_the_unfolded_published_model(published_weights_dir):
     assert ("infer", "window 1 of 1 on CPU", 1.0) in seen
 
 
-def test_run_crops_three_dates(published_weights_dir):
-    result = run_crops(_stack(3, 224, 224, seed=1), weights_dir=published_weights_dir, device="cpu")
+def test_run_crops_three_dates(tiny_models):
+    result = run_crops(_stack(3, 224, 224, seed=1), weights_dir=tiny_models, device="cpu")
     assert result.classes.shape == (224, 224) and len(result.class_names) == 13
     assert set(np.unique(result.classes)) <= set(range(13)) | {255}
     assert (result.classes[:3, :4] == 255).all() and (result.classes[3:] != 255).all()
@@ -65,10 +81,10 @@ def test_date_count_is_checked_before_loading(tmp_path, monkeypatch):
         run_flood(_stack(1, 10, 10), weights_dir=tmp_path, device="cpu")
 
 
-def test_run_reconstruction_is_reproducible(published_weights_dir):
+def test_run_reconstruction_is_reproducible(tiny_models):
     stack = _stack(2, 100, 120, seed=2)
-    a = run_reconstruction(stack, weights_dir=published_weights_dir, device="cpu", seed=3)
-    b = run_task("reconstruct", stack, weights_dir=published_weights_dir, device="cpu", seed=3, mask_ratio=0.75)
+    a = run_reconstruction(stack, weights_dir=tiny_models, device="cpu", seed=3)
+    b = run_task("reconstruct", stack, weights_dir=tiny_models, device="cpu", seed=3, mask_ratio=0.75)
     np.testing.assert_array_equal(a.mask, b.mask)
     np.testing.assert_array_equal(a.reconstructed_rgb, b.reconstructed_rgb)
     assert a.reconstructed.shape == (2, 6, 100, 120) and a.model == "prithvi-eo-1.0-100m"

@@ -43,11 +43,16 @@ def get_model(task_or_name: str, *, weights_dir: str | Path | None = None,
 
 def is_loaded(task_or_name: str, *, weights_dir: str | Path | None = None,
               device: str | torch.device = "auto") -> bool:
-    """True when the model is already in this process's cache (no file is read)."""
+    """True when the model of ``weights_dir``'s file (or the default file) is already in this process's cache
+    (the file is looked up, not read; no file: False)."""
     spec = get_model_spec(task_or_name)
     dev = str(resolve_device(device))
+    try:
+        path = str(Path(resolve_weights(spec, weights_dir)).resolve())
+    except FileNotFoundError:
+        return False
     with _LOCK:
-        return any(k[0] == spec.name and k[2] == dev for k in _CACHE)
+        return (spec.name, path, dev) in _CACHE
 
 
 def ensure_model_weights(task_or_name: str | ModelSpec, *, weights_dir: str | Path | None = None,
