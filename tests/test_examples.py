@@ -25,8 +25,9 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 @pytest.fixture
-def env(standin, published_weights_dir, monkeypatch):
-    monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(published_weights_dir))
+def env(standin, tiny_models, monkeypatch):
+    """The stand-in and the tiny models: these tests check search -> scenes -> model -> result, not the maps."""
+    monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(tiny_models))
     return standin
 
 

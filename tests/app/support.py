@@ -38,9 +38,10 @@ STANDIN_DATES = (date(2022, 3, 10), date(2022, 4, 30))
 
 
 @pytest.fixture
-def env(standin, published_weights_dir, monkeypatch, tmp_path):
-    """Stand-in STAC (GEOFM_STAC_URL, GEOFM_CACHE_DIR set by the fixture), test weights, empty result cache."""
-    monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(published_weights_dir))
+def env(standin, tiny_models, monkeypatch, tmp_path):
+    """Stand-in STAC (GEOFM_STAC_URL, GEOFM_CACHE_DIR set by the fixture), the tiny models (the pages' plumbing
+    in this process; the browser tests run the full-size ones), empty result cache."""
+    monkeypatch.setenv("GEOFM_WEIGHTS_DIR", str(tiny_models))
     monkeypatch.setenv("GEOFM_GEOCODER_URL", "http://127.0.0.1:9/search")  # nothing listens: offline
     monkeypatch.setenv("GEOFM_PRELOAD", "none")  # no "warming up" banner among the messages checked here
     # every AppTest has the same session id: per-session limits would count all the tests as one visitor

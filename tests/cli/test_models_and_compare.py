@@ -72,12 +72,12 @@ def test_bad_model_choices_are_one_line(undated, tmp_path, capsys, argv, message
 
 
 @pytest.mark.slow
-def test_compare_on_the_standin_figures_equal_the_written_maps(standin, published_weights_dir, tmp_path, capsys):
+def test_compare_on_the_standin_figures_equal_the_written_maps(standin, tiny_models, tmp_path, capsys):
     out = tmp_path / "cmp"
     code, stdout, stderr = _main(capsys, "compare", "flood", "--bbox", "-95.94", "41.29", "-95.91", "41.31",
                                  "--start", "2022-03-10", "--end", "2022-04-30", "--max-cloud", "40",
                                  "--stac-url", standin.url, "--models", f"{EO1},{EO2}", "--out", out,
-                                 "--reference", "auto", "--weights-dir", published_weights_dir, "--device", "cpu")
+                                 "--reference", "auto", "--weights-dir", tiny_models, "--device", "cpu")
     assert code == 0, stderr
     summary = json.loads((out / "compare.json").read_text())
     with rasterio.open(out / f"{EO1}.tif") as fa, rasterio.open(out / f"{EO2}.tif") as fb, \

@@ -32,10 +32,10 @@ def _run(capsys, *argv) -> tuple[int, str, str]:
 
 
 @pytest.mark.slow
-def test_flood_writes_cog_png_and_summary(scenes, published_weights_dir, tmp_path, capsys):
+def test_flood_writes_cog_png_and_summary(scenes, tiny_models, tmp_path, capsys):
     out, png = tmp_path / "flood.tif", tmp_path / "flood.png"
     code, stdout, _ = _run(capsys, "flood", "--input", scenes["t0"], "--out", out, "--png", png,
-                           "--weights-dir", published_weights_dir, "--device", "cpu")
+                           "--weights-dir", tiny_models, "--device", "cpu")
     assert code == 0
     assert stdout.startswith(f"wrote {out} and {png}: flood 130x100 px, ") and stdout.count("\n") == 1
     assert "No water" in stdout and "% (" in stdout and "km2" in stdout and "on cpu (fp32)" in stdout
@@ -62,10 +62,10 @@ def test_precision_flag_beats_the_operator_setting(scenes, published_weights_dir
 
 
 @pytest.mark.slow
-def test_crops_from_one_18_band_file(scenes, published_weights_dir, tmp_path, capsys):
+def test_crops_from_one_18_band_file(scenes, tiny_models, tmp_path, capsys):
     out, probs_path = tmp_path / "crops.tif", tmp_path / "crops_probs.tif"
     code, stdout, _ = _run(capsys, "crops", "--input", scenes["chip18"], "--out", out,
-                           "--probabilities", probs_path, "--weights-dir", published_weights_dir, "--device", "cpu")
+                           "--probabilities", probs_path, "--weights-dir", tiny_models, "--device", "cpu")
     assert code == 0 and "crops 130x100 px" in stdout
     with rasterio.open(out) as src:
         classes = src.read(1)
@@ -105,12 +105,12 @@ def test_reconstruct_with_a_prithvi_eo_2_model(scenes, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_reconstruct_two_dates_is_seeded(scenes, published_weights_dir, tmp_path, capsys):
+def test_reconstruct_two_dates_is_seeded(scenes, tiny_models, tmp_path, capsys):
     outs = []
     for seed, name in ((1, "a.tif"), (1, "b.tif"), (2, "c.tif")):
         out = tmp_path / name
         code, stdout, _ = _run(capsys, "reconstruct", "--input", scenes["t0"], scenes["t1"], "--out", out,
-                               "--seed", seed, "--mask-ratio", "0.5", "--weights-dir", published_weights_dir)
+                               "--seed", seed, "--mask-ratio", "0.5", "--weights-dir", tiny_models)
         assert code == 0 and "2 date(s) x 6 bands" in stdout and f"seed {seed}" in stdout
         with rasterio.open(out) as src:
             assert src.count == 12 and src.dtypes[0] == "int16" and src.nodata == -9999
@@ -125,11 +125,11 @@ def test_reconstruct_two_dates_is_seeded(scenes, published_weights_dir, tmp_path
 
 
 @pytest.mark.slow
-def test_bbox_path_fetches_hls_from_stac(standin, published_weights_dir, tmp_path, capsys):
+def test_bbox_path_fetches_hls_from_stac(standin, tiny_models, tmp_path, capsys):
     out = tmp_path / "bbox.tif"
     code, stdout, _ = _run(capsys, "flood", "--bbox", "-95.94", "41.29", "-95.91", "41.31", "--start",
                            "2022-03-10", "--end", "2022-04-30", "--max-cloud", "40", "--stac-url", standin.url,
-                           "--out", out, "--weights-dir", published_weights_dir, "--device", "cpu")
+                           "--out", out, "--weights-dir", tiny_models, "--device", "cpu")
     assert code == 0, stdout
     with rasterio.open(out) as src:
         assert src.crs.to_epsg() in (32614, 32615) and src.width > 50 and src.height > 50

@@ -13,7 +13,11 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 _PATH = re.compile(r"^/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<file>.+)$")
@@ -89,3 +93,25 @@ class HubStandin:
     def __exit__(self, *exc) -> None:  # noqa: ANN002
         self.server.shutdown()
         self.server.server_close()
+
+
+@contextmanager
+def online_hub(monkeypatch, tmp_path: Path, files: dict[tuple[str, str], bytes],  # noqa: ANN001
+               **standin: Any) -> Iterator[HubStandin]:
+    """The stand-in serving ``files`` as HF_ENDPOINT, with an empty HF cache, online mode and no weights folder."""
+    import huggingface_hub.constants as hf_constants
+
+    from geofm.models import download
+
+    with HubStandin(files, **standin) as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.delenv("GEOFM_WEIGHTS_DIR", raising=False)
+        monkeypatch.delenv("GEOFM_AUTO_DOWNLOAD", raising=False)
+        download.forget_probe()
+        try:
+            yield hub
+        finally:
+            download.forget_probe()

@@ -14,7 +14,7 @@ from geofm.cli import main
 from geofm.config import MODELS
 from geofm.errors import WeightsNotFoundError
 from geofm.models import download
-from tests.models.hf_standin import HubStandin
+from tests.models.hf_standin import online_hub
 
 #: The stand-in serves random bytes under the flood file's name: not the published file, so unpinned here.
 FLOOD = dataclasses.replace(MODELS["prithvi-eo-1.0-100m-sen1floods11"], sha256=None, size_bytes=0)
@@ -24,19 +24,10 @@ BODY = os.urandom(25_000_000)  # the content does not matter to the download pat
 @pytest.fixture
 def hub(monkeypatch, tmp_path):
     """The stand-in Hub as HF_ENDPOINT, an empty HF cache, online mode, no weights folder."""
-    import huggingface_hub.constants as hf_constants
-
     monkeypatch.setitem(MODELS, FLOOD.name, FLOOD)  # name look-ups get the unpinned spec too
-    with HubStandin({(FLOOD.hf_repo, FLOOD.filename): BODY}, chunk=1_000_000, delay_s=0.01) as standin:
-        monkeypatch.setenv("HF_ENDPOINT", standin.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.delenv("GEOFM_WEIGHTS_DIR", raising=False)
-        monkeypatch.delenv("GEOFM_AUTO_DOWNLOAD", raising=False)
-        download.forget_probe()
+    with online_hub(monkeypatch, tmp_path, {(FLOOD.hf_repo, FLOOD.filename): BODY}, chunk=1_000_000,
+                    delay_s=0.01) as standin:
         yield standin
-        download.forget_probe()
 
 
 def test_first_use_downloads_into_the_hf_cache_with_progress(hub, tmp_path):

@@ -21,7 +21,7 @@ from geofm.errors import CheckpointError, ServiceError
 from geofm.models import download
 from geofm.models.weights import load_model
 from tests.checkpoints import tiny_vit, write_mae_checkpoint
-from tests.models.hf_standin import HubStandin
+from tests.models.hf_standin import online_hub
 from tests.models.hf_cache import _put_in_hf_cache
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,19 +69,9 @@ def test_a_file_in_the_hf_cache_shorter_than_published_is_refused_in_one_line(of
 
 @pytest.fixture
 def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
-    import huggingface_hub.constants as hf_constants
-
     monkeypatch.setitem(MODELS, FLOOD.name, FLOOD_T)
-    with HubStandin({(FLOOD.hf_repo, FLOOD.filename): BODY}, chunk=500_000) as standin:
-        monkeypatch.setenv("HF_ENDPOINT", standin.url)
-        monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.delenv("GEOFM_WEIGHTS_DIR", raising=False)
-        monkeypatch.delenv("GEOFM_AUTO_DOWNLOAD", raising=False)
-        download.forget_probe()
+    with online_hub(monkeypatch, tmp_path, {(FLOOD.hf_repo, FLOOD.filename): BODY}, chunk=500_000) as standin:
         yield standin
-        download.forget_probe()
 
 
 def test_a_truncated_file_in_the_hf_cache_is_downloaded_again(hub) -> None:  # noqa: ANN001

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,19 +17,20 @@ from PIL import Image
 from geofm.cli import main
 from geofm.config import CLASS_NODATA, MODELS, SERIES
 from geofm.data.aoi import AOI
-from tests.checkpoints import write_mmseg_checkpoint
 
 #: 4 x 4.4 km west of Manchar Lake, under the Aug 25 scene's cloud (6 km round 67.62, 26.36): one window a date.
 BOX = (67.60, 26.34, 67.64, 26.38)
 START, END = "2022-08-20", "2022-09-12"
 
 
-@pytest.fixture(scope="module")
-def flood_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Only the flood model's file (random, full size, published layout): a series needs no other."""
+@pytest.fixture
+def flood_weights(tiny_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Only the flood model's file (random, tiny, published layout) and its ready copy: a series needs no
+    other."""
     folder = tmp_path_factory.mktemp("series-weights")
     spec = MODELS["prithvi-eo-1.0-100m-sen1floods11"]
-    write_mmseg_checkpoint(folder / spec.filename, spec.arch, 1, classes=(0, 1))
+    for f in tiny_models.glob(spec.filename + "*"):
+        os.link(f, folder / f.name)
     return folder
 
 
@@ -84,7 +86,7 @@ def test_series_writes_a_cog_per_clear_date_and_the_table_measures_them(standin,
         assert float(row["area_km2"]) == pytest.approx(water, abs=1e-4)
         assert float(row["clear_km2"]) == pytest.approx(clear, abs=1e-4)
         assert float(row["percent_of_clear"]) == pytest.approx(100 * water / clear, abs=0.01)
-        assert 0 < water < clear  # random weights: some water, not all
+        assert 0 < water < clear  # random (tiny) weights: some water, not all
         with rasterio.open(out / row["file"]) as src:  # the same COG and provenance as `geofm run`
             tags = src.tags()
             assert src.dtypes[0] == "uint8" and src.nodata == CLASS_NODATA and src.colormap(1)[1][:3] == (30, 100, 220)
