@@ -43,9 +43,11 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 90.0) -> N
 
 
 def start_streamlit(standin: Any, weights_dir: Path, cache_dir: Path, log_path: Path,
-                    extra_args: list[str] | None = None, **extra_env: str) -> tuple[str, subprocess.Popen]:
+                    extra_args: list[str] | None = None, *, launcher: tuple[str, ...] = ("-m", "streamlit"),
+                    **extra_env: str) -> tuple[str, subprocess.Popen]:
     """Start the app (the stand-in's STAC API, ``weights_dir``, ``cache_dir``, offline geocoder and Hub, plus
-    ``extra_env``; ``extra_args``: more ``streamlit run`` options); returns its URL and process once it answers
+    ``extra_env``; ``extra_args``: more ``streamlit run`` options; ``launcher``: what Python runs in place of
+    ``-m streamlit``, e.g. a script that patches Streamlit first); returns its URL and process once it answers
     its health check."""
     port = free_port()
     env = dict(os.environ)
@@ -53,7 +55,7 @@ def start_streamlit(standin: Any, weights_dir: Path, cache_dir: Path, log_path: 
                PC_SDK_SAS_URL=standin.sas_url, GEOFM_GEOCODER_URL="http://127.0.0.1:9/search",
                HF_HUB_OFFLINE="1", **extra_env)
     with open(log_path, "a") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+        proc = subprocess.Popen([sys.executable, *launcher, "run", "app.py", "--server.port", str(port),
                                  "--server.headless", "true", "--server.address", "127.0.0.1", *(extra_args or [])],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
