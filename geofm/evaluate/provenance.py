@@ -46,14 +46,26 @@ class Provenance:
 
     @classmethod
     def from_tags(cls, tags: dict[str, str]) -> "Provenance | None":
-        if TAG_PREFIX + "TASK" not in tags:
-            return None
+        """The provenance geofm wrote into a file's tags; None when the file has none, or only part of it, or
+        values that are not what geofm writes (a file from elsewhere: its provenance is then made anew)."""
         kw: dict[str, Any] = {}
         for name, f in cls.__dataclass_fields__.items():
             raw = tags.get(TAG_PREFIX + name.upper())
             if raw is None:
                 continue
-            kw[name] = raw if f.type in ("str", str) else json.loads(raw)
+            if f.type in ("str", str):
+                kw[name] = raw
+                continue
+            try:
+                value = json.loads(raw)
+            except ValueError:
+                return None
+            default = f.default_factory() if callable(f.default_factory) else None
+            if default is not None and not isinstance(value, type(default)):
+                return None
+            kw[name] = value
+        if not all(kw.get(name) for name in ("task", "model")):
+            return None
         return cls(**kw)
 
 

@@ -123,3 +123,27 @@ def test_a_result_declaring_100000_squared_pixels_is_judged_from_its_header(tmp_
     assert "Traceback" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert "huge.tif is 100000 x 100000 px" in proc.stderr and "geofm evaluate takes inputs up to" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.tif"]  # nothing written
+
+
+@pytest.mark.parametrize("tags", [
+    {"GEOFM_TASK": "flood"},  # another tool's class map, told its task: no model tag (a TypeError traceback)
+    {"GEOFM_TASK": "flood", "GEOFM_MODEL": FLOOD.name, "GEOFM_SCENE_IDS": "not json"},  # a damaged tag
+    {"GEOFM_TASK": "flood", "GEOFM_MODEL": FLOOD.name, "GEOFM_PARAMETERS": "[1, 2]"},  # a tag of the wrong kind
+])
+def test_a_class_map_with_partial_or_foreign_provenance_tags_is_evaluated(tags: dict, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """Provenance read from the file only when it is geofm's, whole; otherwise made anew for the evaluation's
+    outputs (the probe of this note's table: exit 1 and a traceback before)."""
+    path = tmp_path / "flood.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=W, height=H, count=1, dtype="uint8", crs=CRS_UTM,
+                       transform=TRANSFORM, nodata=CLASS_NODATA) as ds:
+        ds.write(_water(), 1)
+        ds.update_tags(**tags)
+    ref = _float_reference(tmp_path / "ref.tif", _water().astype(np.float32), nodata=None)
+    code, out, err = _run(capsys, "evaluate", "--result", path, "--reference", ref, "--task", "flood", "--year",
+                          "2022")
+    assert code == 0, err
+    assert _metrics(tmp_path)["iou"] == pytest.approx(1.0)
+    with rasterio.open(tmp_path / "flood.agreement.tif") as src:
+        written = src.tags()
+    assert written["GEOFM_TASK"] == "flood" and written["GEOFM_MODEL"] == FLOOD.name
+    assert written["GEOFM_SCENE_IDS"] == "[]"
