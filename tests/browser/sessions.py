@@ -34,10 +34,11 @@ async def _page_text(page, head: int = 200, tail: int = 1500) -> str:
     try:
         text = " ".join((await page.inner_text("body", timeout=5_000)).split())
         frames = await page.locator(MAP_IFRAME).count()
+        running = await page.locator('[data-testid="stStatusWidget"]').count()  # the page's script still running
     except Exception as err:  # noqa: BLE001 - the page itself may be gone
         return f"(page unreadable: {type(err).__name__})"
     shown = text if len(text) <= head + tail else f"{text[:head]} … {text[-tail:]}"
-    return f"{shown} [map frames: {frames}]"
+    return f"{shown} [map frames: {frames}; script {'still running' if running else 'not running'}]"
 
 
 async def _map_state(page) -> str:
