@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,16 @@ def published_weights_cache() -> Path:
     return cached_folder("published-weights-ready", _READY_SOURCES, lambda work: _with_ready_copies(built, work),
                          extra=torch.__version__)
 
+
+
+def link_published_model(model: str, folder: Path) -> Path:
+    """Hard-link one model's published-layout file and its ready copy from the cache into ``folder``."""
+    from geofm.config import MODELS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in published_weights_cache().glob(MODELS[model].filename + "*"):
+        os.link(f, folder / f.name)
+    return folder
 
 @pytest.fixture(scope="session")
 def published_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

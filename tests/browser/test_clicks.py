@@ -12,14 +12,13 @@ worse and unexplained loss; so fast reruns stay on and the Run test is a strict 
 
 from __future__ import annotations
 
-import os
 import sys
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, ROOT, start_streamlit, stop
-from tests.fixtures_models import published_weights_cache
+from tests.fixtures_models import link_published_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -33,13 +32,7 @@ LATE_FINISH = str(ROOT / "tests" / "browser" / "late_finish.py")
 def late_finish_app(stac_standin, tmp_path):
     """The app, every end-of-run clean-up held until a newer run of its session has taken the browser's clicks
     (or 2 s); returns its URL and log."""
-    from geofm.config import MODELS
-
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    spec = MODELS["prithvi-eo-1.0-100m-sen1floods11"]
-    for f in published_weights_cache().glob(spec.filename + "*"):  # the flood file and its ready copy
-        os.link(f, weights / f.name)
+    weights = link_published_model("prithvi-eo-1.0-100m-sen1floods11", tmp_path / "weights")  # file + ready copy
     log = tmp_path / "streamlit.log"
     url, proc = start_streamlit(stac_standin, weights, tmp_path / "cache", log, launcher=(LATE_FINISH,),
                                 GEOFM_BASEMAP="none", GEOFM_PRELOAD="none", PYTHONPATH=str(ROOT))

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.fixtures_models import published_weights_cache
+from tests.fixtures_models import link_published_model
 from tests.browser.streamlit_app import CHROMIUM, CHROMIUM_ARGS, MAP_IFRAME, ROOT, start_streamlit, stop
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -25,13 +25,7 @@ LINK = {"bbox": "67.6,26.34,67.64,26.38", "start": "2022-08-20", "end": "2022-09
 
 @pytest.fixture
 def series_app_url(stac_standin, tmp_path):
-    from geofm.config import MODELS
-
-    weights = tmp_path / "weights"
-    weights.mkdir()
-    spec = MODELS["prithvi-eo-1.0-100m-sen1floods11"]
-    for f in published_weights_cache().glob(spec.filename + "*"):  # the flood file and its ready copy
-        os.link(f, weights / f.name)
+    weights = link_published_model("prithvi-eo-1.0-100m-sen1floods11", tmp_path / "weights")  # file + ready copy
     url, proc = start_streamlit(stac_standin, weights, tmp_path / "cache", tmp_path / "streamlit.log",
                                 GEOFM_BASEMAP="none", GEOFM_PRELOAD="none")
     try:
