@@ -15,7 +15,7 @@ else:  # a session's script run
     from geofm.render.maps import preload
     from geofm.serve.nav import all_pages, explore
     from geofm.serve.share import read_link, show_link_notice
-    from geofm.serve.ui import page_style, settings_ok, warming_up_banner
+    from geofm.serve.ui import forget_presses_elsewhere, page_style, settings_ok, warming_up_banner
 
     preload()  # no-op when the server's start hook has begun it
     st.set_page_config(page_title="geofm — see what a geospatial foundation model sees", page_icon="🛰️",
@@ -26,6 +26,7 @@ else:  # a session's script run
     warming_up_banner()  # models load in the background; the page is usable at once
     linked_task = read_link()
     page = st.navigation(all_pages())
+    forget_presses_elsewhere(page.url_path)  # a press on a page the visitor left is not run later
     if linked_task and page.url_path == explore().url_path:  # a link with task=… opens that task's page
         from geofm.config import TASKS
 

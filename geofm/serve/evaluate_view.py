@@ -209,7 +209,8 @@ def show_evaluation(outcome: RunOutcome, *, key: str) -> None:
     ev = _cached(outcome)
     if ev is None:
         slot = st.empty()  # the button goes once the comparison shows (it has nothing more to do)
-        if not slot.button("Compare with reference data", key=f"{key}-evaluate", icon=":material/fact_check:"):
+        if not ui.pressed(slot.button, "Compare with reference data", key=f"{key}-evaluate",
+                          icon=":material/fact_check:"):
             return
         try:
             with st.spinner("Reading the reference layer for this area…"):
@@ -288,8 +289,8 @@ def show_dry_date(outcome: RunOutcome, task: TaskSpec, *, key: str) -> None:
     if window is None:
         return
     kept = vars(outcome.rendered).get(_DRY_SLOT) or {}
-    if window not in kept and not st.button("Compare with a dry date in these dates", key=f"{key}-dry",
-                                            icon=":material/compare:"):
+    if window not in kept and not ui.pressed(st.button, "Compare with a dry date in these dates", key=f"{key}-dry",
+                                             icon=":material/compare:"):
         return
     try:
         with st.spinner("Running the model on the dry date…"):

@@ -76,7 +76,7 @@ def place_search() -> None:
                              help="A place name needs internet access; coordinates always work: "
                                   "`41.30, -95.92` (latitude, longitude) or `-95.93 41.29 -95.90 41.31` "
                                   "(west south east north) to use that box as your area.")
-        go = c2.form_submit_button("Search", icon=":material/search:", width="stretch")
+        go = ui.pressed(c2.form_submit_button, "Search", key="w_place_go", icon=":material/search:", width="stretch")
     if go:
         go_to_place(text)
 
@@ -278,7 +278,7 @@ def task_picker(aoi) -> None:
     cols = st.columns(len(TASKS))
     for col, task in zip(cols, TASKS.values()):
         primary = q.get("task") == task.name and q.get("example") is not None
-        if col.button(task.title, key=f"task-{task.name}", type="primary" if primary else "secondary",
+        if ui.pressed(col.button, task.title, key=f"task-{task.name}", type="primary" if primary else "secondary",
                       icon=":material/arrow_forward:", disabled=aoi is None, width="stretch"):
             q["task"] = task.name
             st.switch_page(task.page)

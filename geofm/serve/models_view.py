@@ -64,8 +64,9 @@ def show_other_model(outcome: RunOutcome, *, key: str) -> None:
     st.subheader(HEADING)
     other = other_model(outcome)
     st.markdown(f"Run {MODELS[other].title} on the same area and scenes and see where the two maps agree.")
-    if vars(outcome.rendered).get(_SLOT) is None and not st.button(
-            f"Run {short_name(other)} on the same scenes", key=f"{key}-other-model", icon=":material/compare:"):
+    if vars(outcome.rendered).get(_SLOT) is None and not ui.pressed(
+            st.button, f"Run {short_name(other)} on the same scenes", key=f"{key}-other-model",
+            icon=":material/compare:"):
         return
     try:
         with st.spinner(f"Running {MODELS[other].title}…"):

@@ -146,7 +146,8 @@ def through_time(task: TaskSpec, aoi: AOI | None) -> None:
         return
     start, end = picked
     max_cloud = SERIES.max_cloud  # every scene: the clear share over the area decides (Explore's slider is per run)
-    if c3.button("Find dates", key=f"{name}-series-find", icon=":material/event_available:", width="stretch"):
+    if ui.pressed(c3.button, "Find dates", key=f"{name}-series-find", icon=":material/event_available:",
+                  width="stretch"):
         panel = ui.ProgressPanel("Finding the dates…")
         try:
             plans[name] = plan_series(task, aoi, start, end, max_cloud, min_clear / 100.0, panel)
@@ -166,8 +167,8 @@ def through_time(task: TaskSpec, aoi: AOI | None) -> None:
         cost = (f"{plan.windows} model windows, {_fmt_seconds(plan.seconds)} on the {where}" if plan.windows
                 else "all dates already done: nothing to run")
         st.markdown(f"**{len(plan.kept)} clear dates** ({left} left out) · {cost}")
-        if st.button(f"Run on {len(plan.kept)} dates", type="primary", key=f"{name}-series-run",
-                     icon=":material/play_arrow:", disabled=bool(ui.weights_blocking(name))):
+        if ui.pressed(st.button, f"Run on {len(plan.kept)} dates", type="primary", key=f"{name}-series-run",
+                      icon=":material/play_arrow:", disabled=bool(ui.weights_blocking(name))):
             run_plan(task, aoi, plan, start, end, max_cloud, min_clear / 100.0, results, messages)
             if name in messages:
                 st.error(messages[name], icon=":material/error:")

@@ -245,8 +245,8 @@ def task_page(name: str) -> None:
         other = get_task(job.request.task).title.lower() if job.request.task in TASKS else "upload"
         st.info(f"Your {other} run is still going; Run is available again when it ends. Its progress is below.",
                 icon=":material/hourglass_top:")
-    clicked = st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:", key=f"{page}-run",
-                        disabled=request is None or bool(missing) or busy)
+    clicked = ui.pressed(st.button, f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
+                         key=f"{page}-run", disabled=request is None or bool(missing) or busy)
     if clicked and request is not None and not busy:
         area_request = request
         execute(page, area_request, lambda panel: run_area(area_request, progress=panel, visitor=ui.visitor()),

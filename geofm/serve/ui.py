@@ -6,7 +6,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +36,8 @@ SCENES = "geofm_scenes"  # dict: key -> list of scenes found for the query
 OUTCOMES = "geofm_outcomes"  # dict: page key -> RunOutcome (latest run of this session)
 ERRORS = "geofm_errors"  # dict: page key -> last user-facing error message
 DRAWN = "geofm_drawn_geometry"  # GeoJSON geometry the map returned (AppTest feeds this key)
+PRESSES = "geofm_presses"  # dict: button key -> the page it was pressed on (see ``pressed``)
+PAGE_NOW = "geofm_page_now"  # the url path of the page this session's last script run showed
 
 DEFAULT_QUERY: dict[str, Any] = {
     "geometry": None, "start": None, "end": None, "max_cloud": 30.0,
@@ -239,6 +241,33 @@ def visitor() -> Visitor:
         return state == "CONTINUE"  # STOP, or a rerun the visitor asked for: this script run is over
 
     return Visitor(id=session_id, alive=alive)
+
+
+def _record_press(key: str) -> None:
+    st.session_state.setdefault(PRESSES, {})[key] = st.session_state.get(PAGE_NOW)
+
+
+def pressed(button: Callable[..., Any], label: str, *, key: str, **kwargs: Any) -> bool:
+    """Draw a button (``st.button``, a column's ``.button``, ``st.form_submit_button``); say whether it was pressed.
+
+    The press is recorded by the button's callback and read once here, not taken from the button's return value:
+    with Streamlit's fast reruns, a press that lands while the session's previous script run is still ending can be
+    reset by that run's end-of-run clean-up inside the newer run, before the newer run reaches the button; the
+    callback has run by then (``tests/browser/test_clicks.py`` forces that interleaving). A press the run did not
+    reach (a rerun cut it short) is read by the next run that draws the button; one made on a page the visitor then
+    left is dropped (``forget_presses_elsewhere``)."""
+    button(label, key=key, on_click=_record_press, args=(key,), **kwargs)
+    presses: dict[str, str | None] = st.session_state.get(PRESSES) or {}
+    return presses.pop(key, False) is not False
+
+
+def forget_presses_elsewhere(page_path: str) -> None:
+    """Drop the presses made on another page than ``page_path`` (the visitor left before they were read)."""
+    presses = st.session_state.get(PRESSES)
+    if presses:
+        for key in [k for k, where in presses.items() if where != page_path]:
+            presses.pop(key, None)
+    st.session_state[PAGE_NOW] = page_path
 
 
 def area_caption(aoi) -> str:

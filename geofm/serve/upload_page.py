@@ -80,8 +80,8 @@ def upload_page() -> None:
     elif contents:
         for name, content in contents:
             st.caption(uploads.describe_file(name, content))
-    if st.button(f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
-                 disabled=not files or bool(missing) or bool(problems) or session_busy(), key="up-run") \
+    if ui.pressed(st.button, f"Run {spec.title.lower()}", type="primary", icon=":material/play_arrow:",
+                  disabled=not files or bool(missing) or bool(problems) or session_busy(), key="up-run") \
             and request is not None and not problems:
         run_request = request
 

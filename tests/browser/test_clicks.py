@@ -6,9 +6,9 @@ hundred: the page kept its Run button and no run started. The cause was Streamli
 a second script run of the session while the first was still ending, and the first's end-of-run clean-up, if its
 thread lost the CPU just before it, reset the click inside the second run. ``late_finish.py`` forces that
 interleaving every time (the clean-up waits for a newer run to take the clicks), so the lost press is not a
-matter of luck here. Turning fast reruns off (``runner.fastReruns = false``) makes the Run test pass, but in CI
-it then lost Find-scenes presses after a drawing in both reverse-order passes (the page idle, no search), a
-worse and unexplained loss; so fast reruns stay on and the Run test is a strict xfail that records the bug."""
+matter of luck here. The app's buttons now take their press from their callback (``geofm.serve.ui.pressed``),
+which has run before that clean-up can land; with ``st.button``'s return value this Run test lost the press every
+time. (Turning fast reruns off also fixed it, but then lost Find-scenes presses in CI's reverse passes.)"""
 
 from __future__ import annotations
 
@@ -42,9 +42,6 @@ def late_finish_app(stac_standin, tmp_path):
         stop(proc)
 
 
-@pytest.mark.xfail(strict=True, reason="Streamlit's fast reruns: the ending run's clean-up resets the click inside the "
-                   "newer run (an upstream bug). Fast reruns off fixed this press but lost Find-scenes presses in CI's "
-                   "reverse passes (2 of 2, cause not found), so they stay on; strict: this fails loudly once fixed")
 def test_a_run_press_while_the_page_is_still_ending_its_run_starts_the_run(late_finish_app):
     from playwright.sync_api import expect, sync_playwright
 
