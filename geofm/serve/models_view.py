@@ -64,8 +64,9 @@ def show_other_model(outcome: RunOutcome, *, key: str) -> None:
     st.subheader(HEADING)
     other = other_model(outcome)
     st.markdown(f"Run {MODELS[other].title} on the same area and scenes and see where the two maps agree.")
+    slot = st.empty()  # the button goes once the comparison shows (it has nothing more to do)
     if vars(outcome.rendered).get(_SLOT) is None and not ui.pressed(
-            st.button, f"Run {short_name(other)} on the same scenes", key=f"{key}-other-model",
+            slot.button, f"Run {short_name(other)} on the same scenes", key=f"{key}-other-model",
             icon=":material/compare:"):
         return
     try:
@@ -74,6 +75,7 @@ def show_other_model(outcome: RunOutcome, *, key: str) -> None:
     except GeofmError as err:
         st.warning(ui.user_message(err), icon=":material/warning:")
         return
+    slot.empty()
     m = ev.metrics
     a_name, b_name = (outcome.result.model, other) if outcome.result.model == task.model else (other,
                                                                                                outcome.result.model)

@@ -35,6 +35,7 @@ def test_flood_model_choice_and_model_agreement(app_url):  # noqa: F811
         page.get_by_role("button", name="Run EO-2.0 on the same scenes").click()
         expect(page.get_by_text("IoU between the models")).to_be_visible(timeout=900_000)
         expect(page.get_by_text("Found by both")).to_be_visible()
+        expect(page.get_by_role("button", name="Run EO-2.0 on the same scenes")).to_have_count(0)  # nothing more to do
         models_map = page.frame_locator(MAP_IFRAME).last
         control = models_map.locator(".leaflet-control-layers-overlays")
         expect(control).to_contain_text("Model agreement (water area)", timeout=60_000)
