@@ -7,6 +7,7 @@ the whole session, before the first test, whichever it is.
 """
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -39,6 +40,21 @@ def _empty_hf_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytes
     imported it first)."""
     monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path_factory.mktemp("hf-hub")))
+
+
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Every test ends with the ``__main__`` module it started with. Streamlit's script runner (every AppTest)
+    replaces ``sys.modules["__main__"]`` with the app script's module for good; a later test that starts Dask
+    worker processes (spawned: they re-run the parent's ``__main__`` from its path) then ran that script in each
+    worker — a function script of AppTest.from_function failed there and no worker started (CI reverse pass,
+    four region tests after tests/serve/test_ui_presses.py)."""
+    main = sys.modules.get("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="session", autouse=True)

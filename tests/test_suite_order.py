@@ -29,3 +29,36 @@ def test_the_app_modules_import_with_a_bad_setting():
                           env=dict(os.environ, GEOFM_QUEUE_MAX="lots"))
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "GEOFM_QUEUE_MAX must be a whole number > 0, got 'lots'."
+
+
+def _exit_zero() -> None:
+    return None
+
+
+def test_a_spawned_process_starts_after_any_test():
+    """Dask's worker processes are spawned: the child re-runs the parent's ``__main__`` from its path. After an
+    AppTest, that was the app's script (Streamlit's runner leaves it as ``sys.modules["__main__"]``); conftest's
+    ``_keep_main_module`` puts the test process's own back after every test."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_exit_zero)
+    child.start()
+    child.join(120)
+    assert child.exitcode == 0
+
+
+def test_a_spawned_process_starts_right_after_an_apptest():
+    """The order that failed in CI's reverse pass (an AppTest of a function script, then worker processes),
+    forced in a pytest of its own."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--random-order-bucket=none",
+         "tests/serve/test_ui_presses.py::test_without_the_clean_up_both_buttons_read_their_press",
+         "tests/test_suite_order.py::test_a_spawned_process_starts_after_any_test"],
+        cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "2 passed" in done.stdout
