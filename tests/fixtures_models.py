@@ -39,7 +39,6 @@ def published_weights_cache() -> Path:
                          extra=torch.__version__)
 
 
-
 def link_published_model(model: str, folder: Path) -> Path:
     """Hard-link one model's published-layout file and its ready copy from the cache into ``folder``."""
     from geofm.config import MODELS
@@ -48,6 +47,7 @@ def link_published_model(model: str, folder: Path) -> Path:
     for f in published_weights_cache().glob(MODELS[model].filename + "*"):
         os.link(f, folder / f.name)
     return folder
+
 
 @pytest.fixture(scope="session")
 def published_weights_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:

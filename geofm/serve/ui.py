@@ -258,15 +258,15 @@ def pressed(button: Callable[..., Any], label: str, *, key: str, **kwargs: Any) 
     left is dropped (``forget_presses_elsewhere``)."""
     button(label, key=key, on_click=_record_press, args=(key,), **kwargs)
     presses: dict[str, str | None] = st.session_state.get(PRESSES) or {}
-    return presses.pop(key, False) is not False
+    was_pressed = key in presses
+    presses.pop(key, None)
+    return was_pressed
 
 
 def forget_presses_elsewhere(page_path: str) -> None:
     """Drop the presses made on another page than ``page_path`` (the visitor left before they were read)."""
-    presses = st.session_state.get(PRESSES)
-    if presses:
-        for key in [k for k, where in presses.items() if where != page_path]:
-            presses.pop(key, None)
+    presses = st.session_state.get(PRESSES) or {}
+    st.session_state[PRESSES] = {key: where for key, where in presses.items() if where == page_path}
     st.session_state[PAGE_NOW] = page_path
 
 
